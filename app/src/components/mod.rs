@@ -1,0 +1,5 @@
+mod layout;
+mod theme_toggle;
+
+pub use layout::Layout;
+pub use theme_toggle::ThemeToggle;

@@ -1,0 +1,58 @@
+//! Ward's self-service pages. Compiled twice: with `ssr` into the server, which renders them,
+//! and with `hydrate` into the wasm bundle, which makes them interactive in the browser.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod components;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+use components::Layout;
+use pages::{NotFound, Welcome};
+
+/// The stem of the site's files under `/pkg`: `ward.js`, `ward.wasm`, `ward.css`.
+pub const OUTPUT_NAME: &str = "ward";
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="ward-theme" href=format!("/pkg/{OUTPUT_NAME}.css") />
+        <Title formatter=|page: String| format!("{page} · Ward") />
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/welcome" /> } />
+                    <Route path=path!("/welcome") view=Welcome />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

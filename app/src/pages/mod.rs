@@ -1,0 +1,5 @@
+mod not_found;
+mod welcome;
+
+pub use not_found::NotFound;
+pub use welcome::Welcome;

@@ -1,0 +1,63 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::model::SessionView;
+
+/// The session the browser's cookies carry, resolved by the server.
+#[server]
+pub async fn current_session() -> Result<Option<SessionView>, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the identity backend is not available"))?;
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    let cookie = headers
+        .get(http::header::COOKIE)
+        .and_then(|value| value.to_str().ok());
+    Ok(backend.whoami(cookie).await)
+}
+
+/// The start page: who is signed in, or that nobody is.
+#[component]
+pub fn Welcome() -> impl IntoView {
+    let session = Resource::new(|| (), |_| current_session());
+    view! {
+        <Title text="Welcome" />
+        <section class="ward-card" data-testid="welcome">
+            <h1>"Welcome to Ward"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    session
+                        .get()
+                        .map(|result| match result {
+                            Ok(Some(session)) => view! { <SignedIn session /> }.into_any(),
+                            Ok(None) => view! { <SignedOut /> }.into_any(),
+                            Err(_) => {
+                                view! {
+                                    <p class="ward-message ward-message-error" data-testid="session-error">
+                                        "The session could not be checked. Please try again."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SignedIn(session: SessionView) -> impl IntoView {
+    let traits = serde_json::to_string_pretty(&session.traits).unwrap_or_default();
+    view! {
+        <p data-testid="session-status">"You are signed in as " <strong>{session.display_name()}</strong> "."</p>
+        <details class="ward-details">
+            <summary>"Your profile"</summary>
+            <pre data-testid="session-traits">{traits}</pre>
+        </details>
+    }
+}
+
+#[component]
+fn SignedOut() -> impl IntoView {
+    view! { <p data-testid="session-status">"You are not signed in."</p> }
+}

@@ -1,0 +1,592 @@
+//! The admin listener: identities (reference §1b), health, version and metrics. Every route is
+//! served under `/admin` and, as Kratos does on its admin port, without the prefix too.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::hash::{HashFormat, Password};
+use crate::identity::{
+    CredentialType, Identity, IdentityState, VerificationStatus, Via, View, apply_schema,
+    credential_entry,
+};
+use crate::state::AppState;
+use crate::store::IdentityQuery;
+
+const DEFAULT_PAGE_SIZE: u32 = 250;
+const MAX_PAGE_SIZE: u32 = 500;
+const MAX_IDS_FILTER: usize = 500;
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/identities", get(list_identities).post(create_identity))
+        .route(
+            "/identities/{id}",
+            get(get_identity)
+                .put(replace_identity)
+                .patch(patch_identity)
+                .delete(delete_identity),
+        )
+        .merge(super::public::health_routes());
+    let routes = Router::new()
+        .nest("/admin", admin.clone())
+        .merge(admin)
+        .route("/version", get(version))
+        .route("/metrics/prometheus", get(metrics));
+    super::api_layers(routes.with_state(state.clone()), &state, "admin")
+}
+
+async fn version() -> Json<Value> {
+    Json(json!({"version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateIdentityBody {
+    schema_id: String,
+    traits: Value,
+    #[serde(default)]
+    state: Option<IdentityState>,
+    #[serde(default)]
+    metadata_public: Option<Value>,
+    #[serde(default)]
+    metadata_admin: Option<Value>,
+    #[serde(default)]
+    verifiable_addresses: Vec<AddressImport>,
+    #[serde(default)]
+    recovery_addresses: Vec<AddressImport>,
+    #[serde(default)]
+    credentials: Option<CredentialsImport>,
+    #[serde(default)]
+    organization_id: Option<Uuid>,
+    #[serde(default)]
+    external_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceIdentityBody {
+    schema_id: String,
+    traits: Value,
+    #[serde(default)]
+    state: Option<IdentityState>,
+    #[serde(default)]
+    metadata_public: Option<Value>,
+    #[serde(default)]
+    metadata_admin: Option<Value>,
+    #[serde(default)]
+    credentials: Option<CredentialsImport>,
+    #[serde(default)]
+    external_id: Option<String>,
+}
+
+/// An address as given on import or patch; it only sets the verification state of an address
+/// the schema derives from the traits.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressImport {
+    value: String,
+    #[serde(default)]
+    via: Option<Via>,
+    #[serde(default)]
+    verified: bool,
+    #[serde(default)]
+    status: Option<VerificationStatus>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    verified_at: Option<OffsetDateTime>,
+    // Present when an identity read from Ward or Kratos is posted back; ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    id: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    created_at: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    updated_at: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsImport {
+    #[serde(default)]
+    password: Option<PasswordImport>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordImport {
+    config: PasswordImportConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordImportConfig {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    hashed_password: Option<String>,
+    #[serde(default)]
+    use_password_migration_hook: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+async fn list_identities(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let single = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let all = |name: &str| -> Vec<String> {
+        params
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+
+    if single("page").is_some() || single("per_page").is_some() {
+        return Err(ApiError::bad_request(
+            "Offset pagination (page, per_page) is not supported; use page_size and page_token.",
+        ));
+    }
+    let page_size = match single("page_size") {
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("page_size must be between 1 and {MAX_PAGE_SIZE}."))
+            })?,
+        None => DEFAULT_PAGE_SIZE,
+    };
+    let after = single("page_token")
+        .map(|token| decode_page_token(&token))
+        .transpose()?;
+    let include = parse_include(&all("include_credential"))?;
+    let credentials_identifier = single("credentials_identifier")
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty());
+    let ids = all("ids")
+        .iter()
+        .map(|id| {
+            Uuid::parse_str(id)
+                .map_err(|_| ApiError::bad_request(format!("ids: {id:?} is not a UUID.")))
+        })
+        .collect::<ApiResult<Vec<Uuid>>>()?;
+    if ids.len() > MAX_IDS_FILTER {
+        return Err(ApiError::bad_request(format!(
+            "ids: at most {MAX_IDS_FILTER} ids per request."
+        )));
+    }
+    if !ids.is_empty() && credentials_identifier.is_some() {
+        return Err(ApiError::bad_request(
+            "The filters ids and credentials_identifier cannot be combined.",
+        ));
+    }
+
+    let mut page = state
+        .identities
+        .list_identities(&IdentityQuery {
+            page_size,
+            after,
+            credentials_identifier: credentials_identifier.clone(),
+            ids: ids.clone(),
+        })
+        .await?;
+    // E-mail identifiers are stored lower-cased; a lookup with capitals still finds them.
+    if page.identities.is_empty() && after.is_none() {
+        if let Some(identifier) = credentials_identifier
+            .as_ref()
+            .filter(|value| value.to_lowercase() != **value)
+        {
+            page = state
+                .identities
+                .list_identities(&IdentityQuery {
+                    page_size,
+                    after,
+                    credentials_identifier: Some(identifier.to_lowercase()),
+                    ids,
+                })
+                .await?;
+        }
+    }
+
+    let body: Vec<Value> = page
+        .identities
+        .iter()
+        .map(|identity| identity_json(&state, identity, &include))
+        .collect();
+    let mut headers = HeaderMap::new();
+    let keep: Vec<(String, String)> = params
+        .iter()
+        .filter(|(key, _)| key != "page_token" && key != "page_size")
+        .cloned()
+        .collect();
+    let mut links = vec![format!(
+        "<{}>; rel=\"first\"",
+        page_link(page_size, None, &keep)
+    )];
+    if let Some(last) = page.next_after {
+        links.push(format!(
+            "<{}>; rel=\"next\"",
+            page_link(page_size, Some(last), &keep)
+        ));
+    }
+    if let Ok(value) = HeaderValue::from_str(&links.join(",")) {
+        headers.insert(header::LINK, value);
+    }
+    Ok((headers, Json(body)).into_response())
+}
+
+async fn create_identity(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<CreateIdentityBody>,
+) -> ApiResult<Response> {
+    let now = state.clock.now();
+    let schema = state
+        .schemas
+        .get(&body.schema_id)
+        .ok_or_else(|| unknown_schema(&body.schema_id))?;
+    let mut identity = Identity::new(body.schema_id.clone(), body.traits, now);
+    identity.state = body.state.unwrap_or(IdentityState::Active);
+    identity.metadata_public = body.metadata_public.filter(|value| !value.is_null());
+    identity.metadata_admin = body.metadata_admin.filter(|value| !value.is_null());
+    identity.organization_id = body.organization_id;
+    identity.external_id = body.external_id;
+    if let Some(credentials) = body.credentials {
+        import_credentials(&state, &mut identity, credentials, now).await?;
+    }
+    apply_schema(&mut identity, schema, now).map_err(violations_error)?;
+    require_password_identifier(&identity)?;
+    merge_verification(&mut identity, &body.verifiable_addresses, now);
+    let _ = body.recovery_addresses; // derived from traits; the listed ones carry nothing more
+
+    state.identities.create_identity(&identity).await?;
+    let location = state
+        .urls
+        .admin
+        .join(&format!("admin/identities/{}", identity.id))
+        .map(String::from)
+        .unwrap_or_default();
+    let mut response = (
+        StatusCode::CREATED,
+        Json(identity_json(&state, &identity, &[])),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn get_identity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let include: Vec<String> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .filter(|(key, _)| key == "include_credential")
+        .map(|(_, value)| value)
+        .collect();
+    let include = parse_include(&include)?;
+    let identity = state.identities.get_identity(parse_id(&id)?).await?;
+    Ok(Json(identity_json(&state, &identity, &include)))
+}
+
+async fn replace_identity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReplaceIdentityBody>,
+) -> ApiResult<Json<Value>> {
+    let now = state.clock.now();
+    let mut identity = state.identities.get_identity(parse_id(&id)?).await?;
+    let schema = state
+        .schemas
+        .get(&body.schema_id)
+        .ok_or_else(|| unknown_schema(&body.schema_id))?;
+    identity.schema_id = body.schema_id.clone();
+    identity.traits = body.traits;
+    let new_state = body.state.unwrap_or(identity.state);
+    set_state(&mut identity, new_state, now);
+    identity.metadata_public = body.metadata_public.filter(|value| !value.is_null());
+    identity.metadata_admin = body.metadata_admin.filter(|value| !value.is_null());
+    identity.external_id = body.external_id;
+    if let Some(credentials) = body.credentials {
+        import_credentials(&state, &mut identity, credentials, now).await?;
+    }
+    apply_schema(&mut identity, schema, now).map_err(violations_error)?;
+    require_password_identifier(&identity)?;
+    identity.updated_at = now;
+    state.identities.update_identity(&identity).await?;
+    Ok(Json(identity_json(&state, &identity, &[])))
+}
+
+/// Paths a JSON Patch may not touch.
+const IMMUTABLE_PATHS: [&str; 6] = [
+    "/id",
+    "/credentials",
+    "/state_changed_at",
+    "/schema_url",
+    "/created_at",
+    "/updated_at",
+];
+
+async fn patch_identity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<json_patch::Patch>,
+) -> ApiResult<Json<Value>> {
+    let now = state.clock.now();
+    let mut identity = state.identities.get_identity(parse_id(&id)?).await?;
+    for operation in &patch.0 {
+        let path = operation.path().to_string();
+        if IMMUTABLE_PATHS
+            .iter()
+            .any(|immutable| path == *immutable || path.starts_with(&format!("{immutable}/")))
+        {
+            return Err(ApiError::bad_request(format!(
+                "The JSON Patch may not change {path}."
+            )));
+        }
+    }
+    let mut document = identity_json(&state, &identity, &[]);
+    json_patch::patch(&mut document, &patch).map_err(|error| {
+        ApiError::bad_request(format!("The JSON Patch could not be applied: {error}"))
+    })?;
+
+    let field = |name: &str| document.get(name).cloned().unwrap_or(Value::Null);
+    let schema_id = field("schema_id")
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::bad_request("schema_id must be a string."))?;
+    let schema = state
+        .schemas
+        .get(&schema_id)
+        .ok_or_else(|| unknown_schema(&schema_id))?;
+    let new_state = field("state")
+        .as_str()
+        .and_then(IdentityState::parse)
+        .ok_or_else(|| ApiError::bad_request("state must be \"active\" or \"inactive\"."))?;
+    let addresses: Vec<AddressImport> = serde_json::from_value(field("verifiable_addresses"))
+        .or_else(|_| serde_json::from_value::<Vec<AddressImport>>(json!([])))
+        .map_err(|error| ApiError::bad_request(format!("verifiable_addresses: {error}")))?;
+    identity.schema_id = schema_id;
+    identity.traits = field("traits");
+    set_state(&mut identity, new_state, now);
+    identity.metadata_public = Some(field("metadata_public")).filter(|value| !value.is_null());
+    identity.metadata_admin = Some(field("metadata_admin")).filter(|value| !value.is_null());
+    identity.external_id = field("external_id").as_str().map(str::to_string);
+    apply_schema(&mut identity, schema, now).map_err(violations_error)?;
+    merge_verification(&mut identity, &addresses, now);
+    identity.updated_at = now;
+    state.identities.update_identity(&identity).await?;
+    Ok(Json(identity_json(&state, &identity, &[])))
+}
+
+async fn delete_identity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.identities.delete_identity(parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn identity_json(state: &AppState, identity: &Identity, include: &[CredentialType]) -> Value {
+    identity.to_json(
+        &state.schema_url(&identity.schema_id),
+        View {
+            admin: true,
+            include_credentials: include,
+        },
+    )
+}
+
+fn set_state(identity: &mut Identity, new_state: IdentityState, now: OffsetDateTime) {
+    if identity.state != new_state {
+        identity.state = new_state;
+        identity.state_changed_at = Some(now);
+    }
+}
+
+async fn import_credentials(
+    state: &AppState,
+    identity: &mut Identity,
+    credentials: CredentialsImport,
+    now: OffsetDateTime,
+) -> ApiResult<()> {
+    let Some(password) = credentials.password else {
+        return Ok(());
+    };
+    let config = password.config;
+    if config.use_password_migration_hook {
+        return Err(ApiError::bad_request(
+            "credentials.password.config.use_password_migration_hook is not supported by Ward yet.",
+        ));
+    }
+    let hashed = match (config.password, config.hashed_password) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "credentials.password.config: give either password or hashed_password, not both.",
+            ));
+        }
+        (Some(plain), None) => {
+            if plain.is_empty() {
+                return Err(ApiError::bad_request(
+                    "credentials.password.config.password must not be empty.",
+                ));
+            }
+            state.hasher.hash(Password::new(plain)).await?
+        }
+        (None, Some(hashed)) => {
+            HashFormat::validate(&hashed)?;
+            hashed
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "credentials.password.config needs password or hashed_password.",
+            ));
+        }
+    };
+    let credential = credential_entry(identity, CredentialType::Password, now);
+    credential.config = json!({ "hashed_password": hashed });
+    credential.updated_at = now;
+    Ok(())
+}
+
+fn require_password_identifier(identity: &Identity) -> ApiResult<()> {
+    match identity.credentials.get(&CredentialType::Password) {
+        Some(credential)
+            if credential.identifiers.is_empty()
+                && credential.config.get("hashed_password").is_some() =>
+        {
+            Err(ApiError::bad_request(
+                "The identity has a password but its schema marks no trait as password identifier.",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Carries the verification state of listed addresses over to the derived ones with the same
+/// value.
+fn merge_verification(identity: &mut Identity, listed: &[AddressImport], now: OffsetDateTime) {
+    for address in &mut identity.verifiable_addresses {
+        let Some(import) = listed.iter().find(|import| {
+            import.value.trim().to_lowercase() == address.value.to_lowercase()
+                && import.via.is_none_or(|via| via == address.via)
+        }) else {
+            continue;
+        };
+        if import.verified {
+            address.verified_at = Some(address.verified_at.or(import.verified_at).unwrap_or(now));
+            address.status = VerificationStatus::Completed;
+        } else {
+            address.verified_at = None;
+            address.status = match import.status {
+                Some(VerificationStatus::Completed) | None => VerificationStatus::Pending,
+                Some(status) => status,
+            };
+        }
+        address.updated_at = now;
+    }
+}
+
+fn parse_include(values: &[String]) -> ApiResult<Vec<CredentialType>> {
+    values
+        .iter()
+        .map(|value| {
+            CredentialType::parse(value).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "include_credential: unknown credential type {value:?}."
+                ))
+            })
+        })
+        .collect()
+}
+
+/// A malformed id cannot name an identity: 404, as for an unknown one.
+fn parse_id(id: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| ApiError::not_found())
+}
+
+fn unknown_schema(id: &str) -> ApiError {
+    ApiError::bad_request(format!("Identity schema `{id}` does not exist."))
+}
+
+fn violations_error(violations: Vec<crate::identity::Violation>) -> ApiError {
+    let errors: Vec<Value> = violations
+        .iter()
+        .map(|violation| json!({"instance_ptr": violation.instance_ptr, "reason": violation.message}))
+        .collect();
+    let summary = violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.instance_ptr, violation.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::bad_request(format!(
+        "The traits do not match the identity schema: {summary}"
+    ))
+    .with_details(json!({ "errors": errors }))
+}
+
+fn decode_page_token(token: &str) -> ApiResult<Uuid> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::bad_request("page_token is not valid."))
+}
+
+fn encode_page_token(id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn page_link(page_size: u32, after: Option<Uuid>, keep: &[(String, String)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("page_size", &page_size.to_string());
+    if let Some(after) = after {
+        query.append_pair("page_token", &encode_page_token(after));
+    }
+    for (key, value) in keep {
+        query.append_pair(key, value);
+    }
+    format!("/admin/identities?{}", query.finish())
+}

@@ -1,0 +1,61 @@
+//! Request extractors that answer bad input in the Kratos error envelope.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body. Malformed JSON, wrong types and unknown fields (where the type denies them)
+/// are 400 naming the field; bodies over the limit are 413.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("application/json");
+        if !content_type.starts_with("application/json") && !content_type.contains("+json") {
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                .with_reason("The request body must be JSON (Content-Type: application/json)."));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE)
+                            .with_reason("The request body exceeds the limit of 5 MB.")
+                    } else {
+                        ApiError::bad_request(format!(
+                            "The request body could not be read: {rejection}"
+                        ))
+                    }
+                })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let reason = if path == "." || path.is_empty() {
+            format!("The request body is not valid: {inner}")
+        } else {
+            format!("The request body is not valid at `{path}`: {inner}")
+        };
+        ApiError::bad_request(reason)
+    })
+}

@@ -1,0 +1,42 @@
+//! The HTTP surface: one router per listener, built from the shared state.
+
+pub mod admin;
+mod extract;
+pub mod public;
+pub mod ui;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::metrics::{Observed, observe};
+use crate::state::AppState;
+
+pub use extract::JsonBody;
+
+/// Kratos's request body limit.
+pub const BODY_LIMIT: usize = 5 * 1024 * 1024;
+
+/// Layers every API listener shares: metrics, tracing, the body limit, no-cache headers and a
+/// JSON 404 for unknown paths.
+fn api_layers(router: Router, state: &AppState, listener: &'static str) -> Router {
+    router
+        .fallback(|| async { ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache, no-store, must-revalidate"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            Observed {
+                metrics: state.metrics.clone(),
+                listener,
+            },
+            observe,
+        ))
+}

@@ -1,0 +1,83 @@
+//! The public listener's routes that are not self-service flows: schemas and health.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/schemas", get(list_schemas))
+        .route("/schemas/{id}", get(get_schema))
+        .merge(health_routes());
+    super::api_layers(routes.with_state(state.clone()), &state, "public")
+}
+
+/// `/health/alive` and `/health/ready`, served on both API listeners.
+pub fn health_routes() -> Router<AppState> {
+    Router::new()
+        .route("/health/alive", get(alive))
+        .route("/health/ready", get(ready))
+}
+
+async fn alive() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let check =
+        tokio::time::timeout(std::time::Duration::from_secs(2), state.database.ping()).await;
+    let failure = match check {
+        Ok(Ok(())) => return Json(json!({"status": "ok"})).into_response(),
+        Ok(Err(error)) => format!("the database did not answer: {error}"),
+        Err(_) => "the database did not answer within 2s".to_string(),
+    };
+    tracing::warn!(reason = %failure, "readiness check failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"errors": {"database": failure}})),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Pagination {
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+async fn list_schemas(
+    State(state): State<AppState>,
+    Query(pagination): Query<Pagination>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let per_page = pagination.per_page.unwrap_or(250).clamp(1, 1000);
+    let page = pagination.page.unwrap_or(0);
+    let schemas = state
+        .schemas
+        .all()
+        .iter()
+        .skip(page.saturating_mul(per_page))
+        .take(per_page)
+        .map(|schema| json!({"id": schema.id, "schema": schema.raw}))
+        .collect();
+    Ok(Json(schemas))
+}
+
+async fn get_schema(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    state
+        .schemas
+        .find_by_url_id(&id)
+        .map(|schema| Json(schema.raw.clone()))
+        .ok_or_else(|| {
+            ApiError::not_found().with_reason(format!("Identity schema `{id}` does not exist."))
+        })
+}

@@ -1,0 +1,15 @@
+//! Ward: a self-hosted identity server with Kratos-compatible APIs.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod hash;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod secrets;
+pub mod serve;
+pub mod state;
+pub mod store;

@@ -1,0 +1,208 @@
+//! The `ward` command line.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tokio::sync::watch;
+
+use ward::config::{Config, LogFormat};
+use ward::serve::{ServeOptions, Server, build_state};
+use ward::store::SqlStore;
+
+#[derive(Parser)]
+#[command(
+    name = "ward",
+    version,
+    about = "Ward: a self-hosted identity server with Kratos-compatible APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the public (4433), admin (4434) and UI (4455) listeners in one process.
+    Serve(ServeArgs),
+    /// Database migrations.
+    Migrate {
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Config file (YAML, Kratos key names). Repeat to layer several; later files win.
+    /// Environment variables (DSN, SERVE_PUBLIC_PORT, ...) override every file.
+    #[arg(short = 'c', long = "config")]
+    config: Vec<PathBuf>,
+    /// Development mode: SQLite file ward.sqlite in the working directory (created and
+    /// migrated at start), the built-in identity schema, generated secrets kept in
+    /// ward.secrets, listeners on 127.0.0.1 and cookies allowed over plain http.
+    #[arg(long)]
+    dev: bool,
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Apply the SQL migrations to the database.
+    Sql(MigrateSqlArgs),
+}
+
+#[derive(Args)]
+struct MigrateSqlArgs {
+    /// Database to migrate, e.g. postgres://user@host/db or sqlite://ward.sqlite?mode=rwc.
+    /// Omit it with -e to read DSN from the environment or the config files.
+    dsn: Option<String>,
+    /// Read the DSN from the environment variable DSN (or the config files given with -c).
+    #[arg(short = 'e', long = "read-from-env")]
+    read_from_env: bool,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Config file to read `dsn` from (with -e).
+    #[arg(short = 'c', long = "config")]
+    config: Vec<PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!("ward {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate {
+            command: MigrateCommand::Sql(args),
+        } => migrate(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let loaded = Config::load(&args.config, args.dev)?;
+    init_tracing(&loaded.config);
+    for key in &loaded.unknown_keys {
+        tracing::warn!(key = %key, "config key is not supported by Ward and is ignored");
+    }
+    if loaded.config.dev {
+        tracing::warn!("running in development mode: never use --dev in production");
+    }
+    let state = build_state(loaded.config).await?;
+    let server = Server::bind(
+        state,
+        ServeOptions {
+            site_root: ward::http::ui::site_root(),
+        },
+    )
+    .await?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    server.run(stopped).await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+async fn migrate(args: MigrateSqlArgs) -> anyhow::Result<()> {
+    let dsn = match (args.dsn, args.read_from_env) {
+        (Some(dsn), false) => dsn,
+        (None, true) => {
+            let loaded = Config::load(&args.config, false);
+            match loaded {
+                Ok(loaded) => loaded.config.dsn().to_string(),
+                Err(_) => std::env::var("DSN").context("-e was given but DSN is not set")?,
+            }
+        }
+        (Some(_), true) => anyhow::bail!("give either a DSN argument or -e, not both"),
+        (None, false) => anyhow::bail!("give the DSN as an argument, or -e to read it from DSN"),
+    };
+    let store = SqlStore::connect(&dsn).await?;
+    let pending = store.pending_migrations().await?;
+    if pending.is_empty() {
+        println!("The database is up to date.");
+        return Ok(());
+    }
+    println!("Migrations to apply:");
+    for (version, description) in &pending {
+        println!("  {version:04} {description}");
+    }
+    if !args.yes && !confirm()? {
+        println!("Nothing was applied.");
+        return Ok(());
+    }
+    let applied = store.migrate().await?;
+    println!("Applied {} migration(s).", applied.len());
+    store.close().await;
+    Ok(())
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!("refusing to migrate without confirmation: pass --yes");
+    }
+    print!("Apply these migrations? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,94 @@
+//! Prometheus metrics: request count and latency per listener, route, method and status.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    listener: &'static str,
+    method: String,
+    route: String,
+    status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+            // 100 µs .. ~6.5 s
+            Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+        });
+        registry.register(
+            "ward_http_requests",
+            "HTTP requests handled",
+            requests.clone(),
+        );
+        registry.register(
+            "ward_http_request_duration_seconds",
+            "Time to produce the response",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(%error, "could not encode metrics");
+        }
+        out
+    }
+}
+
+/// Middleware state: which listener the requests arrive on.
+#[derive(Clone)]
+pub struct Observed {
+    pub metrics: Arc<Metrics>,
+    pub listener: &'static str,
+}
+
+pub async fn observe(State(observed): State<Observed>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // The route template, not the raw path, so ids do not explode the label space.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let labels = RequestLabels {
+        listener: observed.listener,
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    observed.metrics.requests.get_or_create(&labels).inc();
+    observed
+        .metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,137 @@
+//! Starting Ward: state from config, then the three listeners in one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::hash::Hasher;
+use crate::identity::SchemaRegistry;
+use crate::metrics::Metrics;
+use crate::secrets::SecretKeys;
+use crate::state::AppState;
+use crate::store::SqlStore;
+
+/// Options that are not configuration: where the site assets are.
+pub struct ServeOptions {
+    pub site_root: PathBuf,
+}
+
+/// Builds the shared state: schemas compiled, database connected and (in dev) migrated.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let urls = config.base_urls()?;
+    let schemas =
+        SchemaRegistry::load(&config.identity.schemas, &config.identity.default_schema_id)?;
+    let database = SqlStore::connect(config.dsn())
+        .await
+        .with_context(|| "could not connect to the database named by `dsn`")?;
+    if config.dev {
+        let applied = database
+            .migrate()
+            .await
+            .context("could not migrate the database")?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied database migrations");
+        }
+    } else {
+        let pending = database.pending_migrations().await?;
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "the database has {} pending migration(s); run `ward migrate sql -e --yes` first",
+                pending.len()
+            );
+        }
+    }
+    let secrets = match SecretKeys::new(config.secrets.default.clone()) {
+        Some(keys) => keys,
+        None if config.dev => SecretKeys::load_or_create(&PathBuf::from("ward.secrets"))
+            .context("could not read or create ward.secrets")?,
+        None => {
+            tracing::warn!(
+                "secrets.default is not set: using a random key, so sessions end when Ward restarts"
+            );
+            SecretKeys::generate()
+        }
+    };
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let hasher = Hasher::new(config.hashers.clone(), workers, workers * 32);
+    Ok(AppState {
+        urls: Arc::new(urls),
+        schemas: Arc::new(schemas),
+        identities: Arc::new(database.clone()),
+        database,
+        hasher,
+        secrets,
+        clock: Clock::default(),
+        metrics: Arc::new(Metrics::default()),
+        config: Arc::new(config),
+    })
+}
+
+/// The three listeners, bound and ready to serve.
+pub struct Server {
+    state: AppState,
+    site_root: PathBuf,
+    public: TcpListener,
+    admin: TcpListener,
+    ui: TcpListener,
+}
+
+impl Server {
+    pub async fn bind(state: AppState, options: ServeOptions) -> anyhow::Result<Self> {
+        let serve = &state.config.serve;
+        let bind = |address: String, name: &'static str| async move {
+            TcpListener::bind(&address)
+                .await
+                .with_context(|| format!("could not listen on {address} (serve.{name})"))
+        };
+        Ok(Self {
+            public: bind(serve.public.bind_address(), "public").await?,
+            admin: bind(serve.admin.bind_address(), "admin").await?,
+            ui: bind(serve.ui.bind_address(), "ui").await?,
+            site_root: options.site_root,
+            state,
+        })
+    }
+
+    pub fn addresses(&self) -> anyhow::Result<(SocketAddr, SocketAddr, SocketAddr)> {
+        Ok((
+            self.public.local_addr()?,
+            self.admin.local_addr()?,
+            self.ui.local_addr()?,
+        ))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` turns true, then lets in-flight requests finish.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let public = crate::http::public::router(self.state.clone());
+        let admin = crate::http::admin::router(self.state.clone());
+        let ui = crate::http::ui::router(self.state.clone(), &self.site_root);
+        let (public_addr, admin_addr, ui_addr) = self.addresses()?;
+        tracing::info!(%public_addr, %admin_addr, %ui_addr, "Ward is listening");
+
+        let stop = shutdown.clone();
+        let signal = move || {
+            let mut shutdown = stop.clone();
+            async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            }
+        };
+        let public = axum::serve(self.public, public).with_graceful_shutdown(signal());
+        let admin = axum::serve(self.admin, admin).with_graceful_shutdown(signal());
+        let ui = axum::serve(self.ui, ui).with_graceful_shutdown(signal());
+        let result = tokio::try_join!(public.into_future(), admin.into_future(), ui.into_future());
+        let _ = shutdown.borrow_and_update();
+        self.state.database.close().await;
+        result.map(|_| ()).context("a listener failed")
+    }
+}

@@ -1,0 +1,31 @@
+//! The state the three listeners share.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{BaseUrls, Config};
+use crate::hash::Hasher;
+use crate::identity::SchemaRegistry;
+use crate::metrics::Metrics;
+use crate::secrets::SecretKeys;
+use crate::store::{IdentityStore, SqlStore};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub urls: Arc<BaseUrls>,
+    pub schemas: Arc<SchemaRegistry>,
+    pub database: SqlStore,
+    pub identities: Arc<dyn IdentityStore>,
+    pub hasher: Hasher,
+    pub secrets: SecretKeys,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// `<public>/schemas/<id>` for an identity's `schema_url`.
+    pub fn schema_url(&self, schema_id: &str) -> String {
+        crate::identity::schema::schema_url(&self.urls.public, schema_id)
+    }
+}

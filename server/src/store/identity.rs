@@ -1,0 +1,482 @@
+//! The identity store: identities with their credentials, identifiers and addresses, always
+//! written whole in one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{Any, FromRow, QueryBuilder, Transaction};
+use uuid::Uuid;
+
+use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use crate::identity::{
+    Credential, CredentialType, Identity, IdentityState, RecoveryAddress, VerifiableAddress,
+    VerificationStatus, Via,
+};
+
+/// Which identities to list: keyset pagination by id, optionally filtered.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityQuery {
+    pub page_size: u32,
+    /// Only identities with ids greater than this (the previous page's last id).
+    pub after: Option<Uuid>,
+    /// Only identities with a credential identifier equal to this.
+    pub credentials_identifier: Option<String>,
+    /// Only these identities.
+    pub ids: Vec<Uuid>,
+}
+
+#[derive(Debug)]
+pub struct IdentityPage {
+    pub identities: Vec<Identity>,
+    /// Present when another page may follow.
+    pub next_after: Option<Uuid>,
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn create_identity(&self, identity: &Identity) -> StoreResult<()>;
+    async fn get_identity(&self, id: Uuid) -> StoreResult<Identity>;
+    /// Replaces the identity and everything that hangs off it.
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<()>;
+    async fn delete_identity(&self, id: Uuid) -> StoreResult<()>;
+    async fn list_identities(&self, query: &IdentityQuery) -> StoreResult<IdentityPage>;
+    /// The identity owning `identifier` for a credential type, if any.
+    async fn find_by_identifier(
+        &self,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> StoreResult<Option<Identity>>;
+}
+
+#[derive(FromRow)]
+struct IdentityRow {
+    id: String,
+    schema_id: String,
+    state: String,
+    state_changed_at: Option<i64>,
+    traits: String,
+    metadata_public: Option<String>,
+    metadata_admin: Option<String>,
+    external_id: Option<String>,
+    organization_id: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct CredentialRow {
+    id: String,
+    identity_id: String,
+    #[sqlx(rename = "type")]
+    kind: String,
+    config: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct IdentifierRow {
+    credential_id: String,
+    identifier: String,
+}
+
+#[derive(FromRow)]
+struct VerifiableRow {
+    id: String,
+    identity_id: String,
+    via: String,
+    value: String,
+    status: String,
+    verified_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct RecoveryRow {
+    id: String,
+    identity_id: String,
+    via: String,
+    value: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const IDENTITY_COLUMNS: &str = "id, schema_id, state, state_changed_at, traits, metadata_public, \
+     metadata_admin, external_id, organization_id, created_at, updated_at";
+
+#[async_trait]
+impl IdentityStore for SqlStore {
+    async fn create_identity(&self, identity: &Identity) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, \
+             metadata_admin, external_id, organization_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(identity.id.to_string())
+        .bind(&identity.schema_id)
+        .bind(identity.state.as_str())
+        .bind(identity.state_changed_at.map(to_micros))
+        .bind(json_text(&identity.traits))
+        .bind(identity.metadata_public.as_ref().map(json_text))
+        .bind(identity.metadata_admin.as_ref().map(json_text))
+        .bind(identity.external_id.as_deref())
+        .bind(identity.organization_id.map(|id| id.to_string()))
+        .bind(to_micros(identity.created_at))
+        .bind(to_micros(identity.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        insert_children(&mut tx, identity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_identity(&self, id: Uuid) -> StoreResult<Identity> {
+        let row: IdentityRow = sqlx::query_as(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let mut identities = self.hydrate(vec![row]).await?;
+        identities.pop().ok_or(StoreError::NotFound)
+    }
+
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, \
+             metadata_public = $6, metadata_admin = $7, external_id = $8, organization_id = $9, \
+             updated_at = $10 WHERE id = $1",
+        )
+        .bind(identity.id.to_string())
+        .bind(&identity.schema_id)
+        .bind(identity.state.as_str())
+        .bind(identity.state_changed_at.map(to_micros))
+        .bind(json_text(&identity.traits))
+        .bind(identity.metadata_public.as_ref().map(json_text))
+        .bind(identity.metadata_admin.as_ref().map(json_text))
+        .bind(identity.external_id.as_deref())
+        .bind(identity.organization_id.map(|id| id.to_string()))
+        .bind(to_micros(identity.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        // Children are replaced whole; ids are kept, so addresses and credentials stay stable.
+        for table in [
+            "identity_credential_identifiers",
+            "identity_credentials",
+            "identity_verifiable_addresses",
+            "identity_recovery_addresses",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE identity_id = $1"))
+                .bind(identity.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_children(&mut tx, identity).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_identity(&self, id: Uuid) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_identities(&self, query: &IdentityQuery) -> StoreResult<IdentityPage> {
+        let mut sql: QueryBuilder<Any> = QueryBuilder::new(format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE 1 = 1"
+        ));
+        if let Some(after) = query.after {
+            sql.push(" AND id > ").push_bind(after.to_string());
+        }
+        if let Some(identifier) = &query.credentials_identifier {
+            sql.push(" AND id IN (SELECT identity_id FROM identity_credential_identifiers WHERE identifier = ")
+                .push_bind(identifier.clone())
+                .push(")");
+        }
+        if !query.ids.is_empty() {
+            sql.push(" AND id IN (");
+            let mut list = sql.separated(", ");
+            for id in &query.ids {
+                list.push_bind(id.to_string());
+            }
+            sql.push(")");
+        }
+        // One extra row tells whether another page follows.
+        sql.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(query.page_size) + 1);
+        let mut rows: Vec<IdentityRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+        let has_more = rows.len() > query.page_size as usize;
+        rows.truncate(query.page_size as usize);
+        let identities = self.hydrate(rows).await?;
+        let next_after = if has_more {
+            identities.last().map(|identity| identity.id)
+        } else {
+            None
+        };
+        Ok(IdentityPage {
+            identities,
+            next_after,
+        })
+    }
+
+    async fn find_by_identifier(
+        &self,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> StoreResult<Option<Identity>> {
+        let row: Option<IdentityRow> = sqlx::query_as(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = \
+             (SELECT identity_id FROM identity_credential_identifiers WHERE type = $1 AND identifier = $2)"
+        ))
+        .bind(kind.as_str())
+        .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(self.hydrate(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Loads credentials and addresses of the given identity rows with one query per table.
+    async fn hydrate(&self, rows: Vec<IdentityRow>) -> StoreResult<Vec<Identity>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let credentials: Vec<CredentialRow> = self
+            .fetch_for(
+                &ids,
+                "SELECT id, identity_id, type, config, version, created_at, updated_at \
+                 FROM identity_credentials WHERE identity_id IN (",
+                ") ORDER BY type",
+            )
+            .await?;
+        let identifiers: Vec<IdentifierRow> = self
+            .fetch_for(
+                &ids,
+                "SELECT credential_id, identifier FROM identity_credential_identifiers \
+                 WHERE identity_id IN (",
+                ") ORDER BY created_at, identifier",
+            )
+            .await?;
+        let verifiable: Vec<VerifiableRow> = self
+            .fetch_for(
+                &ids,
+                "SELECT id, identity_id, via, value, status, verified_at, created_at, updated_at \
+                 FROM identity_verifiable_addresses WHERE identity_id IN (",
+                ") ORDER BY created_at, value",
+            )
+            .await?;
+        let recovery: Vec<RecoveryRow> = self
+            .fetch_for(
+                &ids,
+                "SELECT id, identity_id, via, value, created_at, updated_at \
+                 FROM identity_recovery_addresses WHERE identity_id IN (",
+                ") ORDER BY created_at, value",
+            )
+            .await?;
+
+        let mut identifiers_by_credential: HashMap<String, Vec<String>> = HashMap::new();
+        for row in identifiers {
+            identifiers_by_credential
+                .entry(row.credential_id)
+                .or_default()
+                .push(row.identifier);
+        }
+        let mut identities: Vec<Identity> = rows
+            .into_iter()
+            .map(identity_from_row)
+            .collect::<StoreResult<_>>()?;
+        let position: HashMap<String, usize> = identities
+            .iter()
+            .enumerate()
+            .map(|(index, identity)| (identity.id.to_string(), index))
+            .collect();
+        for row in credentials {
+            let Some(&index) = position.get(&row.identity_id) else {
+                continue;
+            };
+            let credential = credential_from_row(row, &mut identifiers_by_credential)?;
+            identities[index]
+                .credentials
+                .insert(credential.kind, credential);
+        }
+        for row in verifiable {
+            let Some(&index) = position.get(&row.identity_id) else {
+                continue;
+            };
+            identities[index]
+                .verifiable_addresses
+                .push(VerifiableAddress {
+                    id: parse_uuid(&row.id)?,
+                    via: Via::parse(&row.via).ok_or_else(|| corrupt("via", &row.via))?,
+                    status: VerificationStatus::parse(&row.status)
+                        .ok_or_else(|| corrupt("status", &row.status))?,
+                    value: row.value,
+                    verified_at: row.verified_at.map(from_micros).transpose()?,
+                    created_at: from_micros(row.created_at)?,
+                    updated_at: from_micros(row.updated_at)?,
+                });
+        }
+        for row in recovery {
+            let Some(&index) = position.get(&row.identity_id) else {
+                continue;
+            };
+            identities[index].recovery_addresses.push(RecoveryAddress {
+                id: parse_uuid(&row.id)?,
+                via: Via::parse(&row.via).ok_or_else(|| corrupt("via", &row.via))?,
+                value: row.value,
+                created_at: from_micros(row.created_at)?,
+                updated_at: from_micros(row.updated_at)?,
+            });
+        }
+        Ok(identities)
+    }
+
+    async fn fetch_for<T>(&self, ids: &[String], head: &str, tail: &str) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        let mut sql: QueryBuilder<Any> = QueryBuilder::new(head);
+        let mut list = sql.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        sql.push(tail);
+        Ok(sql.build_query_as().fetch_all(&self.pool).await?)
+    }
+}
+
+async fn insert_children(tx: &mut Transaction<'_, Any>, identity: &Identity) -> StoreResult<()> {
+    let identity_id = identity.id.to_string();
+    for credential in identity.credentials.values() {
+        sqlx::query(
+            "INSERT INTO identity_credentials (id, identity_id, type, config, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(credential.id.to_string())
+        .bind(&identity_id)
+        .bind(credential.kind.as_str())
+        .bind(json_text(&credential.config))
+        .bind(credential.version)
+        .bind(to_micros(credential.created_at))
+        .bind(to_micros(credential.updated_at))
+        .execute(&mut **tx)
+        .await?;
+        for identifier in &credential.identifiers {
+            sqlx::query(
+                "INSERT INTO identity_credential_identifiers (id, identity_id, credential_id, type, identifier, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(&identity_id)
+            .bind(credential.id.to_string())
+            .bind(credential.kind.as_str())
+            .bind(identifier)
+            .bind(to_micros(credential.created_at))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    for address in &identity.verifiable_addresses {
+        sqlx::query(
+            "INSERT INTO identity_verifiable_addresses (id, identity_id, via, value, status, verified_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(address.id.to_string())
+        .bind(&identity_id)
+        .bind(address.via.as_str())
+        .bind(&address.value)
+        .bind(address.status.as_str())
+        .bind(address.verified_at.map(to_micros))
+        .bind(to_micros(address.created_at))
+        .bind(to_micros(address.updated_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for address in &identity.recovery_addresses {
+        sqlx::query(
+            "INSERT INTO identity_recovery_addresses (id, identity_id, via, value, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(address.id.to_string())
+        .bind(&identity_id)
+        .bind(address.via.as_str())
+        .bind(&address.value)
+        .bind(to_micros(address.created_at))
+        .bind(to_micros(address.updated_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn identity_from_row(row: IdentityRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: parse_uuid(&row.id)?,
+        state: IdentityState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
+        state_changed_at: row.state_changed_at.map(from_micros).transpose()?,
+        traits: parse_json(&row.traits)?,
+        metadata_public: row.metadata_public.as_deref().map(parse_json).transpose()?,
+        metadata_admin: row.metadata_admin.as_deref().map(parse_json).transpose()?,
+        external_id: row.external_id,
+        organization_id: row.organization_id.as_deref().map(parse_uuid).transpose()?,
+        created_at: from_micros(row.created_at)?,
+        updated_at: from_micros(row.updated_at)?,
+        schema_id: row.schema_id,
+        verifiable_addresses: Vec::new(),
+        recovery_addresses: Vec::new(),
+        credentials: BTreeMap::new(),
+    })
+}
+
+fn credential_from_row(
+    row: CredentialRow,
+    identifiers: &mut HashMap<String, Vec<String>>,
+) -> StoreResult<Credential> {
+    Ok(Credential {
+        kind: CredentialType::parse(&row.kind)
+            .ok_or_else(|| corrupt("credential type", &row.kind))?,
+        identifiers: identifiers.remove(&row.id).unwrap_or_default(),
+        id: parse_uuid(&row.id)?,
+        config: parse_json(&row.config)?,
+        version: row.version,
+        created_at: from_micros(row.created_at)?,
+        updated_at: from_micros(row.updated_at)?,
+    })
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+fn parse_json(text: &str) -> StoreResult<Value> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("json: {error}")))
+}
+
+fn parse_uuid(text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unexpected {what} {value:?}"))
+}

@@ -1,0 +1,212 @@
+//! Persistence: narrow store traits per aggregate, one SQL implementation for both dialects.
+//!
+//! Ward talks to SQLite and PostgreSQL through sqlx's `Any` driver with portable column types
+//! (UUIDs as text, times as Unix microseconds, JSON as text). One set of runtime-checked
+//! queries then serves both dialects (and CockroachDB), instead of two copies that drift apart;
+//! the few statements that must differ branch on `Dialect`. The contract tests in `tests`
+//! run the same suite against each dialect.
+
+mod identity;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use time::OffsetDateTime;
+
+pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflicts with an existing record")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn from_dsn(dsn: &str) -> Option<Self> {
+        let scheme = dsn.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" | "cockroach" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// The SQL store: a connection pool and the dialect it speaks.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl SqlStore {
+    /// Connects without migrating. SQLite runs in WAL mode with a busy timeout and foreign keys.
+    pub async fn connect(dsn: &str) -> Result<Self, anyhow::Error> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_dsn(dsn).ok_or_else(|| {
+            anyhow::anyhow!("dsn: unsupported database {dsn:?}; use sqlite://... or postgres://...")
+        })?;
+        // CockroachDB speaks the PostgreSQL protocol; Kratos spells its DSN cockroach://.
+        let url = match dsn.strip_prefix("cockroach://") {
+            Some(rest) => format!("postgres://{rest}"),
+            None => dsn.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            connection
+                                .execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                                )
+                                .await
+                                .map(|_| ())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Self { pool, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations of this dialect; returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, sqlx::migrate::MigrateError> {
+        let migrator = migrator(self.dialect);
+        let mut connection = self.pool.acquire().await?;
+        let applied: Vec<i64> = sqlx::migrate::Migrate::list_applied_migrations(&mut *connection)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|migration| migration.version)
+            .collect();
+        drop(connection);
+        migrator.run(&self.pool).await?;
+        Ok(migrator
+            .iter()
+            .map(|migration| migration.version)
+            .filter(|version| !applied.contains(version))
+            .collect())
+    }
+
+    /// Versions and descriptions of the migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        sqlx::migrate::Migrate::ensure_migrations_table(&mut *connection).await?;
+        let applied = sqlx::migrate::Migrate::list_applied_migrations(&mut *connection)
+            .await?
+            .into_iter()
+            .map(|migration| migration.version)
+            .collect::<Vec<_>>();
+        Ok(migrator(self.dialect)
+            .iter()
+            .filter(|migration| !applied.contains(&migration.version))
+            .map(|migration| (migration.version, migration.description.to_string()))
+            .collect())
+    }
+
+    /// A cheap round trip for readiness checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The migrations, embedded in the binary so `ward` is one file.
+fn migrator(dialect: Dialect) -> Migrator {
+    let files: &[(i64, &str, &str)] = match dialect {
+        Dialect::Sqlite => &[(
+            1,
+            "identities",
+            include_str!("../../../migrations/sqlite/0001_identities.sql"),
+        )],
+        Dialect::Postgres => &[(
+            1,
+            "identities",
+            include_str!("../../../migrations/postgres/0001_identities.sql"),
+        )],
+    };
+    let migrations = files
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Times are stored as Unix microseconds.
+pub(crate) fn to_micros(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_micros(micros: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|error| StoreError::Corrupt(format!("timestamp {micros}: {error}")))
+}
