@@ -312,6 +312,7 @@ pub mod duration {
 }
 
 /// What loading produced besides the config: keys that were ignored.
+#[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
     pub unknown_keys: Vec<String>,

@@ -84,16 +84,33 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(state: AppState, options: ServeOptions) -> anyhow::Result<Self> {
-        let serve = &state.config.serve;
+        let config = state.config.clone();
+        let serve = &config.serve;
         let bind = |address: String, name: &'static str| async move {
             TcpListener::bind(&address)
                 .await
                 .with_context(|| format!("could not listen on {address} (serve.{name})"))
         };
+        let public = bind(serve.public.bind_address(), "public").await?;
+        let admin = bind(serve.admin.bind_address(), "admin").await?;
+        let ui = bind(serve.ui.bind_address(), "ui").await?;
+        let mut state = state;
+        // A listener on port 0 gets its port from the OS; derived base URLs must carry it.
+        let mut urls = (*state.urls).clone();
+        for (listener, configured, url) in [
+            (&public, &serve.public, &mut urls.public),
+            (&admin, &serve.admin, &mut urls.admin),
+            (&ui, &serve.ui, &mut urls.ui),
+        ] {
+            if configured.base_url.is_none() && configured.port == 0 {
+                let _ = url.set_port(Some(listener.local_addr()?.port()));
+            }
+        }
+        state.urls = Arc::new(urls);
         Ok(Self {
-            public: bind(serve.public.bind_address(), "public").await?,
-            admin: bind(serve.admin.bind_address(), "admin").await?,
-            ui: bind(serve.ui.bind_address(), "ui").await?,
+            public,
+            admin,
+            ui,
             site_root: options.site_root,
             state,
         })

@@ -402,9 +402,11 @@ async fn patch_identity(
         .as_str()
         .and_then(IdentityState::parse)
         .ok_or_else(|| ApiError::bad_request("state must be \"active\" or \"inactive\"."))?;
-    let addresses: Vec<AddressImport> = serde_json::from_value(field("verifiable_addresses"))
-        .or_else(|_| serde_json::from_value::<Vec<AddressImport>>(json!([])))
-        .map_err(|error| ApiError::bad_request(format!("verifiable_addresses: {error}")))?;
+    let addresses: Vec<AddressImport> = match field("verifiable_addresses") {
+        Value::Null => Vec::new(),
+        listed => serde_json::from_value(listed)
+            .map_err(|error| ApiError::bad_request(format!("verifiable_addresses: {error}")))?,
+    };
     identity.schema_id = schema_id;
     identity.traits = field("traits");
     set_state(&mut identity, new_state, now);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{Any, FromRow, QueryBuilder, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 use uuid::Uuid;
 
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
@@ -198,29 +198,38 @@ impl IdentityStore for SqlStore {
     }
 
     async fn list_identities(&self, query: &IdentityQuery) -> StoreResult<IdentityPage> {
-        let mut sql: QueryBuilder<Any> = QueryBuilder::new(format!(
-            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE 1 = 1"
-        ));
+        // Placeholders are numbered ($1, $2, ...), the one style both dialects accept.
+        let mut sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
         if let Some(after) = query.after {
-            sql.push(" AND id > ").push_bind(after.to_string());
+            binds.push(after.to_string());
+            sql.push_str(&format!(" AND id > ${}", binds.len()));
         }
         if let Some(identifier) = &query.credentials_identifier {
-            sql.push(" AND id IN (SELECT identity_id FROM identity_credential_identifiers WHERE identifier = ")
-                .push_bind(identifier.clone())
-                .push(")");
+            binds.push(identifier.clone());
+            sql.push_str(&format!(
+                " AND id IN (SELECT identity_id FROM identity_credential_identifiers WHERE identifier = ${})",
+                binds.len()
+            ));
         }
         if !query.ids.is_empty() {
-            sql.push(" AND id IN (");
-            let mut list = sql.separated(", ");
-            for id in &query.ids {
-                list.push_bind(id.to_string());
-            }
-            sql.push(")");
+            let first = binds.len() + 1;
+            binds.extend(query.ids.iter().map(Uuid::to_string));
+            sql.push_str(&format!(
+                " AND id IN ({})",
+                placeholders(first, query.ids.len())
+            ));
         }
         // One extra row tells whether another page follows.
-        sql.push(" ORDER BY id LIMIT ")
-            .push_bind(i64::from(query.page_size) + 1);
-        let mut rows: Vec<IdentityRow> = sql.build_query_as().fetch_all(&self.pool).await?;
+        sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 1));
+        let mut statement = sqlx::query_as::<_, IdentityRow>(&sql);
+        for value in binds {
+            statement = statement.bind(value);
+        }
+        let mut rows = statement
+            .bind(i64::from(query.page_size) + 1)
+            .fetch_all(&self.pool)
+            .await?;
         let has_more = rows.len() > query.page_size as usize;
         rows.truncate(query.page_size as usize);
         let identities = self.hydrate(rows).await?;
@@ -356,14 +365,21 @@ impl SqlStore {
     where
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
-        let mut sql: QueryBuilder<Any> = QueryBuilder::new(head);
-        let mut list = sql.separated(", ");
+        let sql = format!("{head}{}{tail}", placeholders(1, ids.len()));
+        let mut statement = sqlx::query_as::<_, T>(&sql);
         for id in ids {
-            list.push_bind(id.clone());
+            statement = statement.bind(id.clone());
         }
-        sql.push(tail);
-        Ok(sql.build_query_as().fetch_all(&self.pool).await?)
+        Ok(statement.fetch_all(&self.pool).await?)
     }
+}
+
+/// `$first, $first+1, ...`: `count` numbered placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn insert_children(tx: &mut Transaction<'_, Any>, identity: &Identity) -> StoreResult<()> {

@@ -3,12 +3,10 @@
 //! Ward talks to SQLite and PostgreSQL through sqlx's `Any` driver with portable column types
 //! (UUIDs as text, times as Unix microseconds, JSON as text). One set of runtime-checked
 //! queries then serves both dialects (and CockroachDB), instead of two copies that drift apart;
-//! the few statements that must differ branch on `Dialect`. The contract tests in `tests`
-//! run the same suite against each dialect.
+//! the few statements that must differ branch on `Dialect`. The contract suite in
+//! `server/tests/api/store_contract.rs` runs the same expectations against each dialect.
 
 mod identity;
-#[cfg(test)]
-mod tests;
 
 use std::borrow::Cow;
 use std::str::FromStr;

@@ -1,0 +1,273 @@
+//! Health, version, metrics, schemas, error envelopes and the UI shell.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::dialect_tests;
+use crate::harness::{TestApp, json_with_status};
+
+dialect_tests!(
+    health_on_both_api_listeners,
+    ready_reports_database_failure,
+    version_and_metrics,
+    schemas_are_served_by_plain_and_encoded_id,
+    unknown_routes_answer_in_the_envelope,
+    admin_routes_work_without_prefix,
+    oversized_and_malformed_bodies,
+    ui_shell_renders_pages_and_404,
+);
+
+async fn health_on_both_api_listeners(app: &TestApp) {
+    for base in [&app.public, &app.admin] {
+        for path in ["/health/alive", "/health/ready"] {
+            let response = app
+                .client
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                json_with_status(response, 200).await,
+                json!({"status": "ok"})
+            );
+        }
+    }
+}
+
+async fn ready_reports_database_failure(app: &TestApp) {
+    app.state.database.close().await;
+    let response = app
+        .client
+        .get(format!("{}/health/ready", app.public))
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(response, 503).await;
+    assert!(
+        body["errors"]["database"]
+            .as_str()
+            .unwrap()
+            .contains("database"),
+        "{body}"
+    );
+    let response = app
+        .client
+        .get(format!("{}/health/alive", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn version_and_metrics(app: &TestApp) {
+    let response = app
+        .client
+        .get(format!("{}/version", app.admin))
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(response, 200).await;
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+
+    app.client
+        .get(format!("{}/schemas", app.public))
+        .send()
+        .await
+        .unwrap();
+    let text = app
+        .client
+        .get(format!("{}/metrics/prometheus", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("ward_http_requests_total{")
+                && line.contains("route=\"/schemas\"")
+                && line.contains("listener=\"public\"")
+                && line.contains("status=\"200\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ward_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+}
+
+async fn schemas_are_served_by_plain_and_encoded_id(app: &TestApp) {
+    let response = app
+        .client
+        .get(format!("{}/schemas", app.public))
+        .send()
+        .await
+        .unwrap();
+    let list = json_with_status(response, 200).await;
+    assert_eq!(list[0]["id"], "default");
+    assert_eq!(
+        list[0]["schema"]["properties"]["traits"]["properties"]["email"]["format"],
+        "email"
+    );
+
+    for id in ["default", "ZGVmYXVsdA"] {
+        let response = app
+            .client
+            .get(format!("{}/schemas/{id}", app.public))
+            .send()
+            .await
+            .unwrap();
+        let schema = json_with_status(response, 200).await;
+        assert_eq!(schema["title"], "Person");
+    }
+    let response = app
+        .client
+        .get(format!("{}/schemas/unknown", app.public))
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(response, 404).await;
+    assert_eq!(body["error"]["code"], 404);
+}
+
+async fn unknown_routes_answer_in_the_envelope(app: &TestApp) {
+    for base in [&app.public, &app.admin] {
+        let response = app
+            .client
+            .get(format!("{base}/no/such/route"))
+            .send()
+            .await
+            .unwrap();
+        let body = json_with_status(response, 404).await;
+        assert_eq!(body["error"]["status"], "Not Found");
+    }
+}
+
+async fn admin_routes_work_without_prefix(app: &TestApp) {
+    let created = app
+        .create_identity(json!({"schema_id": "default", "traits": {"email": "bare@example.com"}}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let response = app
+        .client
+        .get(format!("{}/identities/{id}", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_with_status(response, 200).await["id"], id);
+    let response = app
+        .client
+        .get(format!("{}/admin/health/alive", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn oversized_and_malformed_bodies(app: &TestApp) {
+    let big = "x".repeat(5 * 1024 * 1024 + 1);
+    let response = app
+        .client
+        .post(format!("{}/admin/identities", app.admin))
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"schema_id":"default","traits":{{"email":"{big}"}}}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(response, 413).await;
+    assert_eq!(body["error"]["code"], 413);
+
+    let response = app
+        .client
+        .post(format!("{}/admin/identities", app.admin))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(response, 400).await;
+    assert_eq!(body["error"]["status"], "Bad Request");
+    assert!(
+        body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not valid"),
+        "{body}"
+    );
+
+    let response = app
+        .client
+        .post(format!("{}/admin/identities", app.admin))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_with_status(response, 415).await["error"]["code"], 415);
+
+    let response = app
+        .admin_request(
+            Method::POST,
+            "/admin/identities",
+            Some(json!({"schema_id": 7, "traits": {}})),
+        )
+        .await;
+    let body = json_with_status(response, 400).await;
+    assert!(
+        body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("schema_id"),
+        "{body}"
+    );
+}
+
+async fn ui_shell_renders_pages_and_404(app: &TestApp) {
+    let response = app
+        .client
+        .get(format!("{}/welcome", app.ui))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"data-testid="session-status""#), "{html}");
+    assert!(html.contains("You are not signed in."), "{html}");
+    assert!(html.contains("/pkg/ward.js"), "{html}");
+    assert!(html.contains("/pkg/ward.css"), "{html}");
+
+    let response = app.client.get(format!("{}/", app.ui)).send().await.unwrap();
+    assert!(
+        response.status().is_redirection() || response.text().await.unwrap().contains("welcome")
+    );
+
+    let response = app
+        .client
+        .get(format!("{}/does-not-exist", app.ui))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"data-testid="not-found""#)
+    );
+}

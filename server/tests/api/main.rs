@@ -1,0 +1,9 @@
+//! Ward's one integration-test binary: the real server on port 0, SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod admin_identities;
+mod listeners;
+mod store_contract;

@@ -1,0 +1,241 @@
+//! The store contract: the same expectations for every dialect, straight against the store.
+
+use serde_json::json;
+use time::OffsetDateTime;
+use ward::identity::{CredentialType, Identity, IdentitySchema, apply_schema, schema::DEV_SCHEMA};
+use ward::store::{IdentityQuery, IdentityStore, SqlStore, StoreError};
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let database = $crate::harness::TestDatabase::new(ward::store::Dialect::Sqlite).await.unwrap();
+                    super::$name(&super::store(&database).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(database) = $crate::harness::TestDatabase::new(ward::store::Dialect::Postgres).await else { return };
+                    super::$name(&super::store(&database).await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    round_trip_is_lossless,
+    update_replaces_children,
+    conflicts_roll_back_everything,
+    delete_cascades,
+    keyset_pages,
+    find_by_identifier,
+    missing_records,
+    migrations_are_idempotent,
+);
+
+async fn store(database: &crate::harness::TestDatabase) -> SqlStore {
+    let store = SqlStore::connect(&database.dsn).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+fn now() -> OffsetDateTime {
+    ward::clock::Clock::default().now()
+}
+
+fn identity(email: &str) -> Identity {
+    let schema =
+        IdentitySchema::compile("default", serde_json::from_str(DEV_SCHEMA).unwrap()).unwrap();
+    let now = now();
+    let mut identity = Identity::new(
+        "default".into(),
+        json!({"email": email, "name": {"first": "Ünïcødé"}}),
+        now,
+    );
+    identity.metadata_public = Some(json!({"a": [1, 2, {"b": null}]}));
+    identity.external_id = Some(format!("ext-{email}"));
+    ward::identity::credential_entry(&mut identity, CredentialType::Password, now).config = json!({"hashed_password": "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"});
+    apply_schema(&mut identity, &schema, now).unwrap();
+    identity
+}
+
+async fn round_trip_is_lossless(store: &SqlStore) {
+    let original = identity("ada@example.com");
+    store.create_identity(&original).await.unwrap();
+    let loaded = store.get_identity(original.id).await.unwrap();
+    assert_eq!(loaded, original);
+}
+
+async fn update_replaces_children(store: &SqlStore) {
+    let mut identity = identity("ada@example.com");
+    store.create_identity(&identity).await.unwrap();
+    identity.traits["email"] = json!("grace@example.com");
+    let schema =
+        IdentitySchema::compile("default", serde_json::from_str(DEV_SCHEMA).unwrap()).unwrap();
+    apply_schema(&mut identity, &schema, now()).unwrap();
+    identity.credentials.remove(&CredentialType::Code);
+    store.update_identity(&identity).await.unwrap();
+    let loaded = store.get_identity(identity.id).await.unwrap();
+    assert_eq!(loaded, identity);
+    assert!(
+        store
+            .find_by_identifier(CredentialType::Password, "ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_by_identifier(CredentialType::Code, "grace@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn conflicts_roll_back_everything(store: &SqlStore) {
+    store
+        .create_identity(&identity("ada@example.com"))
+        .await
+        .unwrap();
+    let clash = identity("ada@example.com");
+    assert!(matches!(
+        store.create_identity(&clash).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store.get_identity(clash.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // An update that clashes keeps the old state whole.
+    let mut grace = identity("grace@example.com");
+    store.create_identity(&grace).await.unwrap();
+    let before = store.get_identity(grace.id).await.unwrap();
+    grace
+        .credentials
+        .get_mut(&CredentialType::Password)
+        .unwrap()
+        .identifiers = vec!["ada@example.com".into()];
+    assert!(matches!(
+        store.update_identity(&grace).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.get_identity(grace.id).await.unwrap(), before);
+}
+
+async fn delete_cascades(store: &SqlStore) {
+    let identity = identity("ada@example.com");
+    store.create_identity(&identity).await.unwrap();
+    store.delete_identity(identity.id).await.unwrap();
+    for table in [
+        "identity_credentials",
+        "identity_credential_identifiers",
+        "identity_verifiable_addresses",
+        "identity_recovery_addresses",
+    ] {
+        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "{table}");
+    }
+    store.create_identity(&identity).await.unwrap();
+}
+
+async fn keyset_pages(store: &SqlStore) {
+    let mut ids = Vec::new();
+    for index in 0..7 {
+        let identity = identity(&format!("user{index}@example.com"));
+        ids.push(identity.id);
+        store.create_identity(&identity).await.unwrap();
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_identities(&IdentityQuery {
+                page_size: 3,
+                after,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            page.identities
+                .iter()
+                .all(|identity| identity.credentials.contains_key(&CredentialType::Password))
+        );
+        seen.extend(page.identities.iter().map(|identity| identity.id));
+        match page.next_after {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let page = store
+        .list_identities(&IdentityQuery {
+            page_size: 7,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.identities.len(), 7);
+    assert!(
+        page.next_after.is_none(),
+        "an exactly full last page has no next"
+    );
+}
+
+async fn find_by_identifier(store: &SqlStore) {
+    let identity = identity("ada@example.com");
+    store.create_identity(&identity).await.unwrap();
+    let found = store
+        .find_by_identifier(CredentialType::Password, "ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, identity.id);
+    assert!(
+        store
+            .find_by_identifier(CredentialType::Password, "nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_by_identifier(CredentialType::Totp, "ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn missing_records(store: &SqlStore) {
+    let identity = identity("ada@example.com");
+    assert!(matches!(
+        store.get_identity(identity.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.update_identity(&identity).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_identity(identity.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn migrations_are_idempotent(store: &SqlStore) {
+    assert!(store.migrate().await.unwrap().is_empty());
+    assert!(store.pending_migrations().await.unwrap().is_empty());
+}
