@@ -12,7 +12,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use components::Layout;
 use pages::{NotFound, Welcome};
@@ -50,7 +50,9 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=|| view! { <Redirect path="/welcome" /> } />
-                    <Route path=path!("/welcome") view=Welcome />
+                    // Pages render whole before the first byte (SsrMode::Async): they must work without
+                    // JavaScript, and out-of-order streaming needs it to put resolved parts in place.
+                    <Route path=path!("/welcome") view=Welcome ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -218,32 +218,15 @@ async fn list_identities(
         ));
     }
 
-    let mut page = state
+    let page = state
         .identities
         .list_identities(&IdentityQuery {
             page_size,
             after,
-            credentials_identifier: credentials_identifier.clone(),
-            ids: ids.clone(),
+            credentials_identifier,
+            ids,
         })
         .await?;
-    // E-mail identifiers are stored lower-cased; a lookup with capitals still finds them.
-    if page.identities.is_empty() && after.is_none() {
-        if let Some(identifier) = credentials_identifier
-            .as_ref()
-            .filter(|value| value.to_lowercase() != **value)
-        {
-            page = state
-                .identities
-                .list_identities(&IdentityQuery {
-                    page_size,
-                    after,
-                    credentials_identifier: Some(identifier.to_lowercase()),
-                    ids,
-                })
-                .await?;
-        }
-    }
 
     let body: Vec<Value> = page
         .identities

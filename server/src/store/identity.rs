@@ -206,9 +206,12 @@ impl IdentityStore for SqlStore {
             sql.push_str(&format!(" AND id > ${}", binds.len()));
         }
         if let Some(identifier) = &query.credentials_identifier {
+            // E-mail identifiers are stored lower-cased; a lookup with capitals finds them too.
             binds.push(identifier.clone());
+            binds.push(identifier.to_lowercase());
             sql.push_str(&format!(
-                " AND id IN (SELECT identity_id FROM identity_credential_identifiers WHERE identifier = ${})",
+                " AND id IN (SELECT identity_id FROM identity_credential_identifiers WHERE identifier IN (${}, ${}))",
+                binds.len() - 1,
                 binds.len()
             ));
         }

@@ -1,0 +1,51 @@
+import { defineConfig } from '@playwright/test';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// Ward runs on its own ports here so a `make run` instance can stay up beside the tests.
+const ports = { public: 14433, admin: 14434, ui: 14455 };
+const root = path.resolve(__dirname, '..');
+const ward = process.env.WARD_BIN ?? path.join(root, 'target', 'debug', 'ward');
+const workdir = path.join(os.tmpdir(), `ward-e2e-${process.pid}`);
+
+export default defineConfig({
+  testDir: './tests',
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  timeout: 30_000,
+  use: {
+    baseURL: `http://127.0.0.1:${ports.ui}`,
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      // Playwright cannot download its own browser here; Debian's Chromium it is.
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
+    },
+  },
+  webServer: {
+    // A fresh working directory means a fresh SQLite database and fresh dev secrets.
+    command: `rm -rf ${workdir} && mkdir -p ${workdir} && cd ${workdir} && exec ${ward} serve --dev`,
+    url: `http://127.0.0.1:${ports.public}/health/ready`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      SERVE_PUBLIC_PORT: String(ports.public),
+      SERVE_ADMIN_PORT: String(ports.admin),
+      SERVE_UI_PORT: String(ports.ui),
+      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
+      HASHERS_ARGON2_MEMORY: '1MB',
+      HASHERS_ARGON2_ITERATIONS: '1',
+    },
+  },
+});
+
+export const adminURL = `http://127.0.0.1:${ports.admin}`;
+export const publicURL = `http://127.0.0.1:${ports.public}`;
