@@ -5,5 +5,6 @@
 mod harness;
 
 mod admin_identities;
+mod cli;
 mod listeners;
 mod store_contract;

@@ -1,0 +1,140 @@
+//! The `ward` binary: migrate, refusing to start misconfigured, version.
+
+use std::process::Command;
+
+fn ward() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ward"));
+    // The tests' own environment must not configure the binary.
+    for (key, _) in std::env::vars() {
+        if key == "DSN"
+            || key.starts_with("SERVE_")
+            || key.starts_with("SECRETS_")
+            || key.starts_with("IDENTITY_")
+        {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (bool, String) {
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let (ok, text) = run(ward().arg("version"));
+    assert!(ok, "{text}");
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+}
+
+#[test]
+fn help_explains_the_flags() {
+    let (ok, text) = run(ward().args(["serve", "--help"]));
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("--dev") && text.contains("--config"),
+        "{text}"
+    );
+    let (ok, text) = run(ward().args(["migrate", "sql", "--help"]));
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("--read-from-env") && text.contains("--yes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn migrate_then_serve_refuses_bad_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let dsn = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("ward.sqlite").display()
+    );
+
+    // Without --yes and without a terminal, nothing is applied.
+    let (ok, text) = run(ward()
+        .args(["migrate", "sql", &dsn])
+        .stdin(std::process::Stdio::null()));
+    assert!(!ok, "{text}");
+    assert!(text.contains("--yes"), "{text}");
+
+    let (ok, text) = run(ward().args(["migrate", "sql", "--yes", &dsn]));
+    assert!(ok, "{text}");
+    assert!(text.contains("Applied 1 migration(s)"), "{text}");
+    let (ok, text) = run(ward()
+        .args(["migrate", "sql", "-e", "--yes"])
+        .env("DSN", &dsn));
+    assert!(ok, "{text}");
+    assert!(text.contains("up to date"), "{text}");
+
+    // A schema that does not compile stops Ward before it listens.
+    let schema = dir.path().join("broken.schema.json");
+    std::fs::write(&schema, r#"{"type": 12}"#).unwrap();
+    let config = dir.path().join("ward.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "dsn: {dsn}\nidentity:\n  schemas:\n    - id: default\n      url: file://{}\nselfservice:\n  default_browser_return_url: http://127.0.0.1/\n",
+            schema.display()
+        ),
+    )
+    .unwrap();
+    let (ok, text) = run(ward().args(["serve", "-c"]).arg(&config));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("identity schema `default`") && text.contains("compile"),
+        "{text}"
+    );
+
+    // A value of the wrong type names its key.
+    let (ok, text) = run(ward()
+        .args(["serve", "-c"])
+        .arg(&config)
+        .env("SERVE_ADMIN_PORT", "many"));
+    assert!(!ok, "{text}");
+    assert!(text.contains("serve.admin.port"), "{text}");
+
+    // A default schema id that names no schema.
+    std::fs::write(&schema, ward::identity::schema::DEV_SCHEMA).unwrap();
+    let (ok, text) = run(ward()
+        .args(["serve", "-c"])
+        .arg(&config)
+        .env("IDENTITY_DEFAULT_SCHEMA_ID", "other"));
+    assert!(!ok, "{text}");
+    assert!(text.contains("other"), "{text}");
+}
+
+#[test]
+fn serve_refuses_an_unmigrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let dsn = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fresh.sqlite").display()
+    );
+    let schema = base64_schema();
+    let (ok, text) = run(ward()
+        .arg("serve")
+        .env("DSN", &dsn)
+        .env(
+            "IDENTITY_SCHEMAS",
+            format!(r#"[{{"id":"default","url":"base64://{schema}"}}]"#),
+        )
+        .env(
+            "SELFSERVICE_DEFAULT_BROWSER_RETURN_URL",
+            "http://127.0.0.1/",
+        ));
+    assert!(!ok, "{text}");
+    assert!(text.contains("migrate sql"), "{text}");
+}
+
+fn base64_schema() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(ward::identity::schema::DEV_SCHEMA)
+}
