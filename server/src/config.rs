@@ -43,6 +43,7 @@ pub struct Config {
     pub selfservice: SelfService,
     pub hashers: Hashers,
     pub secrets: Secrets,
+    pub session: SessionConfig,
     pub log: Log,
 }
 
@@ -207,6 +208,26 @@ impl Default for Argon2Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BcryptConfig {
     pub cost: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionConfig {
+    pub cookie: SessionCookie,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionCookie {
+    pub name: String,
+}
+
+impl Default for SessionCookie {
+    fn default() -> Self {
+        Self {
+            name: "ory_kratos_session".into(),
+        }
+    }
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]

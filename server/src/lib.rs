@@ -11,5 +11,6 @@ pub mod identity;
 pub mod metrics;
 pub mod secrets;
 pub mod serve;
+pub mod session;
 pub mod state;
 pub mod store;

@@ -64,6 +64,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         urls: Arc::new(urls),
         schemas: Arc::new(schemas),
         identities: Arc::new(database.clone()),
+        sessions: Arc::new(database.clone()),
         database,
         hasher,
         secrets,

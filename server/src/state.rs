@@ -8,7 +8,7 @@ use crate::hash::Hasher;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::SecretKeys;
-use crate::store::{IdentityStore, SqlStore};
+use crate::store::{IdentityStore, SessionStore, SqlStore};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +17,7 @@ pub struct AppState {
     pub schemas: Arc<SchemaRegistry>,
     pub database: SqlStore,
     pub identities: Arc<dyn IdentityStore>,
+    pub sessions: Arc<dyn SessionStore>,
     pub hasher: Hasher,
     pub secrets: SecretKeys,
     pub clock: Clock,

@@ -12,7 +12,10 @@ pub async fn current_session() -> Result<Option<SessionView>, ServerFnError> {
     let cookie = headers
         .get(http::header::COOKIE)
         .and_then(|value| value.to_str().ok());
-    Ok(backend.whoami(cookie).await)
+    backend
+        .whoami(cookie)
+        .await
+        .map_err(|error| ServerFnError::new(error.to_string()))
 }
 
 /// The start page: who is signed in, or that nobody is.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use app::backend::{Backend, SharedBackend};
+use app::backend::{Backend, BackendError, SharedBackend};
 use app::model::SessionView;
 use axum::Router;
 use axum::extract::Request;
@@ -16,8 +16,11 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::identity::{IdentityState, timestamp};
 use crate::metrics::{Observed, observe};
+use crate::session::token_from_cookie_header;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Where the built site (`pkg/` and the `public/` files) lives: `LEPTOS_SITE_ROOT`, else
 /// `target/site` under the working directory, as the README's run command builds it.
@@ -106,8 +109,42 @@ struct EngineBackend {
 
 #[async_trait::async_trait]
 impl Backend for EngineBackend {
-    async fn whoami(&self, cookie_header: Option<&str>) -> Option<SessionView> {
-        let _ = (&self.state, cookie_header);
-        None
+    async fn whoami(
+        &self,
+        cookie_header: Option<&str>,
+    ) -> Result<Option<SessionView>, BackendError> {
+        let state = &self.state;
+        let Some(token) = cookie_header
+            .and_then(|header| token_from_cookie_header(header, &state.config.session.cookie.name))
+        else {
+            return Ok(None);
+        };
+        let unavailable = |error: StoreError| {
+            tracing::error!(%error, "session lookup failed");
+            BackendError
+        };
+        let session = state
+            .sessions
+            .find_session_by_token_hash(&token.hash())
+            .await
+            .map_err(unavailable)?;
+        let Some(session) = session.filter(|session| session.is_valid_at(state.clock.now())) else {
+            return Ok(None);
+        };
+        let identity = match state.identities.get_identity(session.identity_id).await {
+            Ok(identity) => identity,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(error) => return Err(unavailable(error)),
+        };
+        if identity.state != IdentityState::Active {
+            return Ok(None);
+        }
+        Ok(Some(SessionView {
+            id: session.id.to_string(),
+            identity_id: identity.id.to_string(),
+            traits: identity.traits,
+            authenticated_at: timestamp(session.authenticated_at),
+            expires_at: timestamp(session.expires_at),
+        }))
     }
 }

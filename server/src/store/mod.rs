@@ -7,6 +7,7 @@
 //! `server/tests/api/store_contract.rs` runs the same expectations against each dialect.
 
 mod identity;
+mod session;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -18,6 +19,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
 
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
+pub use session::SessionStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -170,16 +172,30 @@ impl SqlStore {
 /// The migrations, embedded in the binary so `ward` is one file.
 fn migrator(dialect: Dialect) -> Migrator {
     let files: &[(i64, &str, &str)] = match dialect {
-        Dialect::Sqlite => &[(
-            1,
-            "identities",
-            include_str!("../../../migrations/sqlite/0001_identities.sql"),
-        )],
-        Dialect::Postgres => &[(
-            1,
-            "identities",
-            include_str!("../../../migrations/postgres/0001_identities.sql"),
-        )],
+        Dialect::Sqlite => &[
+            (
+                1,
+                "identities",
+                include_str!("../../../migrations/sqlite/0001_identities.sql"),
+            ),
+            (
+                2,
+                "sessions",
+                include_str!("../../../migrations/sqlite/0002_sessions.sql"),
+            ),
+        ],
+        Dialect::Postgres => &[
+            (
+                1,
+                "identities",
+                include_str!("../../../migrations/postgres/0001_identities.sql"),
+            ),
+            (
+                2,
+                "sessions",
+                include_str!("../../../migrations/postgres/0002_sessions.sql"),
+            ),
+        ],
     };
     let migrations = files
         .iter()

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use ward::config::Config;
 use ward::serve::{ServeOptions, Server, build_state};
 use ward::state::AppState;
-use ward::store::{Dialect, SqlStore};
+use ward::store::{Dialect, SessionStore, SqlStore};
 
 /// Runs an async test body once per dialect: `dialect_tests!(name);` expands to `sqlite::name`
 /// and `postgres::name`, each calling `name(TestApp)`.
@@ -186,6 +186,32 @@ impl TestApp {
             request = request.json(&body);
         }
         request.send().await.unwrap()
+    }
+
+    /// Signs an identity in directly through the store (the flows that do it come later);
+    /// returns the session token.
+    pub async fn sign_in(&self, identity_id: &str, lifespan: time::Duration) -> String {
+        let token = ward::session::SessionToken::generate();
+        let now = self.state.clock.now();
+        let session = ward::session::Session {
+            id: uuid::Uuid::new_v4(),
+            identity_id: identity_id.parse().unwrap(),
+            token_hash: token.hash(),
+            active: true,
+            aal: ward::session::Aal::Aal1,
+            authentication_methods: vec![ward::session::AuthenticationMethod {
+                method: "password".into(),
+                aal: ward::session::Aal::Aal1,
+                completed_at: now,
+                provider: None,
+            }],
+            devices: Vec::new(),
+            issued_at: now,
+            authenticated_at: now,
+            expires_at: now + lifespan,
+        };
+        self.state.sessions.create_session(&session).await.unwrap();
+        token.expose().to_string()
     }
 
     pub async fn create_identity(&self, body: Value) -> Value {

@@ -15,6 +15,7 @@ dialect_tests!(
     admin_routes_work_without_prefix,
     oversized_and_malformed_bodies,
     ui_shell_renders_pages_and_404,
+    welcome_shows_the_session,
 );
 
 async fn health_on_both_api_listeners(app: &TestApp) {
@@ -269,5 +270,58 @@ async fn ui_shell_renders_pages_and_404(app: &TestApp) {
             .await
             .unwrap()
             .contains(r#"data-testid="not-found""#)
+    );
+}
+
+async fn welcome_shows_the_session(app: &TestApp) {
+    let identity = app
+        .create_identity(json!({"schema_id": "default", "traits": {"email": "ada@example.com"}}))
+        .await;
+    let id = identity["id"].as_str().unwrap();
+    let token = app.sign_in(id, time::Duration::hours(1)).await;
+    let welcome = |cookie: String| {
+        let request = app
+            .client
+            .get(format!("{}/welcome", app.ui))
+            .header("cookie", cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = welcome(format!("theme=x; ory_kratos_session={token}")).await;
+    assert!(
+        html.contains("You are signed in as <strong>ada@example.com</strong>"),
+        "{html}"
+    );
+
+    let html = welcome("ory_kratos_session=ory_st_unknown".into()).await;
+    assert!(html.contains("You are not signed in."), "{html}");
+
+    // Expired sessions and disabled identities are not signed in.
+    app.state
+        .clock
+        .advance(std::time::Duration::from_secs(2 * 3600));
+    assert!(
+        welcome(format!("ory_kratos_session={token}"))
+            .await
+            .contains("You are not signed in.")
+    );
+    let fresh = app.sign_in(id, time::Duration::hours(1)).await;
+    assert!(
+        welcome(format!("ory_kratos_session={fresh}"))
+            .await
+            .contains("signed in as")
+    );
+    let patch = json!([{"op": "replace", "path": "/state", "value": "inactive"}]);
+    let response = app
+        .admin_request(
+            Method::PATCH,
+            &format!("/admin/identities/{id}"),
+            Some(patch),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        welcome(format!("ory_kratos_session={fresh}"))
+            .await
+            .contains("You are not signed in.")
     );
 }

@@ -3,7 +3,8 @@
 use serde_json::json;
 use time::OffsetDateTime;
 use ward::identity::{CredentialType, Identity, IdentitySchema, apply_schema, schema::DEV_SCHEMA};
-use ward::store::{IdentityQuery, IdentityStore, SqlStore, StoreError};
+use ward::session::{Aal, AuthenticationMethod, Device, Session, SessionToken};
+use ward::store::{IdentityQuery, IdentityStore, SessionStore, SqlStore, StoreError};
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -37,6 +38,7 @@ contract!(
     find_by_identifier,
     missing_records,
     migrations_are_idempotent,
+    sessions_are_found_by_token_hash_only,
 );
 
 async fn store(database: &crate::harness::TestDatabase) -> SqlStore {
@@ -238,4 +240,69 @@ async fn missing_records(store: &SqlStore) {
 async fn migrations_are_idempotent(store: &SqlStore) {
     assert!(store.migrate().await.unwrap().is_empty());
     assert!(store.pending_migrations().await.unwrap().is_empty());
+}
+
+async fn sessions_are_found_by_token_hash_only(store: &SqlStore) {
+    let identity = identity("ada@example.com");
+    store.create_identity(&identity).await.unwrap();
+    let token = SessionToken::generate();
+    let now = now();
+    let session = Session {
+        id: uuid::Uuid::new_v4(),
+        identity_id: identity.id,
+        token_hash: token.hash(),
+        active: true,
+        aal: Aal::Aal1,
+        authentication_methods: vec![AuthenticationMethod {
+            method: "password".into(),
+            aal: Aal::Aal1,
+            completed_at: now,
+            provider: None,
+        }],
+        devices: vec![Device {
+            id: uuid::Uuid::new_v4(),
+            ip_address: Some("127.0.0.1".into()),
+            user_agent: Some("test".into()),
+            location: None,
+        }],
+        issued_at: now,
+        authenticated_at: now,
+        expires_at: now + time::Duration::hours(24),
+    };
+    store.create_session(&session).await.unwrap();
+    assert_eq!(
+        store
+            .find_session_by_token_hash(&token.hash())
+            .await
+            .unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store
+            .find_session_by_token_hash(token.expose())
+            .await
+            .unwrap(),
+        None,
+        "the raw token is not stored"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE token_hash = $1")
+        .bind(token.expose().to_string())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    assert!(matches!(
+        store.create_session(&session).await,
+        Err(StoreError::Conflict)
+    ));
+
+    store.delete_identity(identity.id).await.unwrap();
+    assert_eq!(
+        store
+            .find_session_by_token_hash(&token.hash())
+            .await
+            .unwrap(),
+        None,
+        "sessions go with their identity"
+    );
 }

@@ -1,0 +1,146 @@
+//! Sessions: the model, tokens and how a request's credentials find one.
+
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Authenticator assurance level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aal {
+    Aal0,
+    Aal1,
+    Aal2,
+}
+
+impl Aal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aal0 => "aal0",
+            Self::Aal1 => "aal1",
+            Self::Aal2 => "aal2",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "aal0" => Some(Self::Aal0),
+            "aal1" => Some(Self::Aal1),
+            "aal2" => Some(Self::Aal2),
+            _ => None,
+        }
+    }
+}
+
+/// One completed authentication step of a session (reference §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthenticationMethod {
+    pub method: String,
+    pub aal: Aal,
+    #[serde(with = "time::serde::rfc3339")]
+    pub completed_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+/// A device the session was used from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: Uuid,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub identity_id: Uuid,
+    pub token_hash: String,
+    pub active: bool,
+    pub aal: Aal,
+    pub authentication_methods: Vec<AuthenticationMethod>,
+    pub devices: Vec<Device>,
+    pub issued_at: OffsetDateTime,
+    pub authenticated_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+impl Session {
+    /// Whether the session can be used at `now`.
+    pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
+        self.active && self.expires_at > now
+    }
+}
+
+/// A session token as handed to the client: `ory_st_` and 32 alphanumerics (~190 bits from the
+/// OS's CSPRNG). It has no `Debug` or `Serialize`; only its hash is stored.
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let random: String = rand::rngs::OsRng
+            .sample_iter(&Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect();
+        Self(format!("ory_st_{random}"))
+    }
+
+    pub fn from_client(text: &str) -> Self {
+        Self(text.to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Hex SHA-256. Tokens are long and random, so a fast hash suffices, and a lookup by hash
+    /// compares no secret byte by byte.
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.0.as_bytes());
+        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+/// The session token a `Cookie` header carries under `cookie_name`, if any.
+pub fn token_from_cookie_header(header: &str, cookie_name: &str) -> Option<SessionToken> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == cookie_name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
+        .map(SessionToken::from_client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_prefixed() {
+        let first = SessionToken::generate();
+        let second = SessionToken::generate();
+        assert!(first.expose().starts_with("ory_st_"));
+        assert_eq!(first.expose().len(), 39);
+        assert_ne!(first.expose(), second.expose());
+        assert_eq!(first.hash().len(), 64);
+        assert_eq!(
+            first.hash(),
+            SessionToken::from_client(first.expose()).hash()
+        );
+    }
+
+    #[test]
+    fn cookie_header_parsing() {
+        let header = "theme=dark; ory_kratos_session=ory_st_abc; other=1";
+        let token = token_from_cookie_header(header, "ory_kratos_session").unwrap();
+        assert_eq!(token.expose(), "ory_st_abc");
+        assert!(token_from_cookie_header("ory_kratos_session=", "ory_kratos_session").is_none());
+        assert!(token_from_cookie_header("x_ory_kratos_session=a", "ory_kratos_session").is_none());
+    }
+}
