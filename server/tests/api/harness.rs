@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use ward::config::Config;
 use ward::serve::{ServeOptions, Server, build_state};
 use ward::state::AppState;
-use ward::store::{Dialect, SessionStore, SqlStore};
+use ward::store::{Dialect, SqlStore};
 
 /// Runs an async test body once per dialect: `dialect_tests!(name);` expands to `sqlite::name`
 /// and `postgres::name`, each calling `name(TestApp)`.
