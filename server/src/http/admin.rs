@@ -76,8 +76,10 @@ struct CreateIdentityBody {
     metadata_admin: Option<Value>,
     #[serde(default)]
     verifiable_addresses: Vec<AddressImport>,
-    #[serde(default)]
-    recovery_addresses: Vec<AddressImport>,
+    /// Accepted for Kratos compatibility: recovery addresses follow from the traits, so a
+    /// listed one adds nothing.
+    #[serde(default, rename = "recovery_addresses")]
+    _recovery_addresses: serde::de::IgnoredAny,
     #[serde(default)]
     credentials: Option<CredentialsImport>,
     #[serde(default)]
@@ -276,7 +278,6 @@ async fn create_identity(
     apply_schema(&mut identity, schema, now).map_err(violations_error)?;
     require_password_identifier(&identity)?;
     merge_verification(&mut identity, &body.verifiable_addresses, now);
-    let _ = body.recovery_addresses; // derived from traits; the listed ones carry nothing more
 
     state.identities.create_identity(&identity).await?;
     let location = state

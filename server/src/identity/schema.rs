@@ -35,6 +35,19 @@ pub struct TraitExtension {
     pub recovery_via: Option<Via>,
 }
 
+impl TraitExtension {
+    /// An e-mail address: formatted as one, or delivered to by e-mail.
+    pub fn is_email(&self) -> bool {
+        self.format.as_deref() == Some("email")
+            || [
+                self.code_identifier,
+                self.verification_via,
+                self.recovery_via,
+            ]
+            .contains(&Some(Via::Email))
+    }
+}
+
 pub struct IdentitySchema {
     pub id: String,
     pub raw: Value,
@@ -105,7 +118,7 @@ impl IdentitySchema {
                 _ => Vec::new(),
             };
             for value in values {
-                let normalized = normalize(value, extension.format.as_deref());
+                let normalized = normalize(value, extension.is_email());
                 if !normalized.is_empty() && !out.iter().any(|(seen, _)| *seen == normalized) {
                     out.push((normalized, extension));
                 }
@@ -116,9 +129,9 @@ impl IdentitySchema {
 }
 
 /// Trim, and lower-case e-mail addresses (Kratos's identifier normalisation).
-pub fn normalize(value: &str, format: Option<&str>) -> String {
+pub fn normalize(value: &str, is_email: bool) -> String {
     let trimmed = value.trim();
-    if format == Some("email") || trimmed.contains('@') && format.is_none() {
+    if is_email {
         trimmed.to_lowercase()
     } else {
         trimmed.to_string()

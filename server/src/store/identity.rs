@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 use sqlx::{Any, FromRow, Transaction};
 use uuid::Uuid;
 
@@ -112,22 +113,12 @@ const IDENTITY_COLUMNS: &str = "id, schema_id, state, state_changed_at, traits, 
 impl IdentityStore for SqlStore {
     async fn create_identity(&self, identity: &Identity) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        bind_identity(sqlx::query(
             "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, \
-             metadata_admin, external_id, organization_id, created_at, updated_at) \
+             metadata_admin, external_id, organization_id, updated_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(identity.id.to_string())
-        .bind(&identity.schema_id)
-        .bind(identity.state.as_str())
-        .bind(identity.state_changed_at.map(to_micros))
-        .bind(json_text(&identity.traits))
-        .bind(identity.metadata_public.as_ref().map(json_text))
-        .bind(identity.metadata_admin.as_ref().map(json_text))
-        .bind(identity.external_id.as_deref())
-        .bind(identity.organization_id.map(|id| id.to_string()))
+        ), identity)
         .bind(to_micros(identity.created_at))
-        .bind(to_micros(identity.updated_at))
         .execute(&mut *tx)
         .await?;
         insert_children(&mut tx, identity).await?;
@@ -149,21 +140,11 @@ impl IdentityStore for SqlStore {
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
+        let updated = bind_identity(sqlx::query(
             "UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, \
              metadata_public = $6, metadata_admin = $7, external_id = $8, organization_id = $9, \
              updated_at = $10 WHERE id = $1",
-        )
-        .bind(identity.id.to_string())
-        .bind(&identity.schema_id)
-        .bind(identity.state.as_str())
-        .bind(identity.state_changed_at.map(to_micros))
-        .bind(json_text(&identity.traits))
-        .bind(identity.metadata_public.as_ref().map(json_text))
-        .bind(identity.metadata_admin.as_ref().map(json_text))
-        .bind(identity.external_id.as_deref())
-        .bind(identity.organization_id.map(|id| id.to_string()))
-        .bind(to_micros(identity.updated_at))
+        ), identity)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -383,6 +364,25 @@ fn placeholders(first: usize, count: usize) -> String {
         .map(|index| format!("${index}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Binds `$1..$10` of an identity row: id, schema_id, state, state_changed_at, traits,
+/// metadata_public, metadata_admin, external_id, organization_id, updated_at.
+fn bind_identity<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    identity: &'q Identity,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(identity.id.to_string())
+        .bind(&identity.schema_id)
+        .bind(identity.state.as_str())
+        .bind(identity.state_changed_at.map(to_micros))
+        .bind(json_text(&identity.traits))
+        .bind(identity.metadata_public.as_ref().map(json_text))
+        .bind(identity.metadata_admin.as_ref().map(json_text))
+        .bind(identity.external_id.as_deref())
+        .bind(identity.organization_id.map(|id| id.to_string()))
+        .bind(to_micros(identity.updated_at))
 }
 
 async fn insert_children(tx: &mut Transaction<'_, Any>, identity: &Identity) -> StoreResult<()> {
