@@ -6,6 +6,7 @@
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
+pub mod messages;
 pub mod model;
 pub mod pages;
 

@@ -153,6 +153,150 @@ pub struct SchemaRef {
 pub struct SelfService {
     pub default_browser_return_url: Option<Url>,
     pub allowed_return_urls: Vec<Url>,
+    pub flows: Flows,
+    pub methods: Methods,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Flows {
+    pub login: FlowConfig,
+    pub registration: RegistrationFlowConfig,
+    pub logout: LogoutFlowConfig,
+    pub error: UiUrl,
+}
+
+/// `ui_url`, `lifespan` and the hooks of one flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FlowConfig {
+    /// Where browsers are sent to render the flow; default: Ward's own page on the UI listener.
+    pub ui_url: Option<Url>,
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
+    pub before: HookList,
+    pub after: AfterHooks,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            ui_url: None,
+            lifespan: Duration::from_secs(3600),
+            before: HookList::default(),
+            after: AfterHooks::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationFlowConfig {
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub flow: FlowConfig,
+}
+
+impl Default for RegistrationFlowConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            flow: FlowConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogoutFlowConfig {
+    pub after: ReturnUrl,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReturnUrl {
+    pub default_browser_return_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiUrl {
+    pub ui_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HookList {
+    pub hooks: Vec<HookConfig>,
+}
+
+/// `after` hooks: global, and per method (a non-empty method list replaces the global one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AfterHooks {
+    pub default_browser_return_url: Option<Url>,
+    pub hooks: Vec<HookConfig>,
+    pub password: MethodAfter,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MethodAfter {
+    pub default_browser_return_url: Option<Url>,
+    pub hooks: Vec<HookConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookConfig {
+    pub hook: HookName,
+}
+
+/// The hooks Ward runs; a name Ward does not know is a configuration error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookName {
+    Session,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Methods {
+    pub password: PasswordMethod,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordMethod {
+    pub enabled: bool,
+    pub config: PasswordPolicy,
+}
+
+impl Default for PasswordMethod {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            config: PasswordPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordPolicy {
+    pub min_password_length: usize,
+    pub identifier_similarity_check_enabled: bool,
+    /// Accepted for compatibility; Ward does not query breach databases (no outbound calls).
+    pub haveibeenpwned_enabled: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_password_length: 8,
+            identifier_similarity_check_enabled: true,
+            haveibeenpwned_enabled: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -210,10 +354,21 @@ pub struct BcryptConfig {
     pub cost: u32,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SessionConfig {
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
     pub cookie: SessionCookie,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            lifespan: Duration::from_secs(24 * 3600),
+            cookie: SessionCookie::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -393,6 +548,13 @@ impl Config {
                 listener.host = "127.0.0.1".into();
             }
         }
+        let registration_hooks = &mut self.selfservice.flows.registration.flow.after;
+        if registration_hooks.hooks.is_empty() && registration_hooks.password.hooks.is_empty() {
+            // A trial signs people in right after they sign up.
+            registration_hooks.password.hooks = vec![HookConfig {
+                hook: HookName::Session,
+            }];
+        }
         if self.selfservice.default_browser_return_url.is_none() {
             let ui = self.serve.ui.resolve_base_url("serve.ui").ok();
             self.selfservice.default_browser_return_url = ui.and_then(|ui| ui.join("welcome").ok());
@@ -427,6 +589,12 @@ impl Config {
             }
         }
         self.base_urls()?;
+        if self.selfservice.methods.password.config.min_password_length < 6 {
+            return Err(ConfigError::invalid(
+                "selfservice.methods.password.config.min_password_length",
+                "must be at least 6",
+            ));
+        }
         let argon = &self.hashers.argon2;
         if argon.memory < 8 * 1024 * u64::from(argon.parallelism.max(1)) {
             return Err(ConfigError::invalid(

@@ -5,7 +5,9 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod flow;
 pub mod hash;
+pub mod hook;
 pub mod http;
 pub mod identity;
 pub mod metrics;
@@ -14,3 +16,4 @@ pub mod serve;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod strategy;

@@ -65,6 +65,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         schemas: Arc::new(schemas),
         identities: Arc::new(database.clone()),
         sessions: Arc::new(database.clone()),
+        flows: Arc::new(database.clone()),
+        strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,
         hasher,
         secrets,
@@ -144,7 +146,12 @@ impl Server {
                 let _ = shutdown.wait_for(|stop| *stop).await;
             }
         };
-        let public = axum::serve(self.public, public).with_graceful_shutdown(signal());
+        // Peer addresses let sessions record the device they were created from.
+        let public = axum::serve(
+            self.public,
+            public.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal());
         let admin = axum::serve(self.admin, admin).with_graceful_shutdown(signal());
         let ui = axum::serve(self.ui, ui).with_graceful_shutdown(signal());
         let result = tokio::try_join!(public.into_future(), admin.into_future(), ui.into_future());

@@ -8,7 +8,8 @@ use crate::hash::Hasher;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::SecretKeys;
-use crate::store::{IdentityStore, SessionStore, SqlStore};
+use crate::store::{FlowStore, IdentityStore, SessionStore, SqlStore};
+use crate::strategy::Strategies;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +19,8 @@ pub struct AppState {
     pub database: SqlStore,
     pub identities: Arc<dyn IdentityStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub flows: Arc<dyn FlowStore>,
+    pub strategies: Arc<Strategies>,
     pub hasher: Hasher,
     pub secrets: SecretKeys,
     pub clock: Clock,

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::metrics::{Observed, observe};
 use crate::state::AppState;
 
-pub use extract::JsonBody;
+pub use extract::{JsonBody, parse_json};
 
 /// Kratos's request body limit.
 pub const BODY_LIMIT: usize = 5 * 1024 * 1024;

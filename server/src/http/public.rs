@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,6 +15,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/schemas", get(list_schemas))
         .route("/schemas/{id}", get(get_schema))
+        .route("/sessions/whoami", any(crate::session::handlers::whoami))
+        .merge(crate::flow::routes())
         .merge(health_routes());
     super::api_layers(routes.with_state(state.clone()), &state, "public")
 }

@@ -6,6 +6,8 @@ use std::path::Path;
 use base64::Engine;
 use serde_json::{Value, json};
 
+use app::model::UiText;
+
 use super::model::Via;
 use crate::config::SchemaRef;
 
@@ -53,6 +55,7 @@ pub struct IdentitySchema {
     pub raw: Value,
     validator: jsonschema::Validator,
     pub extensions: Vec<TraitExtension>,
+    pub fields: Vec<TraitField>,
 }
 
 /// One reason a document failed validation, located by JSON pointer.
@@ -60,6 +63,25 @@ pub struct IdentitySchema {
 pub struct Violation {
     pub instance_ptr: String,
     pub message: String,
+    /// The form field it belongs to (`traits.email`), or `None` for the whole form.
+    pub field: Option<String>,
+    /// The same reason as a flow message with its id (reference §4).
+    pub ui: UiText,
+}
+
+/// A leaf trait as a form field, in schema order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraitField {
+    /// `traits.<dot.path>`
+    pub name: String,
+    pub json_type: String,
+    pub format: Option<String>,
+    pub title: Option<String>,
+    pub required: bool,
+    pub pattern: Option<String>,
+    pub max_length: Option<u32>,
+    pub options: Vec<Value>,
+    pub disabled: bool,
 }
 
 impl IdentitySchema {
@@ -77,11 +99,14 @@ impl IdentitySchema {
             .ok_or_else(|| load_error("has no `properties.traits` object".into()))?;
         let mut extensions = Vec::new();
         collect_extensions(&raw, traits, String::new(), &mut extensions).map_err(load_error)?;
+        let mut fields = Vec::new();
+        collect_fields(&raw, traits, "traits", false, &mut fields).map_err(load_error)?;
         Ok(Self {
             id: id.to_string(),
             raw,
             validator,
             extensions,
+            fields,
         })
     }
 
@@ -91,10 +116,7 @@ impl IdentitySchema {
         let violations: Vec<Violation> = self
             .validator
             .iter_errors(&document)
-            .map(|error| Violation {
-                instance_ptr: format!("#{}", error.instance_path().as_str()),
-                message: error.to_string(),
-            })
+            .map(|error| violation(&error))
             .collect();
         if violations.is_empty() {
             Ok(())
@@ -136,6 +158,137 @@ pub fn normalize(value: &str, is_email: bool) -> String {
     } else {
         trimmed.to_string()
     }
+}
+
+fn violation(error: &jsonschema::ValidationError<'_>) -> Violation {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let pointer = error.instance_path().as_str().to_string();
+    let instance: &Value = error.instance();
+    let length = |value: &Value| value.as_str().map_or(0, |text| text.chars().count());
+    let (field, id, context) = match error.kind() {
+        Kind::Required { property } => {
+            let property = property.as_str().unwrap_or_default();
+            let escaped = property.replace('~', "~0").replace('/', "~1");
+            (
+                field_of(&format!("{pointer}/{escaped}")),
+                4000002,
+                json!({"property": property}),
+            )
+        }
+        Kind::MinLength { limit } => (
+            field_of(&pointer),
+            4000003,
+            json!({"min_length": limit, "actual_length": length(instance)}),
+        ),
+        Kind::MaxLength { limit } => (
+            field_of(&pointer),
+            4000017,
+            json!({"max_length": limit, "actual_length": length(instance)}),
+        ),
+        Kind::Pattern { pattern } => (field_of(&pointer), 4000004, json!({"pattern": pattern})),
+        Kind::Format { format } if format == "email" => {
+            (field_of(&pointer), 4000040, json!({"value": instance}))
+        }
+        Kind::Minimum { limit } => (
+            field_of(&pointer),
+            4000018,
+            json!({"minimum": limit, "actual": instance}),
+        ),
+        Kind::Maximum { limit } => (
+            field_of(&pointer),
+            4000020,
+            json!({"maximum": limit, "actual": instance}),
+        ),
+        Kind::Type { kind } => (
+            field_of(&pointer),
+            4000026,
+            json!({"allowed_types": format!("{kind:?}").to_lowercase(), "actual_type": json_type(instance)}),
+        ),
+        _ => (
+            field_of(&pointer),
+            4000001,
+            json!({"reason": error.to_string()}),
+        ),
+    };
+    Violation {
+        instance_ptr: format!("#{pointer}"),
+        message: error.to_string(),
+        ui: UiText::new(id, context),
+        field,
+    }
+}
+
+/// `/traits/name/first` -> `traits.name.first`; the document root has no field.
+fn field_of(pointer: &str) -> Option<String> {
+    let path: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    (!path.is_empty()).then(|| path.join("."))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Leaf properties below `traits` as form fields, in schema order.
+fn collect_fields(
+    root: &Value,
+    node: &Value,
+    name: &str,
+    required: bool,
+    out: &mut Vec<TraitField>,
+) -> Result<(), String> {
+    let node = resolve_local_ref(root, node)?;
+    if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+        let required_names: Vec<&str> = node
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for (child_name, child) in properties {
+            let is_required = required_names.contains(&child_name.as_str());
+            collect_fields(
+                root,
+                child,
+                &format!("{name}.{child_name}"),
+                is_required,
+                out,
+            )?;
+        }
+        return Ok(());
+    }
+    let text = |key: &str| node.get(key).and_then(Value::as_str).map(str::to_string);
+    out.push(TraitField {
+        name: name.to_string(),
+        json_type: text("type").unwrap_or_else(|| "string".into()),
+        format: text("format"),
+        title: text("title"),
+        required,
+        pattern: text("pattern"),
+        max_length: node
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .and_then(|max| u32::try_from(max).ok()),
+        options: node
+            .get("enum")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        disabled: node
+            .get("disableFormField")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    });
+    Ok(())
 }
 
 fn collect_extensions(

@@ -1,5 +1,9 @@
 //! Sessions: the model, tokens and how a request's credentials find one.
 
+pub mod cookie;
+pub mod handlers;
+pub mod issue;
+
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde::{Deserialize, Serialize};
@@ -104,6 +108,28 @@ impl SessionToken {
         let digest = Sha256::digest(self.0.as_bytes());
         digest.iter().map(|byte| format!("{byte:02x}")).collect()
     }
+}
+
+/// The logout token of a session: `ory_lo_` and 32 alphanumerics derived with HMAC-SHA256 from
+/// the session id under `key`. Derived rather than stored, so every page of the session offers
+/// the same working sign-out link and nothing more is kept in the database.
+pub fn logout_token(key: &str, session_id: Uuid) -> String {
+    use hmac::{Hmac, Mac};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(mac) => mac,
+        // HMAC takes keys of any length; this branch cannot be reached.
+        Err(_) => return String::new(),
+    };
+    mac.update(b"ward logout token\0");
+    mac.update(session_id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let body: String = digest
+        .iter()
+        .take(32)
+        .map(|byte| char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]))
+        .collect();
+    format!("ory_lo_{body}")
 }
 
 /// The session token a `Cookie` header carries under `cookie_name`, if any.

@@ -6,6 +6,7 @@
 //! the few statements that must differ branch on `Dialect`. The contract suite in
 //! `server/tests/api/store_contract.rs` runs the same expectations against each dialect.
 
+mod flow;
 mod identity;
 mod session;
 
@@ -18,6 +19,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
 
+pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
 pub use session::SessionStore;
 
@@ -181,7 +183,7 @@ fn migrator(dialect: Dialect) -> Migrator {
             (
                 2,
                 "sessions",
-                include_str!("../../../migrations/sqlite/0002_sessions.sql"),
+                include_str!("../../../migrations/sqlite/0002_sessions_and_flows.sql"),
             ),
         ],
         Dialect::Postgres => &[
@@ -193,7 +195,7 @@ fn migrator(dialect: Dialect) -> Migrator {
             (
                 2,
                 "sessions",
-                include_str!("../../../migrations/postgres/0002_sessions.sql"),
+                include_str!("../../../migrations/postgres/0002_sessions_and_flows.sql"),
             ),
         ],
     };

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use sqlx::FromRow;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
@@ -12,7 +13,12 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     /// The session whose token hashes to `token_hash`, active or not.
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// Writes the mutable parts: active, methods, AAL, times and devices.
+    async fn update_session(&self, session: &Session) -> StoreResult<()>;
 }
+
+const SESSION_COLUMNS: &str = "id, identity_id, token_hash, active, aal, \
+     authentication_methods, devices, issued_at, authenticated_at, expires_at";
 
 #[derive(FromRow)]
 struct SessionRow {
@@ -31,12 +37,9 @@ struct SessionRow {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
-        let encode = |value: serde_json::Result<String>| {
-            value.map_err(|error| StoreError::Corrupt(error.to_string()))
-        };
         sqlx::query(
-            "INSERT INTO sessions (id, identity_id, token_hash, active, aal, authentication_methods, devices, \
-             issued_at, authenticated_at, expires_at, created_at, updated_at) \
+            "INSERT INTO sessions (id, identity_id, token_hash, active, aal, authentication_methods, \
+             devices, issued_at, authenticated_at, expires_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(session.id.to_string())
@@ -57,14 +60,36 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT id, identity_id, token_hash, active, aal, authentication_methods, devices, \
-             issued_at, authenticated_at, expires_at FROM sessions WHERE token_hash = $1",
-        )
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"
+        ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
         row.map(session_from_row).transpose()
+    }
+
+    async fn update_session(&self, session: &Session) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE sessions SET active = $2, aal = $3, authentication_methods = $4, devices = $5, \
+             authenticated_at = $6, expires_at = $7, updated_at = $8 WHERE id = $1",
+        )
+        .bind(session.id.to_string())
+        .bind(i64::from(session.active))
+        .bind(session.aal.as_str())
+        .bind(encode(serde_json::to_string(
+            &session.authentication_methods,
+        ))?)
+        .bind(encode(serde_json::to_string(&session.devices))?)
+        .bind(to_micros(session.authenticated_at))
+        .bind(to_micros(session.expires_at))
+        .bind(to_micros(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }
 
@@ -83,4 +108,8 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
         expires_at: from_micros(row.expires_at)?,
         token_hash: row.token_hash,
     })
+}
+
+fn encode(value: serde_json::Result<String>) -> StoreResult<String> {
+    value.map_err(|error| StoreError::Corrupt(error.to_string()))
 }

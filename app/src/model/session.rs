@@ -1,4 +1,4 @@
-//! Wire types shared by the server and the pages.
+//! The session as the pages see it.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,98 @@
+//! The message catalogue: every user-facing text by its stable id (reference §4), in English.
+//! The engine fills `text` from here; the pages look texts up here too, so a translation is a
+//! second table keyed by the same ids.
+
+use serde_json::Value;
+
+/// Success messages among the 1xxxxxx ids (the rest of that range is informational).
+pub fn is_success(id: u32) -> bool {
+    matches!(id, 1050001 | 1060001 | 1080002 | 1080005)
+}
+
+/// The English text of message `id`, with `context` values filled in.
+pub fn english(id: u32, context: &Value) -> String {
+    let field = |key: &str| -> String {
+        match context.get(key) {
+            Some(Value::String(text)) => text.clone(),
+            Some(other) if !other.is_null() => other.to_string(),
+            _ => String::new(),
+        }
+    };
+    match id {
+        1010001 => "Sign in".into(),
+        1010003 => "Please confirm this action by verifying that it is you.".into(),
+        1010013 => "Continue".into(),
+        1010022 => "Sign in with password".into(),
+        1040001 => "Sign up".into(),
+        1040003 => "Continue".into(),
+        1050001 => "Your changes have been saved!".into(),
+        1070001 => "Password".into(),
+        1070002 => field("title"),
+        1070003 => "Save".into(),
+        1070004 => "ID".into(),
+        1070005 => "Submit".into(),
+        1070007 => "Email".into(),
+        1070009 => "Continue".into(),
+        4000001 => field("reason"),
+        4000002 => format!("Property {} is missing.", field("property")),
+        4000003 => format!("Length must be >= {}, but got {}.", field("min_length"), field("actual_length")),
+        4000004 => format!("Does not match pattern \"{}\".", field("pattern")),
+        4000005 => format!("The password can not be used because {}.", field("reason")),
+        4000006 => "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.".into(),
+        4000007 => "An account with the same identifier (email, phone, username, ...) exists already.".into(),
+        4000017 => format!("Length must be <= {}, but got {}.", field("max_length"), field("actual_length")),
+        4000018 => format!("Must be >= {} but found {}.", field("minimum"), field("actual")),
+        4000020 => format!("Must be <= {} but found {}.", field("maximum"), field("actual")),
+        4000026 => format!("Expected {} but got {}.", field("allowed_types"), field("actual_type")),
+        4000031 => "The password can not be used because it is too similar to the identifier.".into(),
+        4000032 => format!(
+            "The password must be at least {} characters long, but got {}.",
+            field("min_length"),
+            field("actual_length")
+        ),
+        4000033 => format!(
+            "The password must be at most {} characters long, but got {}.",
+            field("max_length"),
+            field("actual_length")
+        ),
+        4000040 => format!("{} is not a valid email address.", quoted(&field("value"))),
+        4010001 | 4040001 | 4050001 | 4060005 | 4070005 => {
+            "The flow expired, please try again.".into()
+        }
+        4010002 | 4010003 | 4010004 | 4010005 | 4010006 => {
+            "Could not find a strategy to handle this request. Please check the submitted method.".into()
+        }
+        4010007 | 4040002 | 4060001 | 4070002 => {
+            "This flow was already completed. Please start again.".into()
+        }
+        4010011 => "This account was disabled.".into(),
+        5000001 => field("reason"),
+        _ => format!("Message {id}"),
+    }
+}
+
+fn quoted(value: &str) -> String {
+    if value.is_empty() {
+        "The value".into()
+    } else {
+        format!("\"{value}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn context_fills_the_text() {
+        let text = english(4000032, &json!({"min_length": 8, "actual_length": 3}));
+        assert_eq!(
+            text,
+            "The password must be at least 8 characters long, but got 3."
+        );
+        assert_eq!(english(1070002, &json!({"title": "E-Mail"})), "E-Mail");
+        assert!(is_success(1050001));
+        assert!(!is_success(1010001));
+    }
+}

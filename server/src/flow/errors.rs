@@ -1,0 +1,46 @@
+//! `/self-service/errors?id=`: errors stored for the error page.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn get_error(
+    State(state): State<AppState>,
+    Query(query): Query<ErrorQuery>,
+) -> ApiResult<Json<Value>> {
+    let id = query
+        .id()
+        .ok_or_else(|| ApiError::bad_request("The query parameter `id` is required."))?
+        .to_string();
+    // `stub:500` lets UIs test their error page without a real error.
+    if id == "stub:500" {
+        let error = json!({"code": 500, "status": "Internal Server Error", "reason": "This is a stub error.", "message": "An internal server error occurred, please contact the system administrator"});
+        return Ok(Json(error_json(&id, error, state.clock.now())));
+    }
+    let uuid = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    let (error, created_at) = state.flows.get_error(uuid).await?;
+    Ok(Json(error_json(&id, error, created_at)))
+}
+
+#[derive(Deserialize)]
+pub struct ErrorQuery {
+    id: Option<String>,
+    error: Option<String>,
+}
+
+/// Builds the `/self-service/errors` body.
+pub fn error_json(id: &str, error: Value, created_at: time::OffsetDateTime) -> Value {
+    let at = crate::identity::timestamp(created_at);
+    json!({"id": id, "error": error, "created_at": at, "updated_at": at})
+}
+
+impl ErrorQuery {
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref().or(self.error.as_deref())
+    }
+}

@@ -1,0 +1,351 @@
+//! Self-service flows: the life cycle every flow shares (create, load, check expiry and CSRF,
+//! respond as the client expects). Each flow's own module runs its strategies and hooks; no
+//! flow names a method.
+
+pub mod errors;
+pub mod login;
+pub mod logout;
+mod model;
+pub mod registration;
+pub mod request;
+mod respond;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::{delete, get};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use url::Url;
+use uuid::Uuid;
+
+pub use model::{Flow, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE};
+use request::Client;
+pub use respond::{FlowError, FlowResult};
+
+use app::model::{InputAttributes, NodeGroup, UiContainer, UiNode, UiText};
+
+use crate::error::ApiError;
+use crate::session::cookie::{csrf_cookie, csrf_cookie_name, new_csrf_token};
+use crate::session::{Aal, Session};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/self-service/login/browser", get(login::init_browser))
+        .route("/self-service/login/api", get(login::init_api))
+        .route("/self-service/login/flows", get(login::get_flow))
+        .route(
+            "/self-service/login",
+            get(login::submit).post(login::submit),
+        )
+        .route(
+            "/self-service/registration/browser",
+            get(registration::init_browser),
+        )
+        .route(
+            "/self-service/registration/api",
+            get(registration::init_api),
+        )
+        .route(
+            "/self-service/registration/flows",
+            get(registration::get_flow),
+        )
+        .route(
+            "/self-service/registration",
+            get(registration::submit).post(registration::submit),
+        )
+        .route(
+            "/self-service/logout/browser",
+            get(logout::create_browser_logout),
+        )
+        .route("/self-service/logout", get(logout::logout))
+        .route("/self-service/logout/api", delete(logout::logout_api))
+        .route("/self-service/errors", get(errors::get_error))
+}
+
+/// Query parameters that start a flow.
+#[derive(Debug, Default, Deserialize)]
+pub struct InitQuery {
+    pub return_to: Option<String>,
+    #[serde(default)]
+    pub refresh: Option<String>,
+    pub aal: Option<String>,
+}
+
+impl InitQuery {
+    pub fn refresh(&self) -> bool {
+        matches!(self.refresh.as_deref(), Some("true" | "1"))
+    }
+}
+
+/// `?id=` of the get-flow endpoints; `?flow=` of the submit endpoints.
+#[derive(Debug, Deserialize)]
+pub struct FlowId {
+    pub id: Option<String>,
+    pub flow: Option<String>,
+}
+
+impl FlowId {
+    pub fn parse(&self, key: &str) -> Result<Uuid, ApiError> {
+        let raw = if key == "id" { &self.id } else { &self.flow };
+        let raw = raw.as_deref().ok_or_else(|| {
+            ApiError::bad_request(format!("The query parameter `{key}` is required."))
+        })?;
+        Uuid::parse_str(raw).map_err(|_| flow_not_found())
+    }
+}
+
+pub fn flow_not_found() -> ApiError {
+    ApiError::not_found().with_reason("The requested flow could not be found.")
+}
+
+/// A new flow of `kind` with its CSRF token (browser flows) and an empty form; the caller adds
+/// the strategies' nodes. Returns the `Set-Cookie` for a CSRF cookie the browser lacked.
+pub fn new_flow(
+    state: &AppState,
+    client: &Client,
+    kind: FlowKind,
+    flow_type: FlowType,
+    return_to: Option<String>,
+    lifespan: std::time::Duration,
+) -> (Flow, Option<axum::http::HeaderValue>) {
+    let now = state.clock.now();
+    let id = Uuid::new_v4();
+    let action = state
+        .urls
+        .public
+        .join(&format!("self-service/{}?flow={id}", kind.as_str()))
+        .map(String::from)
+        .unwrap_or_default();
+    let mut ui = UiContainer::new(action);
+    let (csrf_token, set_cookie) = match flow_type {
+        FlowType::Api => (None, None),
+        FlowType::Browser => match client.cookie(&csrf_cookie_name(state)) {
+            Some(existing) => (Some(existing.to_string()), None),
+            None => {
+                let token = new_csrf_token();
+                let cookie = csrf_cookie(state, &token);
+                (Some(token), cookie)
+            }
+        },
+    };
+    let mut csrf = InputAttributes::new("csrf_token", "hidden");
+    csrf.required = true;
+    csrf.value = Some(json!(csrf_token.clone().unwrap_or_default()));
+    ui.nodes.push(UiNode::input(NodeGroup::Default, csrf, None));
+    let lifespan = time::Duration::try_from(lifespan).unwrap_or(time::Duration::HOUR);
+    let flow = Flow {
+        id,
+        kind,
+        flow_type,
+        state: STATE_CHOOSE_METHOD.into(),
+        request_url: client.request_url.clone(),
+        return_to,
+        ui,
+        csrf_token,
+        active: None,
+        refresh: false,
+        requested_aal: Aal::Aal1,
+        issued_at: now,
+        expires_at: now + lifespan,
+        updated_at: now,
+    };
+    (flow, set_cookie)
+}
+
+/// Loads a flow for a submission: it must exist, be of this kind, unexpired, not completed,
+/// and (browser flows) carry the CSRF token; API flows refuse cookies.
+pub async fn load_for_submit(
+    state: &AppState,
+    client: &Client,
+    kind: FlowKind,
+    id: Uuid,
+    submitted_csrf: Option<&str>,
+) -> FlowResult<Flow> {
+    let mut flow = state
+        .flows
+        .get_flow(kind, id)
+        .await
+        .map_err(|error| match error {
+            crate::store::StoreError::NotFound => FlowError::Api(flow_not_found()),
+            other => FlowError::Api(other.into()),
+        })?;
+    if flow.is_expired(state.clock.now()) {
+        return Err(FlowError::Expired(Box::new(flow)));
+    }
+    if flow.is_completed() {
+        flow.ui.clear_messages();
+        flow.ui
+            .messages
+            .push(UiText::plain(kind.completed_message()));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
+    match flow.flow_type {
+        FlowType::Browser => check_csrf(state, client, &flow, submitted_csrf)?,
+        FlowType::Api => {
+            let cookies = client.foreign_cookies();
+            if !cookies.is_empty() || client.origin.is_some() {
+                flow.ui.clear_messages();
+                flow.ui.messages.push(UiText::new(
+                    4000001,
+                    json!({"reason": "API flows must not be submitted with cookies or an Origin header: \
+                                       native apps do not use them, and browsers must use the browser flow."}),
+                ));
+                return Err(FlowError::Rejected(Box::new(flow)));
+            }
+        }
+    }
+    Ok(flow)
+}
+
+/// The submitted token must equal the flow's and the browser's CSRF cookie (constant time).
+fn check_csrf(
+    state: &AppState,
+    client: &Client,
+    flow: &Flow,
+    submitted: Option<&str>,
+) -> FlowResult<()> {
+    let cookie = client.cookie(&csrf_cookie_name(state)).unwrap_or_default();
+    let expected = flow.csrf_token.as_deref().unwrap_or_default();
+    let submitted = submitted.unwrap_or_default();
+    let matches = !expected.is_empty()
+        && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
+        && bool::from(expected.as_bytes().ct_eq(cookie.as_bytes()));
+    if matches {
+        return Ok(());
+    }
+    let reason = if cookie.is_empty() {
+        "The CSRF cookie is missing: cookies must be enabled and sent with the request."
+    } else {
+        "The CSRF token in the request does not match the CSRF cookie."
+    };
+    Err(FlowError::Api(
+        ApiError::new(StatusCode::FORBIDDEN)
+            .with_id("security_csrf_violation")
+            .with_reason("A security violation was detected, please fill out the form again.")
+            .with_details(json!({
+                "reject_reason": reason,
+                "hint": "Submit the form from the page that rendered it, with cookies enabled.",
+            })),
+    ))
+}
+
+/// A get-flow request by a browser must come with the CSRF cookie the flow was made for.
+pub fn check_flow_owner(state: &AppState, client: &Client, flow: &Flow) -> Result<(), ApiError> {
+    if flow.flow_type == FlowType::Api {
+        return Ok(());
+    }
+    let cookie = client.cookie(&csrf_cookie_name(state)).unwrap_or_default();
+    let expected = flow.csrf_token.as_deref().unwrap_or_default();
+    if !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(cookie.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN)
+            .with_id("security_csrf_violation")
+            .with_reason("The flow was started by another browser, or the CSRF cookie is missing."))
+    }
+}
+
+/// Checks `return_to` against `selfservice.allowed_return_urls`; Ward's own UI, the public
+/// self-service paths and the default return URL's origin are always allowed.
+pub fn validate_return_to(
+    state: &AppState,
+    return_to: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = return_to.filter(|value| !value.is_empty()) else {
+        return Ok(None);
+    };
+    let forbidden = || {
+        ApiError::bad_request("Requested return_to URL is not allowed.")
+            .with_id("self_service_flow_return_to_forbidden")
+    };
+    let url = Url::parse(raw).map_err(|_| forbidden())?;
+    let config = &state.config.selfservice;
+    let same_origin = |allowed: &Url| {
+        allowed.scheme() == url.scheme()
+            && allowed.host_str() == url.host_str()
+            && allowed.port_or_known_default() == url.port_or_known_default()
+    };
+    let mut allowed = config.allowed_return_urls.iter().any(|allowed| {
+        let host_ok = match allowed.host_str() {
+            Some(host) if host.starts_with("*.") => url
+                .host_str()
+                .is_some_and(|candidate| candidate.ends_with(&host[1..])),
+            host => host == url.host_str(),
+        };
+        allowed.scheme() == url.scheme()
+            && host_ok
+            && allowed.port_or_known_default() == url.port_or_known_default()
+            && url.path().starts_with(allowed.path())
+    });
+    allowed |= same_origin(&state.urls.ui);
+    allowed |= same_origin(&state.urls.public) && url.path().starts_with("/self-service");
+    allowed |= config
+        .default_browser_return_url
+        .as_ref()
+        .is_some_and(same_origin);
+    if allowed {
+        Ok(Some(url.to_string()))
+    } else {
+        Err(forbidden())
+    }
+}
+
+/// Where a browser goes after a flow: the flow's `return_to`, else the first configured
+/// default (method, flow, global).
+pub fn return_url(state: &AppState, flow: &Flow, defaults: &[Option<&Url>]) -> String {
+    if let Some(return_to) = &flow.return_to {
+        return return_to.clone();
+    }
+    defaults
+        .iter()
+        .flatten()
+        .next()
+        .map(|url| url.to_string())
+        .or_else(|| {
+            state
+                .config
+                .selfservice
+                .default_browser_return_url
+                .as_ref()
+                .map(Url::to_string)
+        })
+        .unwrap_or_else(|| state.urls.ui.to_string())
+}
+
+/// The UI page that renders flows of `kind`: configured, else Ward's own page.
+pub fn ui_url(state: &AppState, kind: FlowKind) -> Url {
+    let flows = &state.config.selfservice.flows;
+    let configured = match kind {
+        FlowKind::Login => flows.login.ui_url.as_ref(),
+        FlowKind::Registration => flows.registration.flow.ui_url.as_ref(),
+    };
+    configured
+        .cloned()
+        .or_else(|| state.urls.ui.join(kind.as_str()).ok())
+        .unwrap_or_else(|| state.urls.ui.clone())
+}
+
+/// 303 to `location`.
+pub fn see_other(location: &str) -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = axum::http::HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// A signed-in caller starting or submitting a flow that needs no session.
+pub fn session_already_available() -> ApiError {
+    ApiError::bad_request("A valid session was detected and thus login is not possible.")
+        .with_id("session_already_available")
+}
+
+/// Keeps a session's identity in view for re-authentication.
+pub struct ExistingSession {
+    pub session: Session,
+    pub identity: crate::identity::Identity,
+}

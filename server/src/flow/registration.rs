@@ -1,0 +1,250 @@
+//! The registration flow (one step: traits and credentials in one submission).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::login::{expired_on_get, init_url, respond_flow_error, signed_in_response};
+use super::request::{Client, Submission, field};
+use super::respond::{is_browser_navigation, redirect_to_flow, respond_api_error};
+use super::{
+    FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, check_flow_owner,
+    load_for_submit, new_flow, return_url, see_other, session_already_available,
+    validate_return_to,
+};
+use crate::error::ApiError;
+use crate::flow::Flow;
+use crate::hook;
+use crate::identity::{Identity, View};
+use crate::session::handlers::current_session;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::strategy::RegistrationOutcome;
+
+fn disabled() -> ApiError {
+    ApiError::bad_request("Registration is not allowed because it was disabled.")
+        .with_id("self_service_flow_disabled")
+}
+
+/// `GET /self-service/registration/browser`
+pub async fn init_browser(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    match init(&state, &client, &query, FlowType::Browser).await {
+        Ok(response) => response,
+        Err(error) => respond_api_error(&state, &client, FlowType::Browser, error).await,
+    }
+}
+
+/// `GET /self-service/registration/api`
+pub async fn init_api(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    init(&state, &client, &query, FlowType::Api)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn init(
+    state: &AppState,
+    client: &Client,
+    query: &InitQuery,
+    flow_type: FlowType,
+) -> Result<Response, ApiError> {
+    let config = &state.config.selfservice.flows.registration;
+    if !config.enabled {
+        return Err(disabled());
+    }
+    let return_to = validate_return_to(state, query.return_to.as_deref())?;
+    if current_session(state, client).await?.is_some() {
+        if is_browser_navigation(client, flow_type) {
+            let target = return_to.unwrap_or_else(|| after_url(state, None));
+            return Ok(see_other(&target));
+        }
+        return Err(session_already_available());
+    }
+    let (mut flow, set_cookie) = new_flow(
+        state,
+        client,
+        FlowKind::Registration,
+        flow_type,
+        return_to,
+        config.flow.lifespan,
+    );
+    for strategy in &state.strategies.registration {
+        strategy.populate_registration(state, &mut flow);
+    }
+    state.flows.create_flow(&flow).await?;
+    let mut response = if is_browser_navigation(client, flow_type) {
+        redirect_to_flow(state, &flow)
+    } else {
+        Json(flow.to_json()).into_response()
+    };
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Where a browser goes after signing up: the flow's `return_to`, else the configured defaults.
+fn after_url(state: &AppState, flow: Option<&Flow>) -> String {
+    let after = &state.config.selfservice.flows.registration.flow.after;
+    let defaults = [
+        after.password.default_browser_return_url.as_ref(),
+        after.default_browser_return_url.as_ref(),
+    ];
+    match flow {
+        Some(flow) => return_url(state, flow, &defaults),
+        None => defaults
+            .into_iter()
+            .flatten()
+            .next()
+            .or(state.config.selfservice.default_browser_return_url.as_ref())
+            .map_or_else(|| state.urls.ui.to_string(), url::Url::to_string),
+    }
+}
+
+/// `GET /self-service/registration/flows?id=`
+pub async fn get_flow(
+    State(state): State<AppState>,
+    client: Client,
+    Query(id): Query<FlowId>,
+) -> Result<Json<Value>, ApiError> {
+    let flow = state
+        .flows
+        .get_flow(FlowKind::Registration, id.parse("id")?)
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => super::flow_not_found(),
+            other => other.into(),
+        })?;
+    check_flow_owner(&state, &client, &flow)?;
+    if flow.is_expired(state.clock.now()) {
+        return Err(expired_on_get(&state, &flow));
+    }
+    Ok(Json(flow.to_json()))
+}
+
+/// `POST /self-service/registration?flow=`
+pub async fn submit(
+    State(state): State<AppState>,
+    client: Client,
+    Query(id): Query<FlowId>,
+    Submission(form): Submission,
+) -> Response {
+    if !state.config.selfservice.flows.registration.enabled {
+        return respond_api_error(&state, &client, FlowType::Browser, disabled()).await;
+    }
+    let id = match id.parse("flow") {
+        Ok(id) => id,
+        Err(_) if !client.wants_json => {
+            return see_other(&init_url(&state, FlowKind::Registration));
+        }
+        Err(error) => return error.into_response(),
+    };
+    let result = async {
+        let flow = load_for_submit(
+            &state,
+            &client,
+            FlowKind::Registration,
+            id,
+            field(&form, "csrf_token"),
+        )
+        .await?;
+        run(&state, &client, flow, &form).await
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(error) => respond_flow_error(&state, &client, FlowKind::Registration, error).await,
+    }
+}
+
+async fn run(
+    state: &AppState,
+    client: &Client,
+    mut flow: Flow,
+    form: &Value,
+) -> Result<Response, FlowError> {
+    if current_session(state, client).await?.is_some() {
+        if is_browser_navigation(client, flow.flow_type) {
+            // Kratos answers a signed-in browser's sign-up with 302, not 303.
+            let mut response = see_other(&after_url(state, Some(&flow)));
+            *response.status_mut() = StatusCode::FOUND;
+            return Ok(response);
+        }
+        return Err(session_already_available().into());
+    }
+    flow.ui.clear_messages();
+    flow.active = field(form, "method").map(str::to_string);
+    for strategy in &state.strategies.registration {
+        match strategy.register(state, &mut flow, form).await? {
+            RegistrationOutcome::NotMine => continue,
+            RegistrationOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
+            RegistrationOutcome::Registered { identity, method } => {
+                return finish(state, client, flow, *identity, method).await;
+            }
+        }
+    }
+    flow.ui.messages.push(app::model::UiText::plain(
+        FlowKind::Registration.no_strategy_message(),
+    ));
+    Err(FlowError::Rejected(Box::new(flow)))
+}
+
+/// Stores the new identity, runs the after-registration hooks, and answers.
+async fn finish(
+    state: &AppState,
+    client: &Client,
+    mut flow: Flow,
+    identity: Identity,
+    method: &'static str,
+) -> Result<Response, FlowError> {
+    match state.identities.create_identity(&identity).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            flow.ui.messages.push(app::model::UiText::plain(4000007));
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.updated_at = state.clock.now();
+    state.flows.update_flow(&flow).await?;
+
+    let signed_in = hook::after_registration(state, client, &identity, method).await?;
+    let mut body = json!({
+        "identity": identity.to_json(&state.schema_url(&identity.schema_id), View::default()),
+    });
+    let destination = after_url(state, Some(&flow));
+    match signed_in {
+        Some((session, token)) => {
+            body["session"] = crate::session::issue::session_json(state, &session, &identity);
+            Ok(signed_in_response(
+                state,
+                client,
+                &flow,
+                body,
+                Some(token.expose()),
+                &session,
+                &destination,
+            ))
+        }
+        None if flow.flow_type == FlowType::Api => {
+            body["continue_with"] = json!([]);
+            Ok(Json(body).into_response())
+        }
+        None if client.wants_json => {
+            body["continue_with"] =
+                json!([{"action": "redirect_browser_to", "redirect_browser_to": destination}]);
+            Ok(Json(body).into_response())
+        }
+        None => Ok(see_other(&destination)),
+    }
+}

@@ -1,0 +1,247 @@
+//! What a request tells the flows about its sender, and the submitted form.
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::session::SessionToken;
+use crate::state::AppState;
+
+/// The sender of a request as the flows need to know it.
+pub struct Client {
+    /// Prefers JSON over HTML: an SPA or a native app rather than a browser navigation.
+    pub wants_json: bool,
+    /// The raw `Cookie` header.
+    pub cookies: Option<String>,
+    pub origin: Option<String>,
+    /// `X-Session-Token`, else `Authorization: Bearer` (the cookie is looked up separately).
+    pub header_token: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    /// The URL this request was made to, on the public base URL.
+    pub request_url: String,
+}
+
+impl Client {
+    /// The value of cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.as_deref().and_then(|header| {
+            header
+                .split(';')
+                .filter_map(|pair| pair.trim().split_once('='))
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.trim_matches('"'))
+                .filter(|value| !value.is_empty())
+        })
+    }
+
+    /// Cookies other than those proxies add (`__cf`, `_cf`, `cf_` prefixes), which API flows
+    /// refuse.
+    pub fn foreign_cookies(&self) -> Vec<String> {
+        self.cookies
+            .as_deref()
+            .unwrap_or_default()
+            .split(';')
+            .filter_map(|pair| {
+                pair.trim()
+                    .split_once('=')
+                    .map(|(name, _)| name.to_string())
+            })
+            .filter(|name| !name.is_empty())
+            .filter(|name| {
+                !["__cf", "_cf", "cf_"]
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix))
+            })
+            .collect()
+    }
+
+    /// The session token in this request: header, then the session cookie, then bearer.
+    pub fn session_token(&self, cookie_name: &str) -> Option<SessionToken> {
+        self.header_token
+            .as_deref()
+            .or_else(|| self.cookie(cookie_name))
+            .map(SessionToken::from_client)
+    }
+}
+
+impl<S> FromRequestParts<S> for Client
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let header = |name: header::HeaderName| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let accept = header(header::ACCEPT).unwrap_or_default();
+        let content_type = header(header::CONTENT_TYPE).unwrap_or_default();
+        let wants_json = content_type.starts_with("application/json") || prefers_json(&accept);
+        let header_token = header(header::HeaderName::from_static("x-session-token"))
+            .or_else(|| {
+                header(header::AUTHORIZATION)
+                    .and_then(|value| value.strip_prefix("Bearer ").map(str::to_string))
+            })
+            .filter(|token| !token.is_empty());
+        let forwarded_for = header(header::HeaderName::from_static("x-forwarded-for"))
+            .and_then(|value| value.split(',').next().map(|ip| ip.trim().to_string()));
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+        let request_url = state
+            .urls
+            .public
+            .join(path.trim_start_matches('/'))
+            .map(String::from)
+            .unwrap_or_default();
+        Ok(Self {
+            wants_json,
+            cookies: header(header::COOKIE),
+            origin: header(header::ORIGIN),
+            header_token,
+            ip_address: forwarded_for.or(peer),
+            user_agent: header(header::USER_AGENT),
+            request_url,
+        })
+    }
+}
+
+/// Whether an `Accept` header ranks JSON above HTML.
+fn prefers_json(accept: &str) -> bool {
+    let position = |media: &str| accept.find(media);
+    match (position("application/json"), position("text/html")) {
+        (Some(json), Some(html)) => json < html,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// A submitted form as one JSON object, whether it came as JSON, as form fields with dotted
+/// names (`traits.email`), or as query parameters on a GET.
+pub struct Submission(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for Submission {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if request.method() == Method::GET {
+            let query = request.uri().query().unwrap_or_default().to_string();
+            return Ok(Self(nest_fields(
+                url::form_urlencoded::parse(query.as_bytes()).into_owned(),
+            )));
+        }
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE)
+                        .with_reason("The request body exceeds the limit of 5 MB.")
+                } else {
+                    ApiError::bad_request(format!(
+                        "The request body could not be read: {rejection}"
+                    ))
+                }
+            })?;
+        if content_type.starts_with("application/json") {
+            let value: Value = crate::http::parse_json(&bytes)?;
+            if !value.is_object() {
+                return Err(ApiError::bad_request(
+                    "The request body must be a JSON object.",
+                ));
+            }
+            Ok(Self(value))
+        } else if content_type.starts_with("application/x-www-form-urlencoded")
+            || content_type.is_empty()
+        {
+            Ok(Self(nest_fields(
+                url::form_urlencoded::parse(&bytes).into_owned(),
+            )))
+        } else {
+            Err(
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).with_reason(
+                    "Submit the form as application/json or application/x-www-form-urlencoded.",
+                ),
+            )
+        }
+    }
+}
+
+/// `traits.name.first=Ada` becomes `{"traits": {"name": {"first": "Ada"}}}`.
+fn nest_fields(fields: impl Iterator<Item = (String, String)>) -> Value {
+    let mut root = Map::new();
+    for (name, value) in fields {
+        let mut slot = &mut root;
+        let mut segments = name.split('.').peekable();
+        while let Some(segment) = segments.next() {
+            if segments.peek().is_none() {
+                slot.insert(segment.to_string(), Value::String(value.clone()));
+                break;
+            }
+            let entry = slot
+                .entry(segment.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            let Value::Object(next) = entry else { break };
+            slot = next;
+        }
+    }
+    Value::Object(root)
+}
+
+/// The string at `key` of a submitted form.
+pub fn field<'a>(form: &'a Value, key: &str) -> Option<&'a str> {
+    form.get(key).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_fields_nest() {
+        let form = nest_fields(
+            [
+                ("traits.email", "a@b.c"),
+                ("traits.name.first", "Ada"),
+                ("method", "password"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        assert_eq!(
+            form,
+            json!({"traits": {"email": "a@b.c", "name": {"first": "Ada"}}, "method": "password"})
+        );
+    }
+
+    #[test]
+    fn accept_ranking() {
+        assert!(prefers_json("application/json"));
+        assert!(prefers_json("application/json, text/html"));
+        assert!(!prefers_json(
+            "text/html,application/xhtml+xml,application/json;q=0.9"
+        ));
+        assert!(!prefers_json(""));
+    }
+}

@@ -1,0 +1,77 @@
+//! Issuing sessions and writing them as JSON (reference §6).
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Aal, AuthenticationMethod, Device, Session, SessionToken};
+use crate::flow::request::Client;
+use crate::identity::{Identity, View, timestamp};
+use crate::state::AppState;
+use crate::store::StoreResult;
+
+/// Creates a session for `identity` proven by `method`, with a new token from the CSPRNG.
+pub async fn issue(
+    state: &AppState,
+    identity: &Identity,
+    method: &str,
+    client: &Client,
+) -> StoreResult<(Session, SessionToken)> {
+    let now = state.clock.now();
+    let token = SessionToken::generate();
+    let lifespan =
+        time::Duration::try_from(state.config.session.lifespan).unwrap_or(time::Duration::DAY);
+    let session = Session {
+        id: Uuid::new_v4(),
+        identity_id: identity.id,
+        token_hash: token.hash(),
+        active: true,
+        aal: Aal::Aal1,
+        authentication_methods: vec![AuthenticationMethod {
+            method: method.to_string(),
+            aal: Aal::Aal1,
+            completed_at: now,
+            provider: None,
+        }],
+        devices: vec![Device {
+            id: Uuid::new_v4(),
+            ip_address: client.ip_address.clone(),
+            user_agent: client.user_agent.clone(),
+            location: None,
+        }],
+        issued_at: now,
+        authenticated_at: now,
+        expires_at: now + lifespan,
+    };
+    state.sessions.create_session(&session).await?;
+    Ok((session, token))
+}
+
+/// The session as Kratos returns it: the identity without credentials.
+pub fn session_json(state: &AppState, session: &Session, identity: &Identity) -> Value {
+    json!({
+        "id": session.id,
+        "active": session.active,
+        "expires_at": timestamp(session.expires_at),
+        "authenticated_at": timestamp(session.authenticated_at),
+        "authenticator_assurance_level": session.aal.as_str(),
+        "authentication_methods": session.authentication_methods.iter().map(|method| {
+            let mut entry = json!({
+                "method": method.method,
+                "aal": method.aal.as_str(),
+                "completed_at": timestamp(method.completed_at),
+            });
+            if let Some(provider) = &method.provider {
+                entry["provider"] = json!(provider);
+            }
+            entry
+        }).collect::<Vec<_>>(),
+        "issued_at": timestamp(session.issued_at),
+        "identity": identity.to_json(&state.schema_url(&identity.schema_id), View::default()),
+        "devices": session.devices.iter().map(|device| json!({
+            "id": device.id,
+            "ip_address": device.ip_address,
+            "user_agent": device.user_agent,
+            "location": device.location.clone().unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+    })
+}

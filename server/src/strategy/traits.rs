@@ -1,0 +1,135 @@
+//! Traits as form fields: nodes from the identity schema, and submitted values typed by it.
+
+use app::model::{InputAttributes, NodeGroup, UiNode, UiText};
+use serde_json::{Value, json};
+
+use crate::identity::IdentitySchema;
+use crate::identity::schema::TraitField;
+
+/// One input per leaf trait, in schema order: type from the JSON type and format, `required`,
+/// `pattern` and options copied, the title as label (message 1070002).
+pub fn trait_nodes(schema: &IdentitySchema, group: NodeGroup) -> Vec<UiNode> {
+    schema
+        .fields
+        .iter()
+        .map(|field| {
+            let (input_type, autocomplete) = input_type(field);
+            let mut attributes = InputAttributes::new(field.name.clone(), input_type);
+            attributes.required = field.required;
+            attributes.pattern = field.pattern.clone();
+            attributes.maxlength = field.max_length;
+            attributes.disabled = field.disabled;
+            attributes.autocomplete = autocomplete.map(str::to_string);
+            let label = field
+                .title
+                .as_ref()
+                .map(|title| UiText::new(1070002, json!({"title": title, "name": field.name})));
+            UiNode::input(group, attributes, label)
+        })
+        .collect()
+}
+
+fn input_type(field: &TraitField) -> (&'static str, Option<&'static str>) {
+    match (field.json_type.as_str(), field.format.as_deref()) {
+        ("number" | "integer", _) => ("number", None),
+        ("boolean", _) => ("checkbox", None),
+        (_, Some("email")) => ("email", Some("email")),
+        (_, Some("tel")) => ("tel", Some("tel")),
+        (_, Some("date")) => ("date", None),
+        (_, Some("date-time")) => ("datetime-local", None),
+        (_, Some("uri")) => ("url", Some("url")),
+        _ => ("text", None),
+    }
+}
+
+/// Form fields arrive as strings; the schema says which are numbers or booleans. Empty
+/// optional fields are dropped, as an empty input means "not given".
+pub fn typed_traits(schema: &IdentitySchema, submitted: &Value) -> Value {
+    let mut traits = submitted.clone();
+    if !traits.is_object() {
+        return json!({});
+    }
+    for field in &schema.fields {
+        let pointer = format!(
+            "/{}",
+            field.name.trim_start_matches("traits.").replace('.', "/")
+        );
+        let Some(value) = traits.pointer_mut(&pointer) else {
+            continue;
+        };
+        let Value::String(text) = value else { continue };
+        let typed = match field.json_type.as_str() {
+            "number" => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number),
+            "integer" => text.trim().parse::<i64>().ok().map(Value::from),
+            "boolean" => match text.as_str() {
+                "true" | "on" | "1" => Some(Value::Bool(true)),
+                "false" | "off" | "0" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(typed) = typed {
+            *value = typed;
+        }
+    }
+    remove_empty_strings(&mut traits);
+    traits
+}
+
+fn remove_empty_strings(value: &mut Value) {
+    if let Value::Object(map) = value {
+        map.retain(|_, child| !matches!(child, Value::String(text) if text.is_empty()));
+        for child in map.values_mut() {
+            remove_empty_strings(child);
+        }
+        map.retain(|_, child| !matches!(child, Value::Object(inner) if inner.is_empty()));
+    }
+}
+
+/// The submitted value of field `name` (`traits.email`) for writing back into the form.
+pub fn submitted_value(form: &Value, name: &str) -> Option<Value> {
+    let pointer = format!("/{}", name.replace('.', "/"));
+    form.pointer(&pointer)
+        .filter(|value| !value.is_object())
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::schema::DEV_SCHEMA;
+
+    fn schema() -> IdentitySchema {
+        IdentitySchema::compile("default", serde_json::from_str(DEV_SCHEMA).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn nodes_follow_the_schema() {
+        let nodes = trait_nodes(&schema(), NodeGroup::Password);
+        let names: Vec<&str> = nodes.iter().filter_map(UiNode::name).collect();
+        assert_eq!(
+            names,
+            ["traits.email", "traits.name.first", "traits.name.last"]
+        );
+        let app::model::NodeAttributes::Input(email) = &nodes[0].attributes else {
+            panic!()
+        };
+        assert_eq!(email.input_type, "email");
+        assert!(email.required);
+        assert_eq!(nodes[0].meta.label.as_ref().unwrap().text, "E-Mail");
+    }
+
+    #[test]
+    fn empty_optional_fields_are_dropped() {
+        let traits = typed_traits(
+            &schema(),
+            &json!({"email": "a@b.co", "name": {"first": "", "last": ""}}),
+        );
+        assert_eq!(traits, json!({"email": "a@b.co"}));
+    }
+}
