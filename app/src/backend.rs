@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::model::SessionView;
+use crate::model::{ErrorView, FlowPage, PageFlow, SessionView};
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -12,6 +12,19 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         cookie_header: Option<&str>,
     ) -> Result<Option<SessionView>, BackendError>;
+
+    /// The flow `id` of `kind` for the browser with these cookies; without a usable id, where
+    /// to start a new flow. `query` carries `return_to`, `refresh` and `aal` along.
+    async fn flow_page(
+        &self,
+        kind: PageFlow,
+        id: Option<&str>,
+        query: &[(String, String)],
+        cookie_header: Option<&str>,
+    ) -> Result<FlowPage, BackendError>;
+
+    /// A stored self-service error.
+    async fn error(&self, id: &str) -> Result<Option<ErrorView>, BackendError>;
 }
 
 /// The backend could not answer (its cause is logged where it happened, never shown).

@@ -16,7 +16,7 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use components::Layout;
-use pages::{NotFound, Welcome};
+use pages::{Error, Login, NotFound, Registration, Welcome};
 
 /// The stem of the site's files under `/pkg`: `ward.js`, `ward.wasm`, `ward.css`.
 pub const OUTPUT_NAME: &str = "ward";
@@ -54,6 +54,9 @@ pub fn App() -> impl IntoView {
                     // Pages render whole before the first byte (SsrMode::Async): they must work without
                     // JavaScript, and out-of-order streaming needs it to put resolved parts in place.
                     <Route path=path!("/welcome") view=Welcome ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=Login ssr=SsrMode::Async />
+                    <Route path=path!("/registration") view=Registration ssr=SsrMode::Async />
+                    <Route path=path!("/error") view=Error ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

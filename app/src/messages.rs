@@ -9,6 +9,16 @@ pub fn is_success(id: u32) -> bool {
     matches!(id, 1050001 | 1060001 | 1080002 | 1080005)
 }
 
+/// The text to show for a message: the catalogue's, else the one the server sent.
+pub fn display(id: u32, context: Option<&Value>, sent: &str) -> String {
+    let text = english(id, context.unwrap_or(&Value::Null));
+    if text.starts_with("Message ") || text.is_empty() {
+        sent.to_string()
+    } else {
+        text
+    }
+}
+
 /// The English text of message `id`, with `context` values filled in.
 pub fn english(id: u32, context: &Value) -> String {
     let field = |key: &str| -> String {

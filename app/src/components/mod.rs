@@ -1,5 +1,7 @@
+mod flow_form;
 mod layout;
 mod theme_toggle;
 
+pub use flow_form::{FlowForm, Messages};
 pub use layout::Layout;
 pub use theme_toggle::ThemeToggle;

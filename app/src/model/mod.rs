@@ -9,6 +9,39 @@ pub use ui::{
     UiContainer, UiNode, UiText,
 };
 
+/// The flows the pages render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PageFlow {
+    Login,
+    Registration,
+}
+
+impl PageFlow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Registration => "registration",
+        }
+    }
+}
+
+/// What a flow page shows: the flow, or where the browser must go instead (no flow yet, or an
+/// unknown, expired or foreign one: the browser starts a new flow).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum FlowPage {
+    Show(FlowView),
+    Redirect(String),
+}
+
+/// An error stored for the error page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorView {
+    pub code: u16,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: String,
+}
+
 /// What a page needs to render a flow: its id, the form, and where it came from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlowView {

@@ -10,6 +10,8 @@ pub struct SessionView {
     pub traits: serde_json::Value,
     pub authenticated_at: String,
     pub expires_at: String,
+    /// Visiting this URL signs the session out.
+    pub logout_url: String,
 }
 
 impl SessionView {

@@ -232,14 +232,21 @@ fn check_csrf(
     ))
 }
 
+/// Whether the browser with these cookies started `flow` (API flows belong to no browser).
+pub fn csrf_cookie_matches(state: &AppState, cookie_header: Option<&str>, flow: &Flow) -> bool {
+    if flow.flow_type == FlowType::Api {
+        return true;
+    }
+    let cookie = cookie_header
+        .and_then(|header| request::cookie_value(header, &csrf_cookie_name(state)))
+        .unwrap_or_default();
+    let expected = flow.csrf_token.as_deref().unwrap_or_default();
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(cookie.as_bytes()))
+}
+
 /// A get-flow request by a browser must come with the CSRF cookie the flow was made for.
 pub fn check_flow_owner(state: &AppState, client: &Client, flow: &Flow) -> Result<(), ApiError> {
-    if flow.flow_type == FlowType::Api {
-        return Ok(());
-    }
-    let cookie = client.cookie(&csrf_cookie_name(state)).unwrap_or_default();
-    let expected = flow.csrf_token.as_deref().unwrap_or_default();
-    if !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(cookie.as_bytes())) {
+    if csrf_cookie_matches(state, client.cookies.as_deref(), flow) {
         Ok(())
     } else {
         Err(ApiError::new(StatusCode::FORBIDDEN)

@@ -28,14 +28,9 @@ pub struct Client {
 impl Client {
     /// The value of cookie `name`.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies.as_deref().and_then(|header| {
-            header
-                .split(';')
-                .filter_map(|pair| pair.trim().split_once('='))
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.trim_matches('"'))
-                .filter(|value| !value.is_empty())
-        })
+        self.cookies
+            .as_deref()
+            .and_then(|header| cookie_value(header, name))
     }
 
     /// Cookies other than those proxies add (`__cf`, `_cf`, `cf_` prefixes), which API flows
@@ -116,6 +111,16 @@ where
             request_url,
         })
     }
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
 }
 
 /// Whether an `Accept` header ranks JSON above HTML.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use app::backend::{Backend, BackendError, SharedBackend};
-use app::model::SessionView;
+use app::model::{ErrorView, FlowPage, FlowView, PageFlow, SessionView};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -15,10 +15,12 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use uuid::Uuid;
 
+use crate::flow::{FlowKind, csrf_cookie_matches};
 use crate::identity::{IdentityState, timestamp};
 use crate::metrics::{Observed, observe};
-use crate::session::token_from_cookie_header;
+use crate::session::{logout_token, token_from_cookie_header};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -139,12 +141,95 @@ impl Backend for EngineBackend {
         if identity.state != IdentityState::Active {
             return Ok(None);
         }
+        let mut logout_url = state
+            .urls
+            .public
+            .join("self-service/logout")
+            .map_err(|_| BackendError)?;
+        logout_url
+            .query_pairs_mut()
+            .append_pair("token", &logout_token(state.secrets.current(), session.id));
         Ok(Some(SessionView {
             id: session.id.to_string(),
             identity_id: identity.id.to_string(),
             traits: identity.traits,
             authenticated_at: timestamp(session.authenticated_at),
             expires_at: timestamp(session.expires_at),
+            logout_url: logout_url.to_string(),
         }))
     }
+
+    async fn flow_page(
+        &self,
+        kind: PageFlow,
+        id: Option<&str>,
+        query: &[(String, String)],
+        cookie_header: Option<&str>,
+    ) -> Result<FlowPage, BackendError> {
+        let state = &self.state;
+        let kind = match kind {
+            PageFlow::Login => FlowKind::Login,
+            PageFlow::Registration => FlowKind::Registration,
+        };
+        // Anything but a live flow of this browser starts a new one, keeping the parameters.
+        let restart = || {
+            let mut url = state
+                .urls
+                .public
+                .join(&format!("self-service/{}/browser", kind.as_str()))
+                .map_err(|_| BackendError)?;
+            for (key, value) in query
+                .iter()
+                .filter(|(key, _)| FORWARDED.contains(&key.as_str()))
+            {
+                url.query_pairs_mut().append_pair(key, value);
+            }
+            Ok(FlowPage::Redirect(url.to_string()))
+        };
+        let Some(id) = id.and_then(|id| Uuid::parse_str(id).ok()) else {
+            return restart();
+        };
+        let flow = match state.flows.get_flow(kind, id).await {
+            Ok(flow) => flow,
+            Err(StoreError::NotFound) => return restart(),
+            Err(error) => {
+                tracing::error!(%error, "flow lookup failed");
+                return Err(BackendError);
+            }
+        };
+        if flow.is_expired(state.clock.now()) || !csrf_cookie_matches(state, cookie_header, &flow) {
+            return restart();
+        }
+        Ok(FlowPage::Show(FlowView {
+            id: flow.id.to_string(),
+            return_to: flow.return_to.clone(),
+            refresh: flow.refresh,
+            ui: flow.ui,
+        }))
+    }
+
+    async fn error(&self, id: &str) -> Result<Option<ErrorView>, BackendError> {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        match self.state.flows.get_error(id).await {
+            Ok((error, _)) => Ok(Some(ErrorView {
+                code: error["code"]
+                    .as_u64()
+                    .and_then(|code| u16::try_from(code).ok())
+                    .unwrap_or(500),
+                status: error["status"].as_str().unwrap_or_default().to_string(),
+                reason: error["reason"].as_str().map(str::to_string),
+                message: error["message"].as_str().unwrap_or_default().to_string(),
+            })),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(error) => {
+                tracing::error!(%error, "error lookup failed");
+                Err(BackendError)
+            }
+        }
+    }
 }
+
+/// Query parameters a flow page passes on when it starts a new flow.
+const FORWARDED: [&str; 3] = ["return_to", "refresh", "aal"];

@@ -134,13 +134,7 @@ pub fn logout_token(key: &str, session_id: Uuid) -> String {
 
 /// The session token a `Cookie` header carries under `cookie_name`, if any.
 pub fn token_from_cookie_header(header: &str, cookie_name: &str) -> Option<SessionToken> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == cookie_name)
-        .map(|(_, value)| value.trim_matches('"'))
-        .filter(|value| !value.is_empty())
-        .map(SessionToken::from_client)
+    crate::flow::request::cookie_value(header, cookie_name).map(SessionToken::from_client)
 }
 
 #[cfg(test)]

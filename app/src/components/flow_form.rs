@@ -1,0 +1,224 @@
+//! The one renderer of the engine's forms: a plain `<form>` that works without JavaScript.
+//! Once hydrated it adds show/hide for passwords and guards against double submission.
+
+use leptos::prelude::*;
+
+use crate::messages;
+use crate::model::{InputAttributes, NodeAttributes, NodeGroup, UiContainer, UiNode, UiText};
+
+#[component]
+pub fn FlowForm(ui: UiContainer) -> impl IntoView {
+    let (submitting, set_submitting) = signal(false);
+    // Only the browser runs effects: this flips once the page is hydrated.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        if submitting.get_untracked() {
+            event.prevent_default();
+        } else {
+            set_submitting.set(true);
+        }
+    };
+
+    let groups = group_nodes(&ui.nodes);
+    view! {
+        <form
+            class="ward-form"
+            action=ui.action.clone()
+            method=ui.method.clone()
+            on:submit=on_submit
+            data-submitting=move || submitting.get().to_string()
+        >
+            <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() />
+            {groups
+                .into_iter()
+                .map(|(group, nodes)| {
+                    let nodes = nodes
+                        .into_iter()
+                        .map(|node| view! { <Node node submitting hydrated /> })
+                        .collect_view();
+                    if group == NodeGroup::Default {
+                        view! { <div class="ward-group ward-group-default">{nodes}</div> }.into_any()
+                    } else {
+                        let name = group_name(group);
+                        view! {
+                            <fieldset class="ward-group" data-group=name>
+                                {nodes}
+                            </fieldset>
+                        }
+                            .into_any()
+                    }
+                })
+                .collect_view()}
+        </form>
+    }
+}
+
+/// Nodes by group, groups in order of first appearance.
+fn group_nodes(nodes: &[UiNode]) -> Vec<(NodeGroup, Vec<UiNode>)> {
+    let mut groups: Vec<(NodeGroup, Vec<UiNode>)> = Vec::new();
+    for node in nodes {
+        match groups.iter_mut().find(|(group, _)| *group == node.group) {
+            Some((_, members)) => members.push(node.clone()),
+            None => groups.push((node.group, vec![node.clone()])),
+        }
+    }
+    groups
+}
+
+fn group_name(group: NodeGroup) -> &'static str {
+    match group {
+        NodeGroup::Default => "default",
+        NodeGroup::Password => "password",
+        NodeGroup::Oidc => "oidc",
+        NodeGroup::Profile => "profile",
+        NodeGroup::Link => "link",
+        NodeGroup::Code => "code",
+        NodeGroup::Totp => "totp",
+        NodeGroup::LookupSecret => "lookup_secret",
+        NodeGroup::Webauthn => "webauthn",
+        NodeGroup::Passkey => "passkey",
+        NodeGroup::IdentifierFirst => "identifier_first",
+    }
+}
+
+fn text_of(message: &UiText) -> String {
+    messages::display(message.id, message.context.as_ref(), &message.text)
+}
+
+#[component]
+pub fn Messages(messages: Vec<UiText>, test_id: String) -> impl IntoView {
+    (!messages.is_empty()).then(|| {
+        view! {
+            <ul class="ward-messages" data-testid=test_id>
+                {messages
+                    .into_iter()
+                    .map(|message| {
+                        let kind = format!("{:?}", message.kind).to_lowercase();
+                        view! {
+                            <li
+                                class=format!("ward-message ward-message-{kind}")
+                                data-testid=format!("message-{}", message.id)
+                                data-message-id=message.id
+                            >
+                                {text_of(&message)}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    })
+}
+
+#[component]
+fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) -> impl IntoView {
+    let test_id = node.test_id();
+    let label = node.meta.label.as_ref().map(text_of);
+    match node.attributes {
+        NodeAttributes::Input(input) => {
+            let messages = node.messages;
+            view! { <Input input label test_id messages submitting hydrated /> }.into_any()
+        }
+        NodeAttributes::A(anchor) => {
+            let title = text_of(&anchor.title);
+            view! {
+                <a class="ward-link" href=anchor.href data-testid=test_id>
+                    {title}
+                </a>
+            }
+            .into_any()
+        }
+        // Images, texts, scripts and divs come with later methods (TOTP, WebAuthn).
+        NodeAttributes::Other(_) => ().into_any(),
+    }
+}
+
+#[component]
+fn Input(
+    input: InputAttributes,
+    label: Option<String>,
+    test_id: String,
+    messages: Vec<UiText>,
+    submitting: ReadSignal<bool>,
+    hydrated: ReadSignal<bool>,
+) -> impl IntoView {
+    let value = input.value.as_ref().map(|value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    });
+    let node_messages = (!messages.is_empty())
+        .then(|| view! { <Messages messages test_id=format!("{test_id}-messages") /> });
+    match input.input_type.as_str() {
+        "hidden" => {
+            view! { <input type="hidden" name=input.name value=value data-testid=test_id /> }
+                .into_any()
+        }
+        "submit" | "button" => view! {
+            <button
+                class="ward-button"
+                type=input.input_type
+                name=input.name
+                value=value
+                data-testid=test_id
+                aria-disabled=move || submitting.get().to_string()
+            >
+                {label}
+            </button>
+            {node_messages}
+        }
+        .into_any(),
+        "checkbox" => {
+            let checked = value.as_deref() == Some("true");
+            view! {
+                <label class="ward-checkbox">
+                    <input type="checkbox" name=input.name value="true" checked=checked required=input.required data-testid=test_id />
+                    <span>{label}</span>
+                </label>
+                {node_messages}
+            }
+                .into_any()
+        }
+        input_type => {
+            let is_password = input_type == "password";
+            let (revealed, set_revealed) = signal(false);
+            let shown_type = input_type.to_string();
+            let id = format!("input-{test_id}");
+            view! {
+                <div class="ward-field">
+                    <label class="ward-label" for=id.clone()>{label}</label>
+                    <div class="ward-input-row">
+                        <input
+                            class="ward-input"
+                            id=id
+                            type=move || if is_password && revealed.get() { "text".to_string() } else { shown_type.clone() }
+                            name=input.name
+                            value=value
+                            required=input.required
+                            disabled=input.disabled
+                            autocomplete=input.autocomplete
+                            pattern=input.pattern
+                            maxlength=input.maxlength
+                            data-testid=test_id.clone()
+                        />
+                        {is_password.then(|| view! {
+                            <button
+                                type="button"
+                                class="ward-reveal"
+                                data-testid=format!("{test_id}-reveal")
+                                hidden=move || !hydrated.get()
+                                aria-pressed=move || revealed.get().to_string()
+                                on:click=move |_| set_revealed.update(|shown| *shown = !*shown)
+                            >
+                                {move || if revealed.get() { "Hide" } else { "Show" }}
+                            </button>
+                        })}
+                    </div>
+                    {node_messages}
+                </div>
+            }
+                .into_any()
+        }
+    }
+}

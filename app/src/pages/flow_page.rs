@@ -1,0 +1,74 @@
+//! What every flow page shares: load the flow named by `?flow=` (or go and start one), then
+//! render it with `FlowForm`. Pages differ only in title, heading and links.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::FlowForm;
+use crate::model::{FlowPage, PageFlow};
+
+/// Loads the flow page for the current request, with its cookies.
+#[server]
+pub async fn load_flow_page(
+    kind: PageFlow,
+    query: Vec<(String, String)>,
+) -> Result<FlowPage, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the identity backend is not available"))?;
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    let cookie = headers
+        .get(http::header::COOKIE)
+        .and_then(|value| value.to_str().ok());
+    let id = query
+        .iter()
+        .find(|(key, _)| key == "flow")
+        .map(|(_, value)| value.clone());
+    backend
+        .flow_page(kind, id.as_deref(), &query, cookie)
+        .await
+        .map_err(|error| ServerFnError::new(error.to_string()))
+}
+
+#[component]
+pub fn FlowScreen(
+    kind: PageFlow,
+    title: &'static str,
+    heading: &'static str,
+    #[prop(into)] links: ViewFn,
+) -> impl IntoView {
+    let query = use_query_map();
+    let page = Resource::new(
+        move || query.get(),
+        move |query| {
+            let pairs: Vec<(String, String)> = query
+                .into_iter()
+                .map(|(key, value)| (key.to_string(), value))
+                .collect();
+            load_flow_page(kind, pairs)
+        },
+    );
+    view! {
+        <Title text=title />
+        <section class="ward-card" data-testid=format!("{}-page", kind.as_str())>
+            <h1>{heading}</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    page.get()
+                        .map(|result| match result {
+                            Ok(FlowPage::Show(flow)) => view! { <FlowForm ui=flow.ui /> }.into_any(),
+                            Ok(FlowPage::Redirect(url)) => view! { <Redirect path=url /> }.into_any(),
+                            Err(_) => view! {
+                                <p class="ward-message ward-message-error" data-testid="flow-error">
+                                    "This form could not be loaded. Please try again."
+                                </p>
+                            }
+                                .into_any(),
+                        })
+                }}
+            </Suspense>
+            <nav class="ward-links">{links.run()}</nav>
+        </section>
+    }
+}

@@ -1,0 +1,19 @@
+use leptos::prelude::*;
+
+use super::flow_page::FlowScreen;
+use crate::model::PageFlow;
+
+#[component]
+pub fn Login() -> impl IntoView {
+    view! {
+        <FlowScreen
+            kind=PageFlow::Login
+            title="Sign in"
+            heading="Sign in"
+            links=|| view! {
+                <span>"No account yet? "</span>
+                <a href="/registration" data-testid="link-registration">"Sign up"</a>
+            }
+        />
+    }
+}
