@@ -89,6 +89,9 @@ fn postgres_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// Where browsers go after a flow unless `return_to` says otherwise.
+pub const RETURN_URL: &str = "http://127.0.0.1:4455/welcome";
+
 pub struct TestApp {
     pub public: String,
     pub admin: String,
@@ -212,6 +215,21 @@ impl TestApp {
         };
         self.state.sessions.create_session(&session).await.unwrap();
         token.expose().to_string()
+    }
+
+    /// A client that keeps cookies and asks for HTML, like a browser without JavaScript.
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            reqwest::header::HeaderValue::from_static("text/html"),
+        );
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     pub async fn create_identity(&self, body: Value) -> Value {

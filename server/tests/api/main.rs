@@ -6,5 +6,6 @@ mod harness;
 
 mod admin_identities;
 mod cli;
+mod flows;
 mod listeners;
 mod store_contract;
