@@ -2,8 +2,8 @@ import { defineConfig } from '@playwright/test';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-// Ward runs on its own ports here so a `make run` instance can stay up beside the tests.
-const ports = { public: 14433, admin: 14434, ui: 14455 };
+import { ports } from './tests/env';
+
 const root = path.resolve(__dirname, '..');
 const ward = process.env.WARD_BIN ?? path.join(root, 'target', 'debug', 'ward');
 const workdir = path.join(os.tmpdir(), `ward-e2e-${process.pid}`);
@@ -46,6 +46,3 @@ export default defineConfig({
     },
   },
 });
-
-export const adminURL = `http://127.0.0.1:${ports.admin}`;
-export const publicURL = `http://127.0.0.1:${ports.public}`;

@@ -69,7 +69,7 @@ pub fn english(id: u32, context: &Value) -> String {
         4010001 | 4040001 | 4050001 | 4060005 | 4070005 => {
             "The flow expired, please try again.".into()
         }
-        4010002 | 4010003 | 4010004 | 4010005 | 4010006 => {
+        4010002..=4010006 => {
             "Could not find a strategy to handle this request. Please check the submitted method.".into()
         }
         4010007 | 4040002 | 4060001 | 4070002 => {

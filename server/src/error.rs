@@ -8,8 +8,12 @@ use serde_json::{Value, json};
 use crate::hash::HashError;
 use crate::store::StoreError;
 
+/// Boxed so that `Result<T, ApiError>` stays small on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     id: Option<&'static str>,
     reason: Option<String>,
@@ -19,13 +23,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode) -> Self {
-        Self {
+        Self(Box::new(Inner {
             status,
             id: None,
             reason: None,
             details: None,
             retry_after: None,
-        }
+        }))
     }
 
     pub fn bad_request(reason: impl Into<String>) -> Self {
@@ -48,37 +52,38 @@ impl ApiError {
     }
 
     pub fn with_id(mut self, id: &'static str) -> Self {
-        self.id = Some(id);
+        self.0.id = Some(id);
         self
     }
 
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(reason.into());
+        self.0.reason = Some(reason.into());
         self
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.0.details = Some(details);
         self
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     pub fn body(&self) -> Value {
+        let inner = &self.0;
         let mut error = json!({
-            "code": self.status.as_u16(),
-            "status": self.status.canonical_reason().unwrap_or("Error"),
-            "message": default_message(self.status),
+            "code": inner.status.as_u16(),
+            "status": inner.status.canonical_reason().unwrap_or("Error"),
+            "message": default_message(inner.status),
         });
-        if let Some(id) = self.id {
+        if let Some(id) = inner.id {
             error["id"] = json!(id);
         }
-        if let Some(reason) = &self.reason {
+        if let Some(reason) = &inner.reason {
             error["reason"] = json!(reason);
         }
-        if let Some(details) = &self.details {
+        if let Some(details) = &inner.details {
             error["details"] = details.clone();
         }
         json!({ "error": error })
@@ -104,8 +109,8 @@ fn default_message(status: StatusCode) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(seconds) = self.retry_after {
+        let mut response = (self.0.status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.0.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -131,7 +136,7 @@ impl From<HashError> for ApiError {
             HashError::Overloaded => {
                 let mut api = ApiError::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_reason("Too many password hashes are in progress.");
-                api.retry_after = Some(1);
+                api.0.retry_after = Some(1);
                 api
             }
             HashError::UnsupportedFormat => ApiError::bad_request(

@@ -46,7 +46,7 @@ pub fn Error() -> impl IntoView {
                 })}
             </Suspense>
             <nav class="ward-links">
-                <a href="/login">"Sign in"</a>
+                <a href="/login" rel="external">"Sign in"</a>
                 <a href="/welcome">"Start page"</a>
             </nav>
         </section>

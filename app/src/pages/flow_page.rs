@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+#[cfg(not(feature = "hydrate"))]
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
@@ -58,7 +59,7 @@ pub fn FlowScreen(
                     page.get()
                         .map(|result| match result {
                             Ok(FlowPage::Show(flow)) => view! { <FlowForm ui=flow.ui /> }.into_any(),
-                            Ok(FlowPage::Redirect(url)) => view! { <Redirect path=url /> }.into_any(),
+                            Ok(FlowPage::Redirect(url)) => view! { <ExternalRedirect url /> }.into_any(),
                             Err(_) => view! {
                                 <p class="ward-message ward-message-error" data-testid="flow-error">
                                     "This form could not be loaded. Please try again."
@@ -71,4 +72,17 @@ pub fn FlowScreen(
             <nav class="ward-links">{links.run()}</nav>
         </section>
     }
+}
+
+/// Sends the browser to a URL on another listener (the public API): an HTTP redirect while
+/// rendering on the server, a full page load after hydration.
+#[component]
+fn ExternalRedirect(url: String) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().set_href(&url);
+        ().into_any()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <Redirect path=url /> }.into_any()
 }

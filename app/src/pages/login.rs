@@ -12,7 +12,7 @@ pub fn Login() -> impl IntoView {
             heading="Sign in"
             links=|| view! {
                 <span>"No account yet? "</span>
-                <a href="/registration" data-testid="link-registration">"Sign up"</a>
+                <a href="/registration" rel="external" data-testid="link-registration">"Sign up"</a>
             }
         />
     }

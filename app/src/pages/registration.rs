@@ -12,7 +12,7 @@ pub fn Registration() -> impl IntoView {
             heading="Create an account"
             links=|| view! {
                 <span>"Already have an account? "</span>
-                <a href="/login" data-testid="link-login">"Sign in"</a>
+                <a href="/login" rel="external" data-testid="link-login">"Sign in"</a>
             }
         />
     }

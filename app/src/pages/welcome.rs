@@ -57,7 +57,7 @@ fn SignedIn(session: SessionView) -> impl IntoView {
             <summary>"Your profile"</summary>
             <pre data-testid="session-traits">{traits}</pre>
         </details>
-        <a class="ward-button" href=session.logout_url data-testid="sign-out">"Sign out"</a>
+        <a class="ward-button" href=session.logout_url rel="external" data-testid="sign-out">"Sign out"</a>
     }
 }
 
@@ -66,8 +66,8 @@ fn SignedOut() -> impl IntoView {
     view! {
         <p data-testid="session-status">"You are not signed in."</p>
         <nav class="ward-links">
-            <a class="ward-button" href="/login" data-testid="sign-in">"Sign in"</a>
-            <a href="/registration" data-testid="sign-up">"Create an account"</a>
+            <a class="ward-button" href="/login" rel="external" data-testid="sign-in">"Sign in"</a>
+            <a href="/registration" rel="external" data-testid="sign-up">"Create an account"</a>
         </nav>
     }
 }

@@ -1,0 +1,9 @@
+// Ward runs on its own ports here so a `make run` instance can stay up beside the tests.
+export const ports = { public: 14433, admin: 14434, ui: 14455 };
+export const publicURL = `http://127.0.0.1:${ports.public}`;
+export const adminURL = `http://127.0.0.1:${ports.admin}`;
+
+/** A fresh address per test, so tests never depend on each other's accounts. */
+export function uniqueEmail(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
