@@ -359,6 +359,10 @@ pub struct BcryptConfig {
 pub struct SessionConfig {
     #[serde(with = "duration")]
     pub lifespan: Duration,
+    /// A session can be extended only once less than this much of its life is left; unset,
+    /// always (Kratos's default: the lifespan).
+    #[serde(with = "optional_duration")]
+    pub earliest_possible_extend: Option<Duration>,
     pub cookie: SessionCookie,
 }
 
@@ -366,8 +370,33 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             lifespan: Duration::from_secs(24 * 3600),
+            earliest_possible_extend: None,
             cookie: SessionCookie::default(),
         }
+    }
+}
+
+mod optional_duration {
+    use super::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::duration::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapper(#[serde(with = "super::duration")] Duration);
+        Option::<Wrapper>::deserialize(deserializer)
+            .map(|value| value.map(|Wrapper(duration)| duration))
     }
 }
 

@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::JsonBody;
+use super::pagination::{Page, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::hash::{HashFormat, Password};
 use crate::identity::{
@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(patch_identity)
                 .delete(delete_identity),
         )
+        .merge(super::admin_sessions::routes())
         .merge(super::public::health_routes());
     let routes = Router::new()
         .nest("/admin", admin.clone())
@@ -162,47 +163,15 @@ async fn list_identities(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let single = |name: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
-    let all = |name: &str| -> Vec<String> {
-        params
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-            .collect()
-    };
-
-    if single("page").is_some() || single("per_page").is_some() {
-        return Err(ApiError::bad_request(
-            "Offset pagination (page, per_page) is not supported; use page_size and page_token.",
-        ));
-    }
-    let page_size = match single("page_size") {
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("page_size must be between 1 and {MAX_PAGE_SIZE}."))
-            })?,
-        None => DEFAULT_PAGE_SIZE,
-    };
-    let after = single("page_token")
-        .map(|token| decode_page_token(&token))
-        .transpose()?;
-    let include = parse_include(&all("include_credential"))?;
-    let credentials_identifier = single("credentials_identifier")
+    let params = Params::parse(raw);
+    let page_request = Page::parse(&params, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let include = parse_include(&params.all("include_credential"))?;
+    let credentials_identifier = params
+        .single("credentials_identifier")
         .map(|value| value.trim().to_string())
         .filter(|value| !value.is_empty());
-    let ids = all("ids")
+    let ids = params
+        .all("ids")
         .iter()
         .map(|id| {
             Uuid::parse_str(id)
@@ -223,8 +192,8 @@ async fn list_identities(
     let page = state
         .identities
         .list_identities(&IdentityQuery {
-            page_size,
-            after,
+            page_size: page_request.size,
+            after: page_request.after,
             credentials_identifier,
             ids,
         })
@@ -236,23 +205,8 @@ async fn list_identities(
         .map(|identity| identity_json(&state, identity, &include))
         .collect();
     let mut headers = HeaderMap::new();
-    let keep: Vec<(String, String)> = params
-        .iter()
-        .filter(|(key, _)| key != "page_token" && key != "page_size")
-        .cloned()
-        .collect();
-    let mut links = vec![format!(
-        "<{}>; rel=\"first\"",
-        page_link(page_size, None, &keep)
-    )];
-    if let Some(last) = page.next_after {
-        links.push(format!(
-            "<{}>; rel=\"next\"",
-            page_link(page_size, Some(last), &keep)
-        ));
-    }
-    if let Ok(value) = HeaderValue::from_str(&links.join(",")) {
-        headers.insert(header::LINK, value);
+    if let Some(link) = page_request.link_header("/admin/identities", page.next_after, &params) {
+        headers.insert(header::LINK, link);
     }
     Ok((headers, Json(body)).into_response())
 }
@@ -551,28 +505,4 @@ fn violations_error(violations: Vec<crate::identity::Violation>) -> ApiError {
         "The traits do not match the identity schema: {summary}"
     ))
     .with_details(json!({ "errors": errors }))
-}
-
-fn decode_page_token(token: &str) -> ApiResult<Uuid> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::bad_request("page_token is not valid."))
-}
-
-fn encode_page_token(id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-fn page_link(page_size: u32, after: Option<Uuid>, keep: &[(String, String)]) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("page_size", &page_size.to_string());
-    if let Some(after) = after {
-        query.append_pair("page_token", &encode_page_token(after));
-    }
-    for (key, value) in keep {
-        query.append_pair(key, value);
-    }
-    format!("/admin/identities?{}", query.finish())
 }

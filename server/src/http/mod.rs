@@ -1,7 +1,9 @@
 //! The HTTP surface: one router per listener, built from the shared state.
 
 pub mod admin;
+mod admin_sessions;
 mod extract;
+pub mod pagination;
 pub mod public;
 pub mod ui;
 

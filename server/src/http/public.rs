@@ -3,19 +3,25 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::session::handlers as sessions;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/schemas", get(list_schemas))
         .route("/schemas/{id}", get(get_schema))
-        .route("/sessions/whoami", any(crate::session::handlers::whoami))
+        .route("/sessions/whoami", any(sessions::whoami))
+        .route(
+            "/sessions",
+            get(sessions::list_my_sessions).delete(sessions::revoke_my_other_sessions),
+        )
+        .route("/sessions/{id}", delete(sessions::revoke_my_session))
         .merge(crate::flow::routes())
         .merge(health_routes());
     super::api_layers(routes.with_state(state.clone()), &state, "public")

@@ -1,17 +1,19 @@
-//! `/sessions/whoami` and resolving the caller's session.
+//! `/sessions/whoami`, the caller's own sessions, and resolving the caller's session.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 
 use super::Session;
 use super::issue::session_json;
 use crate::error::{ApiError, ApiResult};
 use crate::flow::request::Client;
+use crate::http::pagination::{Page, Params};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{SessionQuery, StoreError};
 
 /// The caller's valid session and its active identity, if the request carries one.
 pub async fn current_session(
@@ -56,4 +58,95 @@ pub async fn whoami(State(state): State<AppState>, client: Client) -> ApiResult<
             .insert("x-kratos-authenticated-identity-id", value);
     }
     Ok(response)
+}
+
+/// The caller's session, or 401.
+async fn require_session(state: &AppState, client: &Client) -> ApiResult<(Session, Identity)> {
+    current_session(state, client)
+        .await?
+        .ok_or_else(session_inactive)
+}
+
+/// `GET /sessions`: the caller's other active sessions.
+pub async fn list_my_sessions(
+    State(state): State<AppState>,
+    client: Client,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let (current, identity) = require_session(&state, &client).await?;
+    let params = Params::parse(raw);
+    let page = Page::parse(&params, 250, 1000)?;
+    let (sessions, next) = sessions_page(&state, identity.id, Some(true), &page).await?;
+    let body: Vec<Value> = sessions
+        .iter()
+        .filter(|session| session.id != current.id)
+        .map(|session| session_json(&state, session, &identity))
+        .collect();
+    let mut response = Json(body).into_response();
+    if let Some(link) = page.link_header("/sessions", next, &params) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// One page of an identity's sessions and the id to continue after, if more may follow.
+pub async fn sessions_page(
+    state: &AppState,
+    identity_id: uuid::Uuid,
+    active: Option<bool>,
+    page: &Page,
+) -> ApiResult<(Vec<Session>, Option<uuid::Uuid>)> {
+    let mut sessions = state
+        .sessions
+        .list_sessions(&SessionQuery {
+            identity_id,
+            active,
+            now: state.clock.now(),
+            after: page.after,
+            limit: page.size + 1,
+        })
+        .await?;
+    let more = sessions.len() > page.size as usize;
+    sessions.truncate(page.size as usize);
+    let next = if more {
+        sessions.last().map(|session| session.id)
+    } else {
+        None
+    };
+    Ok((sessions, next))
+}
+
+/// `DELETE /sessions`: signs out everywhere else; answers how many sessions ended.
+pub async fn revoke_my_other_sessions(
+    State(state): State<AppState>,
+    client: Client,
+) -> ApiResult<Json<Value>> {
+    let (current, identity) = require_session(&state, &client).await?;
+    let count = state
+        .sessions
+        .revoke_other_sessions(identity.id, Some(current.id))
+        .await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+/// `DELETE /sessions/{id}`: ends another of the caller's sessions.
+pub async fn revoke_my_session(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let (current, identity) = require_session(&state, &client).await?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    if id == current.id {
+        return Err(ApiError::bad_request(
+            "The current session cannot be revoked here; sign out instead.",
+        ));
+    }
+    let mut session = state.sessions.get_session(id).await?;
+    if session.identity_id != identity.id {
+        return Err(ApiError::not_found());
+    }
+    session.active = false;
+    state.sessions.update_session(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
-pub use session::SessionStore;
+pub use session::{SessionQuery, SessionStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -15,6 +15,27 @@ pub trait SessionStore: Send + Sync {
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     /// Writes the mutable parts: active, methods, AAL, times and devices.
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
+    async fn get_session(&self, id: Uuid) -> StoreResult<Session>;
+    /// An identity's sessions by id, after `after`, at most `limit`; only active (and unexpired
+    /// at `now`) ones, only inactive ones, or all.
+    async fn list_sessions(&self, query: &SessionQuery) -> StoreResult<Vec<Session>>;
+    /// Deactivates the identity's active sessions except `keep`; returns how many.
+    async fn revoke_other_sessions(
+        &self,
+        identity_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> StoreResult<u64>;
+    /// Deletes all of the identity's sessions.
+    async fn delete_sessions_of(&self, identity_id: Uuid) -> StoreResult<()>;
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionQuery {
+    pub identity_id: Uuid,
+    pub active: Option<bool>,
+    pub now: OffsetDateTime,
+    pub after: Option<Uuid>,
+    pub limit: u32,
 }
 
 const SESSION_COLUMNS: &str = "id, identity_id, token_hash, active, aal, \
@@ -91,6 +112,65 @@ impl SessionStore for SqlStore {
         }
         Ok(())
     }
+
+    async fn get_session(&self, id: Uuid) -> StoreResult<Session> {
+        let row: SessionRow = sqlx::query_as(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        session_from_row(row)
+    }
+
+    async fn list_sessions(&self, query: &SessionQuery) -> StoreResult<Vec<Session>> {
+        // $3 is "now": active means flagged active and not yet expired.
+        let filter = match query.active {
+            Some(true) => " AND active = 1 AND expires_at > $3",
+            Some(false) => " AND (active = 0 OR expires_at <= $3)",
+            None => " AND $3 = $3",
+        };
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE identity_id = $1 AND id > $2{filter} ORDER BY id LIMIT $4"
+        );
+        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+            .bind(query.identity_id.to_string())
+            .bind(query.after.map(|id| id.to_string()).unwrap_or_default())
+            .bind(to_micros(query.now))
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows_to_sessions(rows)
+    }
+
+    async fn revoke_other_sessions(
+        &self,
+        identity_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> StoreResult<u64> {
+        let revoked = sqlx::query(
+            "UPDATE sessions SET active = 0, updated_at = $3 WHERE identity_id = $1 AND id <> $2 AND active = 1",
+        )
+        .bind(identity_id.to_string())
+        .bind(keep.map(|id| id.to_string()).unwrap_or_default())
+        .bind(to_micros(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected())
+    }
+
+    async fn delete_sessions_of(&self, identity_id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE identity_id = $1")
+            .bind(identity_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn rows_to_sessions(rows: Vec<SessionRow>) -> StoreResult<Vec<Session>> {
+    rows.into_iter().map(session_from_row).collect()
 }
 
 fn session_from_row(row: SessionRow) -> StoreResult<Session> {

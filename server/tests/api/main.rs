@@ -8,4 +8,5 @@ mod admin_identities;
 mod cli;
 mod flows;
 mod listeners;
+mod sessions;
 mod store_contract;

@@ -1,0 +1,106 @@
+//! Keyset pagination as Kratos does it: `page_size` and an opaque `page_token`, with a `Link`
+//! header that names the first and the next page.
+
+use axum::http::HeaderValue;
+use base64::Engine;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+
+/// The query string as name/value pairs; names may repeat (`ids=a&ids=b`).
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(raw: Option<String>) -> Self {
+        Self(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub fn single(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+}
+
+/// Which page: how many items, after which id.
+pub struct Page {
+    pub size: u32,
+    pub after: Option<Uuid>,
+}
+
+impl Page {
+    pub fn parse(params: &Params, default_size: u32, max_size: u32) -> ApiResult<Self> {
+        if params.single("page").is_some() || params.single("per_page").is_some() {
+            return Err(ApiError::bad_request(
+                "Offset pagination (page, per_page) is not supported; use page_size and page_token.",
+            ));
+        }
+        let size = match params.single("page_size") {
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|size| (1..=max_size).contains(size))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("page_size must be between 1 and {max_size}."))
+                })?,
+            None => default_size,
+        };
+        let after = params
+            .single("page_token")
+            .map(|token| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(token)
+                    .ok()
+                    .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+                    .ok_or_else(|| ApiError::bad_request("page_token is not valid."))
+            })
+            .transpose()?;
+        Ok(Self { size, after })
+    }
+
+    /// `Link: <path?page_size=..>; rel="first",<path?page_size=..&page_token=..>; rel="next"`,
+    /// keeping the other query parameters.
+    pub fn link_header(
+        &self,
+        path: &str,
+        next_after: Option<Uuid>,
+        params: &Params,
+    ) -> Option<HeaderValue> {
+        let link = |after: Option<Uuid>| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("page_size", &self.size.to_string());
+            if let Some(after) = after {
+                query.append_pair(
+                    "page_token",
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(after.as_bytes()),
+                );
+            }
+            for (key, value) in params
+                .0
+                .iter()
+                .filter(|(key, _)| key != "page_token" && key != "page_size")
+            {
+                query.append_pair(key, value);
+            }
+            format!("{path}?{}", query.finish())
+        };
+        let mut links = vec![format!("<{}>; rel=\"first\"", link(None))];
+        if let Some(last) = next_after {
+            links.push(format!("<{}>; rel=\"next\"", link(Some(last))));
+        }
+        HeaderValue::from_str(&links.join(",")).ok()
+    }
+}
