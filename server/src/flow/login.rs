@@ -93,7 +93,9 @@ async fn init(
     for strategy in &state.strategies.login {
         strategy.populate_login(state, &mut flow);
     }
-    if let Some((_, identity)) = existing.filter(|_| refresh) {
+    if let Some((session, _)) = existing.filter(|_| refresh) {
+        // The session's identity comes without credentials; the identifier lives in them.
+        let identity = state.identities.get_identity(session.identity_id).await?;
         prefill_identifier(&mut flow, &identity);
         flow.ui.messages.push(app::model::UiText::plain(1010003));
     }

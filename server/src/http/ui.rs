@@ -18,8 +18,9 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::flow::{FlowKind, csrf_cookie_matches};
-use crate::identity::{IdentityState, timestamp};
+use crate::identity::timestamp;
 use crate::metrics::{Observed, observe};
+use crate::session::handlers::session_for_token;
 use crate::session::{logout_token, token_from_cookie_header};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -121,26 +122,13 @@ impl Backend for EngineBackend {
         else {
             return Ok(None);
         };
-        let unavailable = |error: StoreError| {
+        let found = session_for_token(state, &token).await.map_err(|error| {
             tracing::error!(%error, "session lookup failed");
             BackendError
-        };
-        let session = state
-            .sessions
-            .find_session_by_token_hash(&token.hash())
-            .await
-            .map_err(unavailable)?;
-        let Some(session) = session.filter(|session| session.is_valid_at(state.clock.now())) else {
+        })?;
+        let Some((session, identity)) = found else {
             return Ok(None);
         };
-        let identity = match state.identities.get_identity(session.identity_id).await {
-            Ok(identity) => identity,
-            Err(StoreError::NotFound) => return Ok(None),
-            Err(error) => return Err(unavailable(error)),
-        };
-        if identity.state != IdentityState::Active {
-            return Ok(None);
-        }
         let mut logout_url = state
             .urls
             .public

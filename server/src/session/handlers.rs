@@ -13,9 +13,10 @@ use crate::flow::request::Client;
 use crate::http::pagination::{Page, Params};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
-use crate::store::{SessionQuery, StoreError};
+use crate::store::SessionQuery;
 
-/// The caller's valid session and its active identity, if the request carries one.
+/// The caller's valid session and its active identity (without credentials), if the request
+/// carries one. One database round trip.
 pub async fn current_session(
     state: &AppState,
     client: &Client,
@@ -23,21 +24,21 @@ pub async fn current_session(
     let Some(token) = client.session_token(&state.config.session.cookie.name) else {
         return Ok(None);
     };
-    let Some(session) = state
+    Ok(session_for_token(state, &token).await?)
+}
+
+/// The valid session `token` names, with its active identity (without credentials).
+pub async fn session_for_token(
+    state: &AppState,
+    token: &crate::session::SessionToken,
+) -> crate::store::StoreResult<Option<(Session, Identity)>> {
+    let found = state
         .sessions
-        .find_session_by_token_hash(&token.hash())
-        .await?
-    else {
-        return Ok(None);
-    };
-    if !session.is_valid_at(state.clock.now()) {
-        return Ok(None);
-    }
-    match state.identities.get_identity(session.identity_id).await {
-        Ok(identity) if identity.state == IdentityState::Active => Ok(Some((session, identity))),
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
+        .find_session_with_identity(&token.hash())
+        .await?;
+    Ok(found.filter(|(session, identity)| {
+        session.is_valid_at(state.clock.now()) && identity.state == IdentityState::Active
+    }))
 }
 
 pub fn session_inactive() -> ApiError {

@@ -52,18 +52,18 @@ pub trait IdentityStore: Send + Sync {
 }
 
 #[derive(FromRow)]
-struct IdentityRow {
-    id: String,
-    schema_id: String,
-    state: String,
-    state_changed_at: Option<i64>,
-    traits: String,
-    metadata_public: Option<String>,
-    metadata_admin: Option<String>,
-    external_id: Option<String>,
-    organization_id: Option<String>,
-    created_at: i64,
-    updated_at: i64,
+pub(super) struct IdentityRow {
+    pub(super) id: String,
+    pub(super) schema_id: String,
+    pub(super) state: String,
+    pub(super) state_changed_at: Option<i64>,
+    pub(super) traits: String,
+    pub(super) metadata_public: Option<String>,
+    pub(super) metadata_admin: Option<String>,
+    pub(super) external_id: Option<String>,
+    pub(super) organization_id: Option<String>,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 #[derive(FromRow)]
@@ -85,25 +85,25 @@ struct IdentifierRow {
 }
 
 #[derive(FromRow)]
-struct VerifiableRow {
-    id: String,
-    identity_id: String,
-    via: String,
-    value: String,
-    status: String,
-    verified_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
+pub(super) struct VerifiableRow {
+    pub(super) id: String,
+    pub(super) identity_id: String,
+    pub(super) via: String,
+    pub(super) value: String,
+    pub(super) status: String,
+    pub(super) verified_at: Option<i64>,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 #[derive(FromRow)]
-struct RecoveryRow {
-    id: String,
-    identity_id: String,
-    via: String,
-    value: String,
-    created_at: i64,
-    updated_at: i64,
+pub(super) struct RecoveryRow {
+    pub(super) id: String,
+    pub(super) identity_id: String,
+    pub(super) via: String,
+    pub(super) value: String,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 const IDENTITY_COLUMNS: &str = "id, schema_id, state, state_changed_at, traits, metadata_public, \
@@ -314,33 +314,18 @@ impl SqlStore {
                 .insert(credential.kind, credential);
         }
         for row in verifiable {
-            let Some(&index) = position.get(&row.identity_id) else {
-                continue;
-            };
-            identities[index]
-                .verifiable_addresses
-                .push(VerifiableAddress {
-                    id: parse_uuid(&row.id)?,
-                    via: Via::parse(&row.via).ok_or_else(|| corrupt("via", &row.via))?,
-                    status: VerificationStatus::parse(&row.status)
-                        .ok_or_else(|| corrupt("status", &row.status))?,
-                    value: row.value,
-                    verified_at: row.verified_at.map(from_micros).transpose()?,
-                    created_at: from_micros(row.created_at)?,
-                    updated_at: from_micros(row.updated_at)?,
-                });
+            if let Some(&index) = position.get(&row.identity_id) {
+                identities[index]
+                    .verifiable_addresses
+                    .push(row.into_address()?);
+            }
         }
         for row in recovery {
-            let Some(&index) = position.get(&row.identity_id) else {
-                continue;
-            };
-            identities[index].recovery_addresses.push(RecoveryAddress {
-                id: parse_uuid(&row.id)?,
-                via: Via::parse(&row.via).ok_or_else(|| corrupt("via", &row.via))?,
-                value: row.value,
-                created_at: from_micros(row.created_at)?,
-                updated_at: from_micros(row.updated_at)?,
-            });
+            if let Some(&index) = position.get(&row.identity_id) {
+                identities[index]
+                    .recovery_addresses
+                    .push(row.into_address()?);
+            }
         }
         Ok(identities)
     }
@@ -449,7 +434,34 @@ async fn insert_children(tx: &mut Transaction<'_, Any>, identity: &Identity) -> 
     Ok(())
 }
 
-fn identity_from_row(row: IdentityRow) -> StoreResult<Identity> {
+impl VerifiableRow {
+    pub(super) fn into_address(self) -> StoreResult<VerifiableAddress> {
+        Ok(VerifiableAddress {
+            id: parse_uuid(&self.id)?,
+            via: Via::parse(&self.via).ok_or_else(|| corrupt("via", &self.via))?,
+            status: VerificationStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            value: self.value,
+            verified_at: self.verified_at.map(from_micros).transpose()?,
+            created_at: from_micros(self.created_at)?,
+            updated_at: from_micros(self.updated_at)?,
+        })
+    }
+}
+
+impl RecoveryRow {
+    pub(super) fn into_address(self) -> StoreResult<RecoveryAddress> {
+        Ok(RecoveryAddress {
+            id: parse_uuid(&self.id)?,
+            via: Via::parse(&self.via).ok_or_else(|| corrupt("via", &self.via))?,
+            value: self.value,
+            created_at: from_micros(self.created_at)?,
+            updated_at: from_micros(self.updated_at)?,
+        })
+    }
+}
+
+pub(super) fn identity_from_row(row: IdentityRow) -> StoreResult<Identity> {
     Ok(Identity {
         id: parse_uuid(&row.id)?,
         state: IdentityState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,

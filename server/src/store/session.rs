@@ -5,7 +5,9 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::identity::{IdentityRow, RecoveryRow, VerifiableRow, identity_from_row};
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use crate::identity::Identity;
 use crate::session::{Aal, Session};
 
 #[async_trait]
@@ -13,6 +15,12 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     /// The session whose token hashes to `token_hash`, active or not.
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// The session with its identity (traits, addresses; no credentials) in one round trip:
+    /// what every whoami needs.
+    async fn find_session_with_identity(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(Session, Identity)>>;
     /// Writes the mutable parts: active, methods, AAL, times and devices.
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, id: Uuid) -> StoreResult<Session>;
@@ -88,6 +96,55 @@ impl SessionStore for SqlStore {
         .fetch_optional(&self.pool)
         .await?;
         row.map(session_from_row).transpose()
+    }
+
+    async fn find_session_with_identity(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(Session, Identity)>> {
+        // Identities have few addresses, so joining both lists costs a handful of rows at most.
+        let rows: Vec<WhoamiRow> = sqlx::query_as(
+            "SELECT s.id, s.identity_id, s.token_hash, s.active, s.aal, s.authentication_methods, s.devices, \
+             s.issued_at, s.authenticated_at, s.expires_at, \
+             i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, \
+             i.external_id, i.organization_id, i.created_at AS i_created_at, i.updated_at AS i_updated_at, \
+             va.id AS va_id, va.via AS va_via, va.value AS va_value, va.status AS va_status, \
+             va.verified_at AS va_verified_at, va.created_at AS va_created_at, va.updated_at AS va_updated_at, \
+             ra.id AS ra_id, ra.via AS ra_via, ra.value AS ra_value, ra.created_at AS ra_created_at, \
+             ra.updated_at AS ra_updated_at \
+             FROM sessions s JOIN identities i ON i.id = s.identity_id \
+             LEFT JOIN identity_verifiable_addresses va ON va.identity_id = i.id \
+             LEFT JOIN identity_recovery_addresses ra ON ra.identity_id = i.id \
+             WHERE s.token_hash = $1 \
+             ORDER BY va.created_at, va.value, ra.created_at, ra.value",
+        )
+        .bind(token_hash)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let session = session_from_row(first.session_row())?;
+        let mut identity = identity_from_row(first.identity_row())?;
+        for row in rows {
+            if let Some(address) = row.verifiable_row()
+                && !identity
+                    .verifiable_addresses
+                    .iter()
+                    .any(|known| known.id.to_string() == address.id)
+            {
+                identity.verifiable_addresses.push(address.into_address()?);
+            }
+            if let Some(address) = row.recovery_row()
+                && !identity
+                    .recovery_addresses
+                    .iter()
+                    .any(|known| known.id.to_string() == address.id)
+            {
+                identity.recovery_addresses.push(address.into_address()?);
+            }
+        }
+        Ok(Some((session, identity)))
     }
 
     async fn update_session(&self, session: &Session) -> StoreResult<()> {
@@ -166,6 +223,100 @@ impl SessionStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+/// One row of the whoami join: session, identity, and one verifiable and one recovery address.
+#[derive(FromRow)]
+struct WhoamiRow {
+    id: String,
+    identity_id: String,
+    token_hash: String,
+    active: i64,
+    aal: String,
+    authentication_methods: String,
+    devices: String,
+    issued_at: i64,
+    authenticated_at: i64,
+    expires_at: i64,
+    schema_id: String,
+    state: String,
+    state_changed_at: Option<i64>,
+    traits: String,
+    metadata_public: Option<String>,
+    metadata_admin: Option<String>,
+    external_id: Option<String>,
+    organization_id: Option<String>,
+    i_created_at: i64,
+    i_updated_at: i64,
+    va_id: Option<String>,
+    va_via: Option<String>,
+    va_value: Option<String>,
+    va_status: Option<String>,
+    va_verified_at: Option<i64>,
+    va_created_at: Option<i64>,
+    va_updated_at: Option<i64>,
+    ra_id: Option<String>,
+    ra_via: Option<String>,
+    ra_value: Option<String>,
+    ra_created_at: Option<i64>,
+    ra_updated_at: Option<i64>,
+}
+
+impl WhoamiRow {
+    fn session_row(&self) -> SessionRow {
+        SessionRow {
+            id: self.id.clone(),
+            identity_id: self.identity_id.clone(),
+            token_hash: self.token_hash.clone(),
+            active: self.active,
+            aal: self.aal.clone(),
+            authentication_methods: self.authentication_methods.clone(),
+            devices: self.devices.clone(),
+            issued_at: self.issued_at,
+            authenticated_at: self.authenticated_at,
+            expires_at: self.expires_at,
+        }
+    }
+
+    fn identity_row(&self) -> IdentityRow {
+        IdentityRow {
+            id: self.identity_id.clone(),
+            schema_id: self.schema_id.clone(),
+            state: self.state.clone(),
+            state_changed_at: self.state_changed_at,
+            traits: self.traits.clone(),
+            metadata_public: self.metadata_public.clone(),
+            metadata_admin: self.metadata_admin.clone(),
+            external_id: self.external_id.clone(),
+            organization_id: self.organization_id.clone(),
+            created_at: self.i_created_at,
+            updated_at: self.i_updated_at,
+        }
+    }
+
+    fn verifiable_row(&self) -> Option<VerifiableRow> {
+        Some(VerifiableRow {
+            id: self.va_id.clone()?,
+            identity_id: self.identity_id.clone(),
+            via: self.va_via.clone()?,
+            value: self.va_value.clone()?,
+            status: self.va_status.clone()?,
+            verified_at: self.va_verified_at,
+            created_at: self.va_created_at?,
+            updated_at: self.va_updated_at?,
+        })
+    }
+
+    fn recovery_row(&self) -> Option<RecoveryRow> {
+        Some(RecoveryRow {
+            id: self.ra_id.clone()?,
+            identity_id: self.identity_id.clone(),
+            via: self.ra_via.clone()?,
+            value: self.ra_value.clone()?,
+            created_at: self.ra_created_at?,
+            updated_at: self.ra_updated_at?,
+        })
     }
 }
 

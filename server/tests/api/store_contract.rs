@@ -39,6 +39,7 @@ contract!(
     missing_records,
     migrations_are_idempotent,
     sessions_are_found_by_token_hash_only,
+    whoami_lookup_brings_the_whole_identity,
 );
 
 async fn store(database: &crate::harness::TestDatabase) -> SqlStore {
@@ -304,5 +305,63 @@ async fn sessions_are_found_by_token_hash_only(store: &SqlStore) {
             .unwrap(),
         None,
         "sessions go with their identity"
+    );
+}
+
+async fn whoami_lookup_brings_the_whole_identity(store: &SqlStore) {
+    // Several addresses of each kind: the one-query join must neither lose nor repeat any.
+    let schema = IdentitySchema::compile(
+        "multi",
+        json!({"type": "object", "properties": {"traits": {"type": "object", "properties": {
+            "emails": {"type": "array", "items": {"type": "string", "format": "email",
+                "ory.sh/kratos": {"verification": {"via": "email"}, "recovery": {"via": "email"}}}},
+            "backup": {"type": "string", "format": "email", "ory.sh/kratos": {"recovery": {"via": "email"}}}
+        }}}}),
+    )
+    .unwrap();
+    let now = now();
+    let mut identity = Identity::new(
+        "multi".into(),
+        json!({"emails": ["a@x.io", "b@x.io", "c@x.io"], "backup": "d@x.io"}),
+        now,
+    );
+    apply_schema(&mut identity, &schema, now).unwrap();
+    assert_eq!(
+        (
+            identity.verifiable_addresses.len(),
+            identity.recovery_addresses.len()
+        ),
+        (3, 4)
+    );
+    store.create_identity(&identity).await.unwrap();
+    let token = SessionToken::generate();
+    let session = Session {
+        id: uuid::Uuid::new_v4(),
+        identity_id: identity.id,
+        token_hash: token.hash(),
+        active: true,
+        aal: Aal::Aal1,
+        authentication_methods: Vec::new(),
+        devices: Vec::new(),
+        issued_at: now,
+        authenticated_at: now,
+        expires_at: now + time::Duration::hours(1),
+    };
+    store.create_session(&session).await.unwrap();
+    let (found_session, found_identity) = store
+        .find_session_with_identity(&token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found_session, session);
+    let mut expected = store.get_identity(identity.id).await.unwrap();
+    expected.credentials.clear();
+    assert_eq!(found_identity, expected);
+    assert!(
+        store
+            .find_session_with_identity("unknown")
+            .await
+            .unwrap()
+            .is_none()
     );
 }
