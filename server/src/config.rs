@@ -189,19 +189,28 @@ impl Default for FlowConfig {
     }
 }
 
+/// The registration flow's settings: a flow's, and whether sign-up is open. (Spelled out
+/// rather than flattened, so errors name the full key path.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RegistrationFlowConfig {
     pub enabled: bool,
-    #[serde(flatten)]
-    pub flow: FlowConfig,
+    pub ui_url: Option<Url>,
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
+    pub before: HookList,
+    pub after: AfterHooks,
 }
 
 impl Default for RegistrationFlowConfig {
     fn default() -> Self {
+        let flow = FlowConfig::default();
         Self {
             enabled: true,
-            flow: FlowConfig::default(),
+            ui_url: flow.ui_url,
+            lifespan: flow.lifespan,
+            before: flow.before,
+            after: flow.after,
         }
     }
 }
@@ -577,7 +586,7 @@ impl Config {
                 listener.host = "127.0.0.1".into();
             }
         }
-        let registration_hooks = &mut self.selfservice.flows.registration.flow.after;
+        let registration_hooks = &mut self.selfservice.flows.registration.after;
         if registration_hooks.hooks.is_empty() && registration_hooks.password.hooks.is_empty() {
             // A trial signs people in right after they sign up.
             registration_hooks.password.hooks = vec![HookConfig {
@@ -618,6 +627,7 @@ impl Config {
             }
         }
         self.base_urls()?;
+        self.validate_hooks()?;
         if self.selfservice.methods.password.config.min_password_length < 6 {
             return Err(ConfigError::invalid(
                 "selfservice.methods.password.config.min_password_length",
@@ -656,6 +666,41 @@ impl Config {
     /// The configured DSN; `validate` guarantees it is present.
     pub fn dsn(&self) -> &str {
         self.dsn.as_deref().unwrap_or_default()
+    }
+
+    /// Each hook only where it can run: `session` signs people in after registration.
+    fn validate_hooks(&self) -> Result<(), ConfigError> {
+        let flows = &self.selfservice.flows;
+        let misplaced = [
+            (
+                "selfservice.flows.login.before.hooks",
+                &flows.login.before.hooks,
+            ),
+            (
+                "selfservice.flows.login.after.hooks",
+                &flows.login.after.hooks,
+            ),
+            (
+                "selfservice.flows.login.after.password.hooks",
+                &flows.login.after.password.hooks,
+            ),
+            (
+                "selfservice.flows.registration.before.hooks",
+                &flows.registration.before.hooks,
+            ),
+        ];
+        for (key, hooks) in misplaced {
+            if let Some(hook) = hooks.first() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "the {:?} hook cannot run here; it runs after registration",
+                        hook.hook
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn base_urls(&self) -> Result<BaseUrls, ConfigError> {
@@ -938,6 +983,49 @@ mod tests {
                 .unwrap()
                 .as_str(),
             "http://127.0.0.1:4455/welcome"
+        );
+    }
+
+    #[test]
+    fn hooks_are_checked_for_their_place() {
+        let file = yaml(&format!(
+            "{MINIMAL}  flows:\n    registration:\n      after:\n        password:\n          hooks:\n            - hook: session\n"
+        ));
+        let loaded = Config::load_from(&[file.path().into()], &[], false).unwrap();
+        assert_eq!(
+            loaded
+                .config
+                .selfservice
+                .flows
+                .registration
+                .after
+                .password
+                .hooks
+                .len(),
+            1
+        );
+        assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+
+        let file = yaml(&format!(
+            "{MINIMAL}  flows:\n    login:\n      after:\n        hooks:\n          - hook: session\n"
+        ));
+        let error = Config::load_from(&[file.path().into()], &[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("selfservice.flows.login.after.hooks"),
+            "{error}"
+        );
+
+        let file = yaml(&format!(
+            "{MINIMAL}  flows:\n    registration:\n      after:\n        hooks:\n          - hook: web_hook\n"
+        ));
+        let error = Config::load_from(&[file.path().into()], &[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("hooks") && error.contains("web_hook"),
+            "{error}"
         );
     }
 

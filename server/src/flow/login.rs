@@ -2,13 +2,14 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::{Client, Submission, field};
 use super::respond::{
-    is_browser_navigation, redirect_to_flow, respond_api_error, respond_expired, respond_rejected,
+    expired_on_get, init_url, is_browser_navigation, redirect_to_flow, respond_api_error,
+    respond_flow_error, signed_in_response,
 };
 use super::{
     FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, check_flow_owner,
@@ -18,7 +19,6 @@ use super::{
 use crate::error::ApiError;
 use crate::flow::Flow;
 use crate::identity::Identity;
-use crate::session::cookie::{csrf_cookie, new_csrf_token, session_cookie};
 use crate::session::handlers::current_session;
 use crate::session::issue::{issue, session_json};
 use crate::session::{Aal, AuthenticationMethod};
@@ -74,7 +74,8 @@ async fn init(
     let refresh = query.refresh() && existing.is_some();
     if existing.is_some() && !refresh {
         if is_browser_navigation(client, flow_type) {
-            let target = return_to.unwrap_or_else(|| default_return(state));
+            let target =
+                return_to.unwrap_or_else(|| return_url(state, None, &after_defaults(state)));
             return Ok(see_other(&target));
         }
         return Err(session_already_available());
@@ -126,32 +127,13 @@ fn prefill_identifier(flow: &mut Flow, identity: &Identity) {
     }
 }
 
-fn default_return(state: &AppState) -> String {
-    let login = &state.config.selfservice.flows.login.after;
-    return_url_defaults(
-        state,
-        &[
-            login.password.default_browser_return_url.as_ref(),
-            login.default_browser_return_url.as_ref(),
-        ],
-    )
-}
-
-fn return_url_defaults(state: &AppState, defaults: &[Option<&url::Url>]) -> String {
-    defaults
-        .iter()
-        .flatten()
-        .next()
-        .map(|url| url.to_string())
-        .or_else(|| {
-            state
-                .config
-                .selfservice
-                .default_browser_return_url
-                .as_ref()
-                .map(url::Url::to_string)
-        })
-        .unwrap_or_else(|| state.urls.ui.to_string())
+/// Where a browser goes after signing in, unless the flow says otherwise.
+fn after_defaults(state: &AppState) -> [Option<&url::Url>; 2] {
+    let after = &state.config.selfservice.flows.login.after;
+    [
+        after.password.default_browser_return_url.as_ref(),
+        after.default_browser_return_url.as_ref(),
+    ]
 }
 
 /// `GET /self-service/login/flows?id=`
@@ -175,22 +157,6 @@ pub async fn get_flow(
     Ok(Json(flow.to_json()))
 }
 
-/// 410 for an expired flow that is only read: where to start a new one.
-pub fn expired_on_get(state: &AppState, flow: &Flow) -> ApiError {
-    let init = |variant: &str| {
-        state
-            .urls
-            .public
-            .join(&format!("self-service/{}/{variant}", flow.kind.as_str()))
-            .map(String::from)
-            .unwrap_or_default()
-    };
-    ApiError::new(StatusCode::GONE)
-        .with_id("self_service_flow_expired")
-        .with_reason("The self-service flow expired, initialize a new one.")
-        .with_details(json!({"redirect_to": init("browser"), "api": init("api")}))
-}
-
 /// `POST /self-service/login?flow=`
 pub async fn submit(
     State(state): State<AppState>,
@@ -201,115 +167,19 @@ pub async fn submit(
     // Without a usable flow id a browser starts over; other clients learn why.
     let id = match id.parse("flow") {
         Ok(id) => id,
-        Err(error) if !client.wants_json => {
-            let _ = error;
-            return see_other(&init_url(&state, FlowKind::Login));
-        }
+        Err(_) if !client.wants_json => return see_other(&init_url(&state, FlowKind::Login)),
         Err(error) => return error.into_response(),
     };
-    let flow = match load_for_submit(
-        &state,
-        &client,
-        FlowKind::Login,
-        id,
-        field(&form, "csrf_token"),
-    )
-    .await
-    {
-        Ok(flow) => flow,
-        Err(error) => return respond_flow_error(&state, &client, FlowKind::Login, error).await,
-    };
-    let flow_type = flow.flow_type;
-    match run(&state, &client, flow, &form).await {
+    let result = async {
+        let csrf = field(&form, "csrf_token");
+        let flow = load_for_submit(&state, &client, FlowKind::Login, id, csrf).await?;
+        run(&state, &client, flow, &form).await
+    }
+    .await;
+    match result {
         Ok(response) => response,
-        Err(error) => {
-            let _ = flow_type;
-            respond_flow_error(&state, &client, FlowKind::Login, error).await
-        }
+        Err(error) => respond_flow_error(&state, &client, error).await,
     }
-}
-
-pub fn init_url(state: &AppState, kind: FlowKind) -> String {
-    state
-        .urls
-        .public
-        .join(&format!("self-service/{}/browser", kind.as_str()))
-        .map(String::from)
-        .unwrap_or_default()
-}
-
-/// Answers a failed submission: refused forms are shown again, expired flows are replaced.
-pub async fn respond_flow_error(
-    state: &AppState,
-    client: &Client,
-    kind: FlowKind,
-    error: FlowError,
-) -> Response {
-    match error {
-        FlowError::Rejected(flow) => respond_rejected(state, client, *flow).await,
-        FlowError::Expired(old) => match replace_expired(state, client, &old).await {
-            Ok((replacement, set_cookie)) => {
-                let mut response = respond_expired(state, client, &old, &replacement);
-                if let Some(cookie) = set_cookie {
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
-                }
-                response
-            }
-            Err(error) => respond_api_error(state, client, old.flow_type, error).await,
-        },
-        FlowError::Api(error) => {
-            let flow_type = if client.wants_json {
-                FlowType::Api
-            } else {
-                FlowType::Browser
-            };
-            let _ = kind;
-            respond_api_error(state, client, flow_type, error).await
-        }
-    }
-}
-
-/// A new flow of the same kind and type in place of an expired one, holding the "expired"
-/// message and keeping `return_to`.
-async fn replace_expired(
-    state: &AppState,
-    client: &Client,
-    old: &Flow,
-) -> Result<(Flow, Option<HeaderValue>), ApiError> {
-    let lifespan = match old.kind {
-        FlowKind::Login => state.config.selfservice.flows.login.lifespan,
-        FlowKind::Registration => state.config.selfservice.flows.registration.flow.lifespan,
-    };
-    let (mut flow, set_cookie) = new_flow(
-        state,
-        client,
-        old.kind,
-        old.flow_type,
-        old.return_to.clone(),
-        lifespan,
-    );
-    match old.kind {
-        FlowKind::Login => state
-            .strategies
-            .login
-            .iter()
-            .for_each(|s| s.populate_login(state, &mut flow)),
-        FlowKind::Registration => state
-            .strategies
-            .registration
-            .iter()
-            .for_each(|s| s.populate_registration(state, &mut flow)),
-    }
-    let expired_at = old.expires_at;
-    flow.ui.messages.push(app::model::UiText::new(
-        old.kind.expired_message(),
-        json!({
-            "expired_at": crate::identity::timestamp(expired_at),
-            "expired_at_unix": expired_at.unix_timestamp(),
-        }),
-    ));
-    state.flows.create_flow(&flow).await?;
-    Ok((flow, set_cookie))
 }
 
 async fn run(
@@ -321,7 +191,11 @@ async fn run(
     let existing = current_session(state, client).await?;
     if existing.is_some() && !flow.refresh {
         if is_browser_navigation(client, flow.flow_type) {
-            return Ok(see_other(&return_url(state, &flow, &[])));
+            return Ok(see_other(&return_url(
+                state,
+                Some(&flow),
+                &after_defaults(state),
+            )));
         }
         return Err(session_already_available().into());
     }
@@ -382,15 +256,7 @@ async fn finish(
     flow.updated_at = now;
     state.flows.update_flow(&flow).await?;
 
-    let after = &state.config.selfservice.flows.login.after;
-    let destination = return_url(
-        state,
-        &flow,
-        &[
-            after.password.default_browser_return_url.as_ref(),
-            after.default_browser_return_url.as_ref(),
-        ],
-    );
+    let destination = return_url(state, Some(&flow), &after_defaults(state));
     let body = json!({ "session": session_json(state, &session, identity) });
     Ok(signed_in_response(
         state,
@@ -401,50 +267,4 @@ async fn finish(
         &session,
         &destination,
     ))
-}
-
-/// The answer after a flow signed someone in: a redirect with cookies for browsers, JSON with
-/// cookies for SPAs, JSON with the session token for native apps. `body` already holds what
-/// the flow reports (`session`, `identity`).
-pub fn signed_in_response(
-    state: &AppState,
-    client: &Client,
-    flow: &Flow,
-    mut body: Value,
-    token: Option<&str>,
-    session: &crate::session::Session,
-    destination: &str,
-) -> Response {
-    match flow.flow_type {
-        FlowType::Api => {
-            let mut continue_with = Vec::new();
-            if let Some(token) = token {
-                body["session_token"] = json!(token);
-                continue_with
-                    .push(json!({"action": "set_ory_session_token", "ory_session_token": token}));
-            }
-            body["continue_with"] = json!(continue_with);
-            Json(body).into_response()
-        }
-        FlowType::Browser => {
-            let mut response = if client.wants_json {
-                body["continue_with"] =
-                    json!([{"action": "redirect_browser_to", "redirect_browser_to": destination}]);
-                Json(body).into_response()
-            } else {
-                see_other(destination)
-            };
-            let headers = response.headers_mut();
-            if let Some(cookie) =
-                token.and_then(|token| session_cookie(state, token, session.expires_at))
-            {
-                headers.append(header::SET_COOKIE, cookie);
-                // A new identity in this browser gets a new CSRF token.
-                if let Some(csrf) = csrf_cookie(state, &new_csrf_token()) {
-                    headers.append(header::SET_COOKIE, csrf);
-                }
-            }
-            response
-        }
-    }
 }

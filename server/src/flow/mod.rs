@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 pub use model::{Flow, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE};
 use request::Client;
-pub use respond::{FlowError, FlowResult};
+pub use respond::{FlowError, FlowResult, init_url};
 
 use app::model::{InputAttributes, NodeGroup, UiContainer, UiNode, UiText};
 
@@ -301,25 +301,18 @@ pub fn validate_return_to(
 }
 
 /// Where a browser goes after a flow: the flow's `return_to`, else the first configured
-/// default (method, flow, global).
-pub fn return_url(state: &AppState, flow: &Flow, defaults: &[Option<&Url>]) -> String {
-    if let Some(return_to) = &flow.return_to {
+/// default (method, flow, global), else the UI.
+pub fn return_url(state: &AppState, flow: Option<&Flow>, defaults: &[Option<&Url>]) -> String {
+    if let Some(return_to) = flow.and_then(|flow| flow.return_to.as_ref()) {
         return return_to.clone();
     }
     defaults
         .iter()
         .flatten()
         .next()
-        .map(|url| url.to_string())
-        .or_else(|| {
-            state
-                .config
-                .selfservice
-                .default_browser_return_url
-                .as_ref()
-                .map(Url::to_string)
-        })
-        .unwrap_or_else(|| state.urls.ui.to_string())
+        .copied()
+        .or(state.config.selfservice.default_browser_return_url.as_ref())
+        .map_or_else(|| state.urls.ui.to_string(), Url::to_string)
 }
 
 /// The UI page that renders flows of `kind`: configured, else Ward's own page.
@@ -327,7 +320,7 @@ pub fn ui_url(state: &AppState, kind: FlowKind) -> Url {
     let flows = &state.config.selfservice.flows;
     let configured = match kind {
         FlowKind::Login => flows.login.ui_url.as_ref(),
-        FlowKind::Registration => flows.registration.flow.ui_url.as_ref(),
+        FlowKind::Registration => flows.registration.ui_url.as_ref(),
     };
     configured
         .cloned()

@@ -6,9 +6,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::login::{expired_on_get, init_url, respond_flow_error, signed_in_response};
 use super::request::{Client, Submission, field};
-use super::respond::{is_browser_navigation, redirect_to_flow, respond_api_error};
+use super::respond::{
+    expired_on_get, init_url, is_browser_navigation, redirect_to_flow, respond_api_error,
+    respond_flow_error, signed_in_response,
+};
 use super::{
     FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, check_flow_owner,
     load_for_submit, new_flow, return_url, see_other, session_already_available,
@@ -75,7 +77,7 @@ async fn init(
         FlowKind::Registration,
         flow_type,
         return_to,
-        config.flow.lifespan,
+        config.lifespan,
     );
     for strategy in &state.strategies.registration {
         strategy.populate_registration(state, &mut flow);
@@ -94,20 +96,12 @@ async fn init(
 
 /// Where a browser goes after signing up: the flow's `return_to`, else the configured defaults.
 fn after_url(state: &AppState, flow: Option<&Flow>) -> String {
-    let after = &state.config.selfservice.flows.registration.flow.after;
+    let after = &state.config.selfservice.flows.registration.after;
     let defaults = [
         after.password.default_browser_return_url.as_ref(),
         after.default_browser_return_url.as_ref(),
     ];
-    match flow {
-        Some(flow) => return_url(state, flow, &defaults),
-        None => defaults
-            .into_iter()
-            .flatten()
-            .next()
-            .or(state.config.selfservice.default_browser_return_url.as_ref())
-            .map_or_else(|| state.urls.ui.to_string(), url::Url::to_string),
-    }
+    return_url(state, flow, &defaults)
 }
 
 /// `GET /self-service/registration/flows?id=`
@@ -162,7 +156,7 @@ pub async fn submit(
     .await;
     match result {
         Ok(response) => response,
-        Err(error) => respond_flow_error(&state, &client, FlowKind::Registration, error).await,
+        Err(error) => respond_flow_error(&state, &client, error).await,
     }
 }
 

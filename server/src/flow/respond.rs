@@ -1,14 +1,15 @@
 //! How flows answer: the one place that chooses between a browser redirect and JSON.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::request::Client;
-use super::{Flow, FlowType, see_other, ui_url};
+use super::{Flow, FlowKind, FlowType, new_flow, see_other, ui_url};
 use crate::error::ApiError;
 use crate::identity::timestamp;
+use crate::session::cookie::{csrf_cookie, new_csrf_token, session_cookie};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -133,4 +134,137 @@ pub fn respond_expired(
     body["since"] = json!(since);
     body["use_flow_id"] = json!(replacement.id);
     (StatusCode::GONE, Json(body)).into_response()
+}
+
+pub fn init_url(state: &AppState, kind: FlowKind) -> String {
+    state
+        .urls
+        .public
+        .join(&format!("self-service/{}/browser", kind.as_str()))
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// Answers a failed submission: refused forms are shown again, expired flows are replaced.
+pub async fn respond_flow_error(state: &AppState, client: &Client, error: FlowError) -> Response {
+    match error {
+        FlowError::Rejected(flow) => respond_rejected(state, client, *flow).await,
+        FlowError::Expired(old) => match replace_expired(state, client, &old).await {
+            Ok((replacement, set_cookie)) => {
+                let mut response = respond_expired(state, client, &old, &replacement);
+                if let Some(cookie) = set_cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
+            }
+            Err(error) => respond_api_error(state, client, old.flow_type, error).await,
+        },
+        // Without a loaded flow, the client's Accept header decides between page and JSON.
+        FlowError::Api(error) => respond_api_error(state, client, FlowType::Browser, error).await,
+    }
+}
+
+/// A new flow of the same kind and type in place of an expired one, holding the "expired"
+/// message and keeping `return_to`.
+async fn replace_expired(
+    state: &AppState,
+    client: &Client,
+    old: &Flow,
+) -> Result<(Flow, Option<HeaderValue>), ApiError> {
+    let lifespan = match old.kind {
+        FlowKind::Login => state.config.selfservice.flows.login.lifespan,
+        FlowKind::Registration => state.config.selfservice.flows.registration.lifespan,
+    };
+    let (mut flow, set_cookie) = new_flow(
+        state,
+        client,
+        old.kind,
+        old.flow_type,
+        old.return_to.clone(),
+        lifespan,
+    );
+    match old.kind {
+        FlowKind::Login => state
+            .strategies
+            .login
+            .iter()
+            .for_each(|s| s.populate_login(state, &mut flow)),
+        FlowKind::Registration => state
+            .strategies
+            .registration
+            .iter()
+            .for_each(|s| s.populate_registration(state, &mut flow)),
+    }
+    let expired_at = old.expires_at;
+    flow.ui.messages.push(app::model::UiText::new(
+        old.kind.expired_message(),
+        json!({
+            "expired_at": crate::identity::timestamp(expired_at),
+            "expired_at_unix": expired_at.unix_timestamp(),
+        }),
+    ));
+    state.flows.create_flow(&flow).await?;
+    Ok((flow, set_cookie))
+}
+
+/// 410 for an expired flow that is only read: where to start a new one.
+pub fn expired_on_get(state: &AppState, flow: &Flow) -> ApiError {
+    let init = |variant: &str| {
+        state
+            .urls
+            .public
+            .join(&format!("self-service/{}/{variant}", flow.kind.as_str()))
+            .map(String::from)
+            .unwrap_or_default()
+    };
+    ApiError::new(StatusCode::GONE)
+        .with_id("self_service_flow_expired")
+        .with_reason("The self-service flow expired, initialize a new one.")
+        .with_details(json!({"redirect_to": init("browser"), "api": init("api")}))
+}
+
+/// The answer after a flow signed someone in: a redirect with cookies for browsers, JSON with
+/// cookies for SPAs, JSON with the session token for native apps. `body` already holds what
+/// the flow reports (`session`, `identity`).
+pub fn signed_in_response(
+    state: &AppState,
+    client: &Client,
+    flow: &Flow,
+    mut body: Value,
+    token: Option<&str>,
+    session: &crate::session::Session,
+    destination: &str,
+) -> Response {
+    match flow.flow_type {
+        FlowType::Api => {
+            let mut continue_with = Vec::new();
+            if let Some(token) = token {
+                body["session_token"] = json!(token);
+                continue_with
+                    .push(json!({"action": "set_ory_session_token", "ory_session_token": token}));
+            }
+            body["continue_with"] = json!(continue_with);
+            Json(body).into_response()
+        }
+        FlowType::Browser => {
+            let mut response = if client.wants_json {
+                body["continue_with"] =
+                    json!([{"action": "redirect_browser_to", "redirect_browser_to": destination}]);
+                Json(body).into_response()
+            } else {
+                see_other(destination)
+            };
+            let headers = response.headers_mut();
+            if let Some(cookie) =
+                token.and_then(|token| session_cookie(state, token, session.expires_at))
+            {
+                headers.append(header::SET_COOKIE, cookie);
+                // A new identity in this browser gets a new CSRF token.
+                if let Some(csrf) = csrf_cookie(state, &new_csrf_token()) {
+                    headers.append(header::SET_COOKIE, csrf);
+                }
+            }
+            response
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub async fn after_registration(
     identity: &Identity,
     method: &str,
 ) -> StoreResult<Option<(Session, SessionToken)>> {
-    let after = &state.config.selfservice.flows.registration.flow.after;
+    let after = &state.config.selfservice.flows.registration.after;
     let method_hooks: &[HookConfig] = match method {
         "password" => &after.password.hooks,
         _ => &[],

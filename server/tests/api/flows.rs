@@ -992,3 +992,39 @@ async fn form_snapshots(app: &TestApp) {
         insta::assert_json_snapshot!(format!("{kind}_password_ui"), flow["ui"], {".action" => "[action]"});
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_can_be_disabled() {
+    let app = TestApp::spawn_with(
+        ward::store::Dialect::Sqlite,
+        &[("SELFSERVICE_FLOWS_REGISTRATION_ENABLED", "false")],
+    )
+    .await
+    .unwrap();
+    let response = app
+        .client
+        .get(format!("{}/self-service/registration/api", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_with_status(response, 400).await["error"]["id"],
+        "self_service_flow_disabled"
+    );
+    let response = app
+        .client
+        .post(format!(
+            "{}/self-service/registration?flow={}",
+            app.public,
+            uuid::Uuid::new_v4()
+        ))
+        .json(&json!({"method": "password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_with_status(response, 400).await["error"]["id"],
+        "self_service_flow_disabled"
+    );
+    app.stop().await;
+}
