@@ -41,3 +41,17 @@ impl std::error::Error for BackendError {}
 
 /// How the backend is stored in the Leptos context.
 pub type SharedBackend = Arc<dyn Backend>;
+
+/// Inside a server function: the backend and the request's `Cookie` header.
+pub async fn backend_and_cookies()
+-> Result<(SharedBackend, Option<String>), leptos::prelude::ServerFnError> {
+    use leptos::prelude::{ServerFnError, use_context};
+    let backend = use_context::<SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the identity backend is not available"))?;
+    let headers: http::HeaderMap = leptos_axum::extract().await?;
+    let cookies = headers
+        .get(http::header::COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    Ok((backend, cookies))
+}

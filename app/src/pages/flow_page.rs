@@ -16,18 +16,13 @@ pub async fn load_flow_page(
     kind: PageFlow,
     query: Vec<(String, String)>,
 ) -> Result<FlowPage, ServerFnError> {
-    let backend = use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("the identity backend is not available"))?;
-    let headers: http::HeaderMap = leptos_axum::extract().await?;
-    let cookie = headers
-        .get(http::header::COOKIE)
-        .and_then(|value| value.to_str().ok());
+    let (backend, cookie) = crate::backend::backend_and_cookies().await?;
     let id = query
         .iter()
         .find(|(key, _)| key == "flow")
         .map(|(_, value)| value.clone());
     backend
-        .flow_page(kind, id.as_deref(), &query, cookie)
+        .flow_page(kind, id.as_deref(), &query, cookie.as_deref())
         .await
         .map_err(|error| ServerFnError::new(error.to_string()))
 }

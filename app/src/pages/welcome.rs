@@ -6,14 +6,9 @@ use crate::model::SessionView;
 /// The session the browser's cookies carry, resolved by the server.
 #[server]
 pub async fn current_session() -> Result<Option<SessionView>, ServerFnError> {
-    let backend = use_context::<crate::backend::SharedBackend>()
-        .ok_or_else(|| ServerFnError::new("the identity backend is not available"))?;
-    let headers: http::HeaderMap = leptos_axum::extract().await?;
-    let cookie = headers
-        .get(http::header::COOKIE)
-        .and_then(|value| value.to_str().ok());
+    let (backend, cookie) = crate::backend::backend_and_cookies().await?;
     backend
-        .whoami(cookie)
+        .whoami(cookie.as_deref())
         .await
         .map_err(|error| ServerFnError::new(error.to_string()))
 }

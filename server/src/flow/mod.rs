@@ -10,12 +10,13 @@ pub mod registration;
 pub mod request;
 mod respond;
 
+use axum::Json;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{delete, get};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use url::Url;
 use uuid::Uuid;
@@ -94,6 +95,41 @@ impl FlowId {
             ApiError::bad_request(format!("The query parameter `{key}` is required."))
         })?;
         Uuid::parse_str(raw).map_err(|_| flow_not_found())
+    }
+}
+
+/// `GET /self-service/<kind>/flows?id=`: the flow, for the browser that started it.
+pub async fn read_flow(
+    state: &AppState,
+    client: &Client,
+    kind: FlowKind,
+    id: &FlowId,
+) -> Result<Json<Value>, ApiError> {
+    let flow = state
+        .flows
+        .get_flow(kind, id.parse("id")?)
+        .await
+        .map_err(|error| match error {
+            crate::store::StoreError::NotFound => flow_not_found(),
+            other => other.into(),
+        })?;
+    check_flow_owner(state, client, &flow)?;
+    if flow.is_expired(state.clock.now()) {
+        return Err(respond::expired_on_get(state, &flow));
+    }
+    Ok(Json(flow.to_json()))
+}
+
+/// The answer to a flow's init: its response, or its error (on the error page for browsers).
+pub async fn answer_init(
+    state: &AppState,
+    client: &Client,
+    flow_type: FlowType,
+    result: Result<Response, ApiError>,
+) -> Response {
+    match result {
+        Ok(response) => response,
+        Err(error) => respond::respond_api_error(state, client, flow_type, error).await,
     }
 }
 

@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 
 use super::request::{Client, Submission, field};
 use super::respond::{
-    expired_on_get, init_url, is_browser_navigation, redirect_to_flow, respond_api_error,
-    respond_flow_error, signed_in_response,
+    init_url, is_browser_navigation, redirect_to_flow, respond_api_error, respond_flow_error,
+    signed_in_response,
 };
 use super::{
-    FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, check_flow_owner,
-    load_for_submit, new_flow, return_url, see_other, session_already_available,
+    FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
+    load_for_submit, new_flow, read_flow, return_url, see_other, session_already_available,
     validate_return_to,
 };
 use crate::error::ApiError;
@@ -36,10 +36,8 @@ pub async fn init_browser(
     client: Client,
     Query(query): Query<InitQuery>,
 ) -> Response {
-    match init(&state, &client, &query, FlowType::Browser).await {
-        Ok(response) => response,
-        Err(error) => respond_api_error(&state, &client, FlowType::Browser, error).await,
-    }
+    let result = init(&state, &client, &query, FlowType::Browser).await;
+    answer_init(&state, &client, FlowType::Browser, result).await
 }
 
 /// `GET /self-service/registration/api`
@@ -48,9 +46,8 @@ pub async fn init_api(
     client: Client,
     Query(query): Query<InitQuery>,
 ) -> Response {
-    init(&state, &client, &query, FlowType::Api)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let result = init(&state, &client, &query, FlowType::Api).await;
+    answer_init(&state, &client, FlowType::Api, result).await
 }
 
 async fn init(
@@ -110,19 +107,7 @@ pub async fn get_flow(
     client: Client,
     Query(id): Query<FlowId>,
 ) -> Result<Json<Value>, ApiError> {
-    let flow = state
-        .flows
-        .get_flow(FlowKind::Registration, id.parse("id")?)
-        .await
-        .map_err(|error| match error {
-            StoreError::NotFound => super::flow_not_found(),
-            other => other.into(),
-        })?;
-    check_flow_owner(&state, &client, &flow)?;
-    if flow.is_expired(state.clock.now()) {
-        return Err(expired_on_get(&state, &flow));
-    }
-    Ok(Json(flow.to_json()))
+    read_flow(&state, &client, FlowKind::Registration, &id).await
 }
 
 /// `POST /self-service/registration?flow=`

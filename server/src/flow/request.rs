@@ -3,7 +3,6 @@
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -153,18 +152,7 @@ impl<S: Send + Sync> FromRequest<S> for Submission {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE)
-                        .with_reason("The request body exceeds the limit of 5 MB.")
-                } else {
-                    ApiError::bad_request(format!(
-                        "The request body could not be read: {rejection}"
-                    ))
-                }
-            })?;
+        let bytes = crate::http::read_body(request, state).await?;
         if content_type.starts_with("application/json") {
             let value: Value = crate::http::parse_json(&bytes)?;
             if !value.is_object() {

@@ -29,21 +29,23 @@ where
             return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
                 .with_reason("The request body must be JSON (Content-Type: application/json)."));
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection: BytesRejection| {
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE)
-                            .with_reason("The request body exceeds the limit of 5 MB.")
-                    } else {
-                        ApiError::bad_request(format!(
-                            "The request body could not be read: {rejection}"
-                        ))
-                    }
-                })?;
+        let bytes = read_body(request, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The whole body, within the listener's limit: over it is 413 in the Kratos envelope.
+pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection: BytesRejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_reason("The request body exceeds the limit of 5 MB.")
+            } else {
+                ApiError::bad_request(format!("The request body could not be read: {rejection}"))
+            }
+        })
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::metrics::{Observed, observe};
 use crate::state::AppState;
 
-pub use extract::{JsonBody, parse_json};
+pub use extract::{JsonBody, parse_json, read_body};
 
 /// Kratos's request body limit.
 pub const BODY_LIMIT: usize = 5 * 1024 * 1024;
