@@ -66,7 +66,7 @@ test('sign in with JavaScript disabled', async ({ browser }) => {
   await context.close();
 });
 
-test('hydration adds show/hide password and guards the submit button', async ({ page }) => {
+test('hydration adds show/hide for passwords', async ({ page }) => {
   await page.goto('/login');
   const input = page.getByTestId('password');
   await input.fill('secret value');
