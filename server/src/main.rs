@@ -110,6 +110,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for key in &loaded.unknown_keys {
         tracing::warn!(key = %key, "config key is not supported by Ward and is ignored");
     }
+    if loaded
+        .config
+        .selfservice
+        .methods
+        .password
+        .config
+        .haveibeenpwned_enabled
+    {
+        tracing::warn!(
+            "selfservice.methods.password.config.haveibeenpwned_enabled is set, but Ward makes no \
+             outbound calls and does not check passwords against breach databases"
+        );
+    }
     if loaded.config.dev {
         tracing::warn!("running in development mode: never use --dev in production");
     }
