@@ -44,6 +44,7 @@ pub struct Config {
     pub hashers: Hashers,
     pub secrets: Secrets,
     pub session: SessionConfig,
+    pub cookies: Cookies,
     pub log: Log,
 }
 
@@ -71,6 +72,46 @@ pub struct Listener {
     pub base_url: Option<Url>,
     pub host: String,
     pub port: u16,
+    /// Cross-origin requests from SPAs on other origins (public listener only).
+    pub cors: Cors,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cors {
+    pub enabled: bool,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub exposed_headers: Vec<String>,
+    pub allow_credentials: bool,
+    #[serde(with = "optional_duration")]
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_origins: vec!["*".into()],
+            allowed_methods: ["POST", "GET", "PUT", "PATCH", "DELETE"]
+                .map(String::from)
+                .to_vec(),
+            allowed_headers: [
+                "Authorization",
+                "Content-Type",
+                "Max-Age",
+                "X-Session-Token",
+                "X-XSRF-TOKEN",
+                "X-CSRF-TOKEN",
+            ]
+            .map(String::from)
+            .to_vec(),
+            exposed_headers: ["Content-Type", "Set-Cookie"].map(String::from).to_vec(),
+            allow_credentials: true,
+            max_age: None,
+        }
+    }
 }
 
 impl Default for Listener {
@@ -85,6 +126,7 @@ impl Listener {
             base_url: None,
             host: "0.0.0.0".into(),
             port,
+            cors: Cors::default(),
         }
     }
 
@@ -413,14 +455,56 @@ mod optional_duration {
 #[serde(default)]
 pub struct SessionCookie {
     pub name: String,
+    /// Unset values fall back to `cookies.*`.
+    pub domain: Option<String>,
+    pub path: Option<String>,
+    pub same_site: Option<SameSite>,
+    pub secure: Option<bool>,
+    /// Persistent cookies carry Max-Age (the session's remaining life); others end with the
+    /// browser session.
+    pub persistent: bool,
 }
 
 impl Default for SessionCookie {
     fn default() -> Self {
         Self {
             name: "ory_kratos_session".into(),
+            domain: None,
+            path: None,
+            same_site: None,
+            secure: None,
+            persistent: true,
         }
     }
+}
+
+/// Defaults for every cookie Ward sets (session and CSRF).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cookies {
+    pub domain: Option<String>,
+    pub path: String,
+    pub same_site: SameSite,
+    /// Unset: secure outside `--dev`.
+    pub secure: Option<bool>,
+}
+
+impl Default for Cookies {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            path: "/".into(),
+            same_site: SameSite::Lax,
+            secure: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
 }
 
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -628,6 +712,17 @@ impl Config {
         }
         self.base_urls()?;
         self.validate_hooks()?;
+        for (key, listener) in [
+            ("serve.admin.cors", &self.serve.admin),
+            ("serve.ui.cors", &self.serve.ui),
+        ] {
+            if listener.cors.enabled {
+                return Err(ConfigError::invalid(
+                    key,
+                    "CORS applies to the public listener only",
+                ));
+            }
+        }
         if self.selfservice.methods.password.config.min_password_length < 6 {
             return Err(ConfigError::invalid(
                 "selfservice.methods.password.config.min_password_length",
@@ -901,7 +996,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_reported_by_path() {
         let file = yaml(&format!(
-            "{MINIMAL}courier:\n  smtp:\n    connection_uri: smtp://x\nserve:\n  public:\n    cors:\n      enabled: true\n"
+            "{MINIMAL}courier:\n  smtp:\n    connection_uri: smtp://x\nserve:\n  public:\n    tls:\n      enabled: true\n"
         ));
         let loaded = Config::load_from(&[file.path().into()], &[], false).unwrap();
         assert!(
@@ -912,7 +1007,7 @@ mod tests {
         assert!(
             loaded
                 .unknown_keys
-                .contains(&"serve.public.cors".to_string()),
+                .contains(&"serve.public.tls".to_string()),
             "{:?}",
             loaded.unknown_keys
         );

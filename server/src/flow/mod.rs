@@ -28,8 +28,8 @@ pub use respond::{FlowError, FlowResult, init_url};
 use app::model::{InputAttributes, NodeGroup, UiContainer, UiNode, UiText};
 
 use crate::error::ApiError;
+use crate::session::Aal;
 use crate::session::cookie::{csrf_cookie, csrf_cookie_name, new_csrf_token};
-use crate::session::{Aal, Session};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -378,10 +378,4 @@ pub fn see_other(location: &str) -> Response {
 pub fn session_already_available() -> ApiError {
     ApiError::bad_request("A valid session was detected and thus login is not possible.")
         .with_id("session_already_available")
-}
-
-/// Keeps a session's identity in view for re-authentication.
-pub struct ExistingSession {
-    pub session: Session,
-    pub identity: crate::identity::Identity,
 }

@@ -24,7 +24,60 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}", delete(sessions::revoke_my_session))
         .merge(crate::flow::routes())
         .merge(health_routes());
-    super::api_layers(routes.with_state(state.clone()), &state, "public")
+    let router = super::api_layers(routes.with_state(state.clone()), &state, "public");
+    match cors_layer(&state.config.serve.public.cors) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// `serve.public.cors` as a CORS layer; `None` when disabled. Origins may use one `*`
+/// wildcard (`https://*.example.com`); `*` alone allows any origin.
+fn cors_layer(config: &crate::config::Cors) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if !config.enabled {
+        return None;
+    }
+    let patterns = config.allowed_origins.clone();
+    let origin = AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+        let origin = origin.to_str().unwrap_or_default();
+        patterns
+            .iter()
+            .any(|pattern| match pattern.split_once('*') {
+                None => pattern == origin,
+                Some((prefix, suffix)) => {
+                    origin.len() >= prefix.len() + suffix.len()
+                        && origin.starts_with(prefix)
+                        && origin.ends_with(suffix)
+                }
+            })
+    });
+    let methods: Vec<Method> = config
+        .allowed_methods
+        .iter()
+        .filter_map(|m| m.parse().ok())
+        .collect();
+    let headers: Vec<HeaderName> = config
+        .allowed_headers
+        .iter()
+        .filter_map(|h| h.parse().ok())
+        .collect();
+    let exposed: Vec<HeaderName> = config
+        .exposed_headers
+        .iter()
+        .filter_map(|h| h.parse().ok())
+        .collect();
+    let mut layer = CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods(methods)
+        .allow_headers(headers)
+        .expose_headers(exposed)
+        .allow_credentials(config.allow_credentials);
+    if let Some(max_age) = config.max_age {
+        layer = layer.max_age(max_age);
+    }
+    Some(layer)
 }
 
 /// `/health/alive` and `/health/ready`, served on both API listeners.

@@ -325,3 +325,108 @@ async fn welcome_shows_the_session(app: &TestApp) {
             .contains("You are not signed in.")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_and_cookie_settings() {
+    let app = TestApp::spawn_with(
+        ward::store::Dialect::Sqlite,
+        &[
+            ("SERVE_PUBLIC_CORS_ENABLED", "true"),
+            (
+                "SERVE_PUBLIC_CORS_ALLOWED_ORIGINS",
+                "https://app.example.com,https://*.example.org",
+            ),
+            ("COOKIES_DOMAIN", "example.com"),
+            ("SESSION_COOKIE_PERSISTENT", "false"),
+            ("SESSION_COOKIE_SAME_SITE", "Strict"),
+        ],
+    )
+    .await
+    .unwrap();
+    for (origin, allowed) in [
+        ("https://app.example.com", true),
+        ("https://spa.example.org", true),
+        ("https://evil.example.net", false),
+    ] {
+        let response = app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/sessions/whoami", app.public),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "x-session-token")
+            .send()
+            .await
+            .unwrap();
+        let allow = response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            allow.as_deref() == Some(origin),
+            allowed,
+            "{origin}: {allow:?}"
+        );
+        if allowed {
+            assert_eq!(
+                response.headers()["access-control-allow-credentials"],
+                "true"
+            );
+        }
+    }
+
+    let browser = app.browser();
+    let response = browser
+        .get(format!("{}/self-service/registration/browser", app.public))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csrf_cookie.contains("Domain=example.com") && csrf_cookie.contains("SameSite=Lax"),
+        "{csrf_cookie}"
+    );
+    let browser_flow: serde_json::Value = response.json().await.unwrap();
+    let csrf = browser_flow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["attributes"]["name"] == "csrf_token")
+        .unwrap()["attributes"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A cookie for example.com is not sent to 127.0.0.1 by a browser; hand it over directly.
+    let csrf_pair = csrf_cookie.split(';').next().unwrap().to_string();
+    let response = app
+        .client
+        .post(browser_flow["ui"]["action"].as_str().unwrap())
+        .header("accept", "application/json")
+        .header("cookie", csrf_pair)
+        .json(&json!({"csrf_token": csrf, "method": "password", "traits": {"email": "c@example.com"}, "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    let session_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_string())
+        .find(|cookie| cookie.starts_with("ory_kratos_session="))
+        .unwrap();
+    assert!(
+        session_cookie.contains("SameSite=Strict") && session_cookie.contains("Domain=example.com"),
+        "{session_cookie}"
+    );
+    assert!(
+        !session_cookie.contains("Max-Age"),
+        "not persistent: {session_cookie}"
+    );
+    app.stop().await;
+}
