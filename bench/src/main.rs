@@ -67,28 +67,44 @@ const PASSWORD: &str = "correct horse battery staple";
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Baseline { port } => baseline(port).await,
-            Command::Seed { dsn, identities, out } => seed(&dsn, identities, &out).await,
+            Command::Seed {
+                dsn,
+                identities,
+                out,
+            } => seed(&dsn, identities, &out).await,
             Command::HashRate { threads, seconds } => hash_rate(threads, seconds),
-            Command::Flows { public, kind, concurrency, seconds, identities } => {
-                flows(&public, &kind, concurrency, seconds, identities).await
-            }
+            Command::Flows {
+                public,
+                kind,
+                concurrency,
+                seconds,
+                identities,
+            } => flows(&public, &kind, concurrency, seconds, identities).await,
         }
     })
 }
 
 async fn baseline(port: u16) -> anyhow::Result<()> {
-    let router = axum::Router::new().route("/", axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }));
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     axum::serve(listener, router).await?;
     Ok(())
 }
 
 async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Result<()> {
-    use ward::identity::{CredentialType, Identity, IdentitySchema, apply_schema, credential_entry, schema::DEV_SCHEMA};
+    use ward::identity::{
+        CredentialType, Identity, IdentitySchema, apply_schema, credential_entry,
+        schema::DEV_SCHEMA,
+    };
     use ward::session::{Aal, AuthenticationMethod, Session, SessionToken};
     use ward::store::{IdentityStore, SessionStore, SqlStore};
 
@@ -97,14 +113,22 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
     let schema = IdentitySchema::compile("default", serde_json::from_str(DEV_SCHEMA)?)?;
     // One hash for every seeded identity: seeding measures nothing, so it need not be slow.
     let hasher = ward::hash::Hasher::new(ward::config::Hashers::default(), 2, 2);
-    let hash = hasher.hash(ward::hash::Password::new(PASSWORD.into())).await?;
+    let hash = hasher
+        .hash(ward::hash::Password::new(PASSWORD.into()))
+        .await?;
     let clock = ward::clock::Clock::default();
     let mut tokens = std::io::BufWriter::new(std::fs::File::create(out)?);
     for index in 0..identities {
         let now = clock.now();
-        let mut identity = Identity::new("default".into(), json!({"email": format!("user{index}@bench.example")}), now);
-        credential_entry(&mut identity, CredentialType::Password, now).config = json!({"hashed_password": hash});
-        apply_schema(&mut identity, &schema, now).map_err(|violations| anyhow::anyhow!("{violations:?}"))?;
+        let mut identity = Identity::new(
+            "default".into(),
+            json!({"email": format!("user{index}@bench.example")}),
+            now,
+        );
+        credential_entry(&mut identity, CredentialType::Password, now).config =
+            json!({"hashed_password": hash});
+        apply_schema(&mut identity, &schema, now)
+            .map_err(|violations| anyhow::anyhow!("{violations:?}"))?;
         store.create_identity(&identity).await?;
         let token = SessionToken::generate();
         let session = Session {
@@ -113,7 +137,12 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
             token_hash: token.hash(),
             active: true,
             aal: Aal::Aal1,
-            authentication_methods: vec![AuthenticationMethod { method: "password".into(), aal: Aal::Aal1, completed_at: now, provider: None }],
+            authentication_methods: vec![AuthenticationMethod {
+                method: "password".into(),
+                aal: Aal::Aal1,
+                completed_at: now,
+                provider: None,
+            }],
             devices: Vec::new(),
             issued_at: now,
             authenticated_at: now,
@@ -129,7 +158,8 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
 
 fn hash_rate(threads: usize, seconds: u64) -> anyhow::Result<()> {
     use argon2::password_hash::{PasswordHasher, SaltString};
-    let params = argon2::Params::new(19 * 1024, 2, 1, Some(32)).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let params = argon2::Params::new(19 * 1024, 2, 1, Some(32))
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let done = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..threads.max(1))
@@ -137,10 +167,17 @@ fn hash_rate(threads: usize, seconds: u64) -> anyhow::Result<()> {
             let done = done.clone();
             let params = params.clone();
             std::thread::spawn(move || {
-                let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-                let salt = SaltString::encode_b64(b"benchmark-salt16").map_err(|error| anyhow::anyhow!("{error}"))?;
+                let argon = argon2::Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    params,
+                );
+                let salt = SaltString::encode_b64(b"benchmark-salt16")
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
                 while Instant::now() < deadline {
-                    argon.hash_password(PASSWORD.as_bytes(), &salt).map_err(|error| anyhow::anyhow!("{error}"))?;
+                    argon
+                        .hash_password(PASSWORD.as_bytes(), &salt)
+                        .map_err(|error| anyhow::anyhow!("{error}"))?;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok::<_, anyhow::Error>(())
@@ -148,14 +185,27 @@ fn hash_rate(threads: usize, seconds: u64) -> anyhow::Result<()> {
         })
         .collect();
     for worker in workers {
-        worker.join().map_err(|_| anyhow::anyhow!("a hashing thread failed"))??;
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a hashing thread failed"))??;
     }
-    println!("{:.2}", done.load(Ordering::Relaxed) as f64 / seconds as f64);
+    println!(
+        "{:.2}",
+        done.load(Ordering::Relaxed) as f64 / seconds as f64
+    );
     Ok(())
 }
 
-async fn flows(public: &str, kind: &str, concurrency: usize, seconds: u64, identities: usize) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+async fn flows(
+    public: &str,
+    kind: &str,
+    concurrency: usize,
+    seconds: u64,
+    identities: usize,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let completed = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
@@ -192,9 +242,21 @@ async fn flows(public: &str, kind: &str, concurrency: usize, seconds: u64, ident
 }
 
 /// One flow: create it, submit it; true when the submission succeeded.
-async fn run_flow(client: &reqwest::Client, public: &str, kind: &str, body: &Value) -> anyhow::Result<bool> {
-    let flow: Value = client.get(format!("{public}/self-service/{kind}/api")).send().await?.json().await?;
-    let action = flow["ui"]["action"].as_str().context("flow without action")?;
+async fn run_flow(
+    client: &reqwest::Client,
+    public: &str,
+    kind: &str,
+    body: &Value,
+) -> anyhow::Result<bool> {
+    let flow: Value = client
+        .get(format!("{public}/self-service/{kind}/api"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let action = flow["ui"]["action"]
+        .as_str()
+        .context("flow without action")?;
     let response = client.post(action).json(body).send().await?;
     Ok(response.status().is_success())
 }
