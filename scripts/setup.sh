@@ -22,10 +22,13 @@ if [ "$have" != "$wanted" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  if ! command -v chromium >/dev/null; then
-    note "installing Debian's chromium for the Playwright tests"
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-    else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+  missing=""
+  command -v chromium >/dev/null || missing="$missing chromium"
+  command -v wrk >/dev/null || missing="$missing wrk"
+  if [ -n "$missing" ]; then
+    note "installing Debian packages:$missing (Playwright's browser, the benchmarks' load generator)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+    else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; fi
   fi
   if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     note "installing end2end's npm packages"

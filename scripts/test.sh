@@ -26,7 +26,7 @@ fi
 
 note "formatting and lints"
 cargo fmt --all -- --check || fail "cargo fmt: run 'cargo fmt --all'"
-cargo clippy -p server -p app --all-targets -- -D warnings
+cargo clippy -p server -p app -p bench --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 note "unit and integration tests (SQLite and PostgreSQL at $WARD_TEST_POSTGRES_URL)"
@@ -36,4 +36,7 @@ note "Playwright"
 scripts/build-site.sh
 cargo build -p server --bin ward
 (cd end2end && WARD_BIN="$CARGO_TARGET_DIR/debug/ward" npx playwright test)
+
+note "benchmark smoke run (seconds, no budgets: keeps the harness from rotting)"
+scripts/bench.sh --smoke >/dev/null
 note "all tests passed"

@@ -1,5 +1,5 @@
 //! Password hashing: argon2id (default) or bcrypt per `hashers.algorithm`, verification of
-//! imported argon2id/argon2i/bcrypt hashes, all on a bounded blocking pool.
+//! imported argon2id/argon2i/bcrypt hashes, all on dedicated worker threads.
 //!
 //! Hashing is deliberately slow and memory-hungry, so it runs on `workers` dedicated threads,
 //! never on the async executor, and never queues without bound: at most `max_waiting` requests
@@ -70,8 +70,17 @@ impl Hasher {
 
     /// Compares a password with a stored hash in any supported format, in constant time.
     pub async fn verify(&self, password: Password, stored: String) -> Result<bool, HashError> {
+        let keep = usize::try_from(self.config.argon2.memory / 1024).unwrap_or(usize::MAX);
         self.pool
-            .run(move |memory| verify_blocking(password.expose(), &stored, memory))
+            .run(move |memory| {
+                let verified = verify_blocking(password.expose(), &stored, memory);
+                // An imported hash may have needed more memory than configured: give it back.
+                if memory.len() > keep {
+                    memory.truncate(keep);
+                    memory.shrink_to_fit();
+                }
+                verified
+            })
             .await
     }
 
@@ -138,9 +147,11 @@ impl HashFormat {
     pub fn validate(stored: &str) -> Result<Self, HashError> {
         let format = Self::detect(stored).ok_or(HashError::UnsupportedFormat)?;
         let well_formed = match format {
-            Self::Argon2 => PasswordHash::new(stored)
-                .ok()
-                .is_some_and(|parsed| Params::try_from(&parsed).is_ok() && parsed.hash.is_some()),
+            // Imports that would need more than 1 GiB per verification are refused.
+            Self::Argon2 => PasswordHash::new(stored).ok().is_some_and(|parsed| {
+                Params::try_from(&parsed).is_ok_and(|params| params.m_cost() <= 1 << 20)
+                    && parsed.hash.is_some()
+            }),
             Self::Bcrypt => bcrypt::HashParts::from_str(stored).is_ok(),
         };
         if well_formed {
@@ -382,6 +393,14 @@ mod tests {
             HashFormat::validate("$md5$abc"),
             Err(HashError::UnsupportedFormat)
         ));
+        let huge = "$argon2id$v=19$m=2097152,t=1,p=1$c29tZXNhbHQ$wWKIMhR9lyDFvRz9YTZweHKfbftvj+qf+YFY4NeBbtA";
+        assert!(
+            matches!(
+                HashFormat::validate(huge),
+                Err(HashError::UnsupportedFormat)
+            ),
+            "2 GiB per check is refused"
+        );
         assert!(matches!(
             HashFormat::validate("$argon2id$garbage"),
             Err(HashError::UnsupportedFormat)
