@@ -1,0 +1,528 @@
+//! Typed configuration with Kratos's key names.
+//!
+//! Layers, later wins: built-in defaults <- YAML files (`-c`, in order) <- environment variables
+//! named as Kratos names them (`serve.public.port` -> `SERVE_PUBLIC_PORT`). Keys Ward does not
+//! know are warnings that name them; a wrong type or value is an error naming the key path.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+mod load;
+mod units;
+
+pub use load::Loaded;
+use units::{byte_size, duration, optional_duration};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid YAML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub dsn: Option<String>,
+    pub dev: bool,
+    pub serve: Serve,
+    pub identity: IdentityConfig,
+    pub selfservice: SelfService,
+    pub hashers: Hashers,
+    pub secrets: Secrets,
+    pub session: SessionConfig,
+    pub cookies: Cookies,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Serve {
+    pub public: Listener,
+    pub admin: Listener,
+    pub ui: Listener,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Self {
+            public: Listener::on(4433),
+            admin: Listener::on(4434),
+            ui: Listener::on(4455),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Listener {
+    pub base_url: Option<Url>,
+    pub host: String,
+    pub port: u16,
+    /// Cross-origin requests from SPAs on other origins (public listener only).
+    pub cors: Cors,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cors {
+    pub enabled: bool,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub exposed_headers: Vec<String>,
+    pub allow_credentials: bool,
+    #[serde(with = "optional_duration")]
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_origins: vec!["*".into()],
+            allowed_methods: ["POST", "GET", "PUT", "PATCH", "DELETE"]
+                .map(String::from)
+                .to_vec(),
+            allowed_headers: [
+                "Authorization",
+                "Content-Type",
+                "Max-Age",
+                "X-Session-Token",
+                "X-XSRF-TOKEN",
+                "X-CSRF-TOKEN",
+            ]
+            .map(String::from)
+            .to_vec(),
+            exposed_headers: ["Content-Type", "Set-Cookie"].map(String::from).to_vec(),
+            allow_credentials: true,
+            max_age: None,
+        }
+    }
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self::on(0)
+    }
+}
+
+impl Listener {
+    fn on(port: u16) -> Self {
+        Self {
+            base_url: None,
+            host: "0.0.0.0".into(),
+            port,
+            cors: Cors::default(),
+        }
+    }
+
+    /// The address to bind, `host:port`.
+    pub fn bind_address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// `base_url` when configured, else derived from where the listener binds.
+    fn resolve_base_url(&self, key: &str) -> Result<Url, ConfigError> {
+        if let Some(url) = &self.base_url {
+            return Ok(url.clone());
+        }
+        let host = match self.host.as_str() {
+            "" | "0.0.0.0" | "::" => "127.0.0.1",
+            host => host,
+        };
+        let text = if host.contains(':') {
+            format!("http://[{host}]:{}/", self.port)
+        } else {
+            format!("http://{host}:{}/", self.port)
+        };
+        Url::parse(&text)
+            .map_err(|error| ConfigError::invalid(&format!("{key}.host"), error.to_string()))
+    }
+}
+
+/// The base URL of each listener, resolved once at load.
+#[derive(Debug, Clone)]
+pub struct BaseUrls {
+    pub public: Url,
+    pub admin: Url,
+    pub ui: Url,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityConfig {
+    pub default_schema_id: String,
+    pub schemas: Vec<SchemaRef>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            default_schema_id: "default".into(),
+            schemas: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SchemaRef {
+    pub id: String,
+    pub url: String,
+    #[serde(default)]
+    pub selfservice_selectable: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SelfService {
+    pub default_browser_return_url: Option<Url>,
+    pub allowed_return_urls: Vec<Url>,
+    pub flows: Flows,
+    pub methods: Methods,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Flows {
+    pub login: FlowConfig,
+    pub registration: RegistrationFlowConfig,
+    pub logout: LogoutFlowConfig,
+    pub error: UiUrl,
+}
+
+/// `ui_url`, `lifespan` and the hooks of one flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FlowConfig {
+    /// Where browsers are sent to render the flow; default: Ward's own page on the UI listener.
+    pub ui_url: Option<Url>,
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
+    pub before: HookList,
+    pub after: AfterHooks,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            ui_url: None,
+            lifespan: Duration::from_secs(3600),
+            before: HookList::default(),
+            after: AfterHooks::default(),
+        }
+    }
+}
+
+/// The registration flow's settings: a flow's, and whether sign-up is open. (Spelled out
+/// rather than flattened, so errors name the full key path.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistrationFlowConfig {
+    pub enabled: bool,
+    pub ui_url: Option<Url>,
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
+    pub before: HookList,
+    pub after: AfterHooks,
+}
+
+impl Default for RegistrationFlowConfig {
+    fn default() -> Self {
+        let flow = FlowConfig::default();
+        Self {
+            enabled: true,
+            ui_url: flow.ui_url,
+            lifespan: flow.lifespan,
+            before: flow.before,
+            after: flow.after,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogoutFlowConfig {
+    pub after: ReturnUrl,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReturnUrl {
+    pub default_browser_return_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiUrl {
+    pub ui_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HookList {
+    pub hooks: Vec<HookConfig>,
+}
+
+/// `after` hooks: global, and per method (a non-empty method list replaces the global one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AfterHooks {
+    pub default_browser_return_url: Option<Url>,
+    pub hooks: Vec<HookConfig>,
+    pub password: MethodAfter,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MethodAfter {
+    pub default_browser_return_url: Option<Url>,
+    pub hooks: Vec<HookConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HookConfig {
+    pub hook: HookName,
+}
+
+/// The hooks Ward runs; a name Ward does not know is a configuration error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookName {
+    Session,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Methods {
+    pub password: PasswordMethod,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordMethod {
+    pub enabled: bool,
+    pub config: PasswordPolicy,
+}
+
+impl Default for PasswordMethod {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            config: PasswordPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordPolicy {
+    pub min_password_length: usize,
+    pub identifier_similarity_check_enabled: bool,
+    /// Accepted for compatibility; Ward does not query breach databases (no outbound calls).
+    pub haveibeenpwned_enabled: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_password_length: 8,
+            identifier_similarity_check_enabled: true,
+            haveibeenpwned_enabled: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Hashers {
+    pub algorithm: HashAlgorithm,
+    pub argon2: Argon2Config,
+    pub bcrypt: BcryptConfig,
+}
+
+impl Default for Hashers {
+    fn default() -> Self {
+        Self {
+            algorithm: HashAlgorithm::Argon2,
+            argon2: Argon2Config::default(),
+            bcrypt: BcryptConfig { cost: 12 },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashAlgorithm {
+    Argon2,
+    Bcrypt,
+}
+
+/// Ward's defaults are OWASP's argon2id minimum (19 MiB, t=2, p=1), not Kratos's 128 MB / p=2×CPU:
+/// a login then costs one core and a bounded amount of memory, which keeps overload predictable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Argon2Config {
+    #[serde(with = "byte_size")]
+    pub memory: u64,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub salt_length: u32,
+    pub key_length: u32,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self {
+            memory: 19 * 1024 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            salt_length: 16,
+            key_length: 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BcryptConfig {
+    pub cost: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionConfig {
+    #[serde(with = "duration")]
+    pub lifespan: Duration,
+    /// A session can be extended only once less than this much of its life is left; unset,
+    /// always (Kratos's default: the lifespan).
+    #[serde(with = "optional_duration")]
+    pub earliest_possible_extend: Option<Duration>,
+    pub cookie: SessionCookie,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            lifespan: Duration::from_secs(24 * 3600),
+            earliest_possible_extend: None,
+            cookie: SessionCookie::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionCookie {
+    pub name: String,
+    /// Unset values fall back to `cookies.*`.
+    pub domain: Option<String>,
+    pub path: Option<String>,
+    pub same_site: Option<SameSite>,
+    pub secure: Option<bool>,
+    /// Persistent cookies carry Max-Age (the session's remaining life); others end with the
+    /// browser session.
+    pub persistent: bool,
+}
+
+impl Default for SessionCookie {
+    fn default() -> Self {
+        Self {
+            name: "ory_kratos_session".into(),
+            domain: None,
+            path: None,
+            same_site: None,
+            secure: None,
+            persistent: true,
+        }
+    }
+}
+
+/// Defaults for every cookie Ward sets (session and CSRF).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cookies {
+    pub domain: Option<String>,
+    pub path: String,
+    pub same_site: SameSite,
+    /// Unset: secure outside `--dev`.
+    pub secure: Option<bool>,
+}
+
+impl Default for Cookies {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            path: "/".into(),
+            same_site: SameSite::Lax,
+            secure: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Secrets {
+    pub default: Vec<String>,
+    pub cookie: Vec<String>,
+    pub cipher: Vec<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Log {
+    pub level: String,
+    pub format: LogFormat,
+    pub leak_sensitive_values: bool,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+            leak_sensitive_values: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
