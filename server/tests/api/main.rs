@@ -5,6 +5,7 @@
 mod harness;
 
 mod admin_identities;
+mod browser_flows;
 mod cli;
 mod flows;
 mod listeners;
