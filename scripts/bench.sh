@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ward's benchmarks: every figure is a ratio to a baseline measured in the same run.
 #   scripts/bench.sh             release build, SQLite, 100k identities; writes docs/benchmarks.md
-#   scripts/bench.sh --postgres  the same on PostgreSQL (WARD_BENCH_POSTGRES_URL, default test db)
+#   scripts/bench.sh --postgres  the same on PostgreSQL (WARD_BENCH_POSTGRES_URL, default test db);
+#                                writes docs/benchmarks-postgres.md
 #   scripts/bench.sh --smoke     debug build, a few seconds, no budgets, writes nothing (CI)
 # Loopback only; every process it starts is stopped when it ends.
 set -euo pipefail
@@ -43,6 +44,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
+  if [ -n "${schema:-}" ]; then psql "$base" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -51,7 +53,7 @@ case $dialect in
   postgres)
     base=${WARD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
     schema="bench_$$"
-    psql "$base" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+    psql "$base" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" -c "CREATE SCHEMA $schema" >/dev/null
     dsn="$base?options=-c%20search_path%3D$schema"
     ;;
 esac
@@ -121,6 +123,8 @@ EOF
 )
 echo "$table"
 
+report=docs/benchmarks.md
+[ $dialect = postgres ] && report=docs/benchmarks-postgres.md
 if [ $mode = full ]; then
   {
     echo "# Benchmarks"
@@ -132,6 +136,6 @@ if [ $mode = full ]; then
     echo "$table"
     echo
     echo "P4 (login flood at twice P2's capacity, memory and 503s) is not measured yet."
-  } > docs/benchmarks.md
-  note "written to docs/benchmarks.md"
+  } > "$report"
+  note "written to $report"
 fi
