@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::{Client, Submission, field};
 use super::respond::{
-    init_url, is_browser_navigation, redirect_to_flow, respond_flow_error, signed_in_response,
+    answer_new_flow, init_url, is_browser_navigation, respond_flow_error, signed_in_response,
 };
 use super::{
     FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
@@ -77,19 +77,8 @@ async fn init(
         return Err(session_already_available());
     }
 
-    let lifespan = state.config.selfservice.flows.login.lifespan;
-    let (mut flow, set_cookie) = new_flow(
-        state,
-        client,
-        FlowKind::Login,
-        flow_type,
-        return_to,
-        lifespan,
-    );
+    let (mut flow, set_cookie) = new_flow(state, client, FlowKind::Login, flow_type, return_to);
     flow.refresh = refresh;
-    for strategy in &state.strategies.login {
-        strategy.populate_login(state, &mut flow);
-    }
     if let Some((session, _)) = existing.filter(|_| refresh) {
         // The session's identity comes without credentials; the identifier lives in them.
         let identity = state.identities.get_identity(session.identity_id).await?;
@@ -97,16 +86,7 @@ async fn init(
         flow.ui.messages.push(app::model::UiText::plain(1010003));
     }
     state.flows.create_flow(&flow).await?;
-
-    let mut response = if is_browser_navigation(client, flow_type) {
-        redirect_to_flow(state, &flow)
-    } else {
-        Json(flow.to_json()).into_response()
-    };
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    Ok(answer_new_flow(state, client, &flow, set_cookie))
 }
 
 /// Re-authentication asks for the password of the signed-in identity only.

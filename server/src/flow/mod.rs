@@ -137,15 +137,15 @@ pub fn flow_not_found() -> ApiError {
     ApiError::not_found().with_reason("The requested flow could not be found.")
 }
 
-/// A new flow of `kind` with its CSRF token (browser flows) and an empty form; the caller adds
-/// the strategies' nodes. Returns the `Set-Cookie` for a CSRF cookie the browser lacked.
+/// A new flow of `kind` with its CSRF token (browser flows), the configured lifespan, and the
+/// nodes of every enabled strategy. Returns the `Set-Cookie` for a CSRF cookie the browser
+/// lacked.
 pub fn new_flow(
     state: &AppState,
     client: &Client,
     kind: FlowKind,
     flow_type: FlowType,
     return_to: Option<String>,
-    lifespan: std::time::Duration,
 ) -> (Flow, Option<axum::http::HeaderValue>) {
     let now = state.clock.now();
     let id = Uuid::new_v4();
@@ -171,8 +171,13 @@ pub fn new_flow(
     csrf.required = true;
     csrf.value = Some(json!(csrf_token.clone().unwrap_or_default()));
     ui.nodes.push(UiNode::input(NodeGroup::Default, csrf, None));
+    let flows = &state.config.selfservice.flows;
+    let lifespan = match kind {
+        FlowKind::Login => flows.login.lifespan,
+        FlowKind::Registration => flows.registration.lifespan,
+    };
     let lifespan = time::Duration::try_from(lifespan).unwrap_or(time::Duration::HOUR);
-    let flow = Flow {
+    let mut flow = Flow {
         id,
         kind,
         flow_type,
@@ -188,6 +193,18 @@ pub fn new_flow(
         expires_at: now + lifespan,
         updated_at: now,
     };
+    match kind {
+        FlowKind::Login => {
+            for strategy in &state.strategies.login {
+                strategy.populate_login(state, &mut flow);
+            }
+        }
+        FlowKind::Registration => {
+            for strategy in &state.strategies.registration {
+                strategy.populate_registration(state, &mut flow);
+            }
+        }
+    }
     (flow, set_cookie)
 }
 

@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::{Client, Submission, field};
 use super::respond::{
-    init_url, is_browser_navigation, redirect_to_flow, respond_api_error, respond_flow_error,
+    answer_new_flow, init_url, is_browser_navigation, respond_api_error, respond_flow_error,
     signed_in_response,
 };
 use super::{
@@ -68,27 +68,9 @@ async fn init(
         }
         return Err(session_already_available());
     }
-    let (mut flow, set_cookie) = new_flow(
-        state,
-        client,
-        FlowKind::Registration,
-        flow_type,
-        return_to,
-        config.lifespan,
-    );
-    for strategy in &state.strategies.registration {
-        strategy.populate_registration(state, &mut flow);
-    }
+    let (flow, set_cookie) = new_flow(state, client, FlowKind::Registration, flow_type, return_to);
     state.flows.create_flow(&flow).await?;
-    let mut response = if is_browser_navigation(client, flow_type) {
-        redirect_to_flow(state, &flow)
-    } else {
-        Json(flow.to_json()).into_response()
-    };
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    Ok(answer_new_flow(state, client, &flow, set_cookie))
 }
 
 /// Where a browser goes after signing up: the flow's `return_to`, else the configured defaults.

@@ -49,6 +49,25 @@ pub fn is_browser_navigation(client: &Client, flow_type: FlowType) -> bool {
     flow_type == FlowType::Browser && !client.wants_json
 }
 
+/// A flow just created: browsers go to its page, other clients get it as JSON; either way with
+/// the CSRF cookie the browser lacked.
+pub fn answer_new_flow(
+    state: &AppState,
+    client: &Client,
+    flow: &Flow,
+    set_cookie: Option<HeaderValue>,
+) -> Response {
+    let mut response = if is_browser_navigation(client, flow.flow_type) {
+        redirect_to_flow(state, flow)
+    } else {
+        Json(flow.to_json()).into_response()
+    };
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 /// The browser is sent to the page that renders the flow.
 pub fn redirect_to_flow(state: &AppState, flow: &Flow) -> Response {
     let mut url = ui_url(state, flow.kind);
@@ -171,30 +190,13 @@ async fn replace_expired(
     client: &Client,
     old: &Flow,
 ) -> Result<(Flow, Option<HeaderValue>), ApiError> {
-    let lifespan = match old.kind {
-        FlowKind::Login => state.config.selfservice.flows.login.lifespan,
-        FlowKind::Registration => state.config.selfservice.flows.registration.lifespan,
-    };
     let (mut flow, set_cookie) = new_flow(
         state,
         client,
         old.kind,
         old.flow_type,
         old.return_to.clone(),
-        lifespan,
     );
-    match old.kind {
-        FlowKind::Login => state
-            .strategies
-            .login
-            .iter()
-            .for_each(|s| s.populate_login(state, &mut flow)),
-        FlowKind::Registration => state
-            .strategies
-            .registration
-            .iter()
-            .for_each(|s| s.populate_registration(state, &mut flow)),
-    }
     let expired_at = old.expires_at;
     flow.ui.messages.push(app::model::UiText::new(
         old.kind.expired_message(),
