@@ -105,7 +105,7 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
         CredentialType, Identity, IdentitySchema, apply_schema, credential_entry,
         schema::DEV_SCHEMA,
     };
-    use ward::session::{Aal, AuthenticationMethod, Session, SessionToken};
+    use ward::session::{Session, SessionToken};
     use ward::store::{IdentityStore, SessionStore, SqlStore};
 
     let store = SqlStore::connect(dsn).await?;
@@ -131,23 +131,13 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
             .map_err(|violations| anyhow::anyhow!("{violations:?}"))?;
         store.create_identity(&identity).await?;
         let token = SessionToken::generate();
-        let session = Session {
-            id: uuid::Uuid::new_v4(),
-            identity_id: identity.id,
-            token_hash: token.hash(),
-            active: true,
-            aal: Aal::Aal1,
-            authentication_methods: vec![AuthenticationMethod {
-                method: "password".into(),
-                aal: Aal::Aal1,
-                completed_at: now,
-                provider: None,
-            }],
-            devices: Vec::new(),
-            issued_at: now,
-            authenticated_at: now,
-            expires_at: now + time::Duration::days(7),
-        };
+        let session = Session::new(
+            identity.id,
+            &token,
+            "password",
+            now,
+            time::Duration::days(7),
+        );
         store.create_session(&session).await?;
         writeln!(tokens, "{}", token.expose())?;
     }

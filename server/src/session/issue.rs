@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Aal, AuthenticationMethod, Device, Session, SessionToken};
+use super::{Device, Session, SessionToken};
 use crate::flow::request::Client;
 use crate::identity::{Identity, View, timestamp};
 use crate::state::AppState;
@@ -20,28 +20,13 @@ pub async fn issue(
     let token = SessionToken::generate();
     let lifespan =
         time::Duration::try_from(state.config.session.lifespan).unwrap_or(time::Duration::DAY);
-    let session = Session {
+    let mut session = Session::new(identity.id, &token, method, now, lifespan);
+    session.devices.push(Device {
         id: Uuid::new_v4(),
-        identity_id: identity.id,
-        token_hash: token.hash(),
-        active: true,
-        aal: Aal::Aal1,
-        authentication_methods: vec![AuthenticationMethod {
-            method: method.to_string(),
-            aal: Aal::Aal1,
-            completed_at: now,
-            provider: None,
-        }],
-        devices: vec![Device {
-            id: Uuid::new_v4(),
-            ip_address: client.ip_address.clone(),
-            user_agent: client.user_agent.clone(),
-            location: None,
-        }],
-        issued_at: now,
-        authenticated_at: now,
-        expires_at: now + lifespan,
-    };
+        ip_address: client.ip_address.clone(),
+        user_agent: client.user_agent.clone(),
+        location: None,
+    });
     state.sessions.create_session(&session).await?;
     Ok((session, token))
 }

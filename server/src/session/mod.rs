@@ -74,6 +74,34 @@ pub struct Session {
 }
 
 impl Session {
+    /// An active first-factor session for `identity_id`, proven by `method` at `now`, known by
+    /// `token` (only its hash is kept) and valid for `lifespan`.
+    pub fn new(
+        identity_id: Uuid,
+        token: &SessionToken,
+        method: &str,
+        now: OffsetDateTime,
+        lifespan: time::Duration,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            identity_id,
+            token_hash: token.hash(),
+            active: true,
+            aal: Aal::Aal1,
+            authentication_methods: vec![AuthenticationMethod {
+                method: method.to_string(),
+                aal: Aal::Aal1,
+                completed_at: now,
+                provider: None,
+            }],
+            devices: Vec::new(),
+            issued_at: now,
+            authenticated_at: now,
+            expires_at: now + lifespan,
+        }
+    }
+
     /// Whether the session can be used at `now`.
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
         self.active && self.expires_at > now

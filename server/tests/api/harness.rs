@@ -196,23 +196,13 @@ impl TestApp {
     pub async fn sign_in(&self, identity_id: &str, lifespan: time::Duration) -> String {
         let token = ward::session::SessionToken::generate();
         let now = self.state.clock.now();
-        let session = ward::session::Session {
-            id: uuid::Uuid::new_v4(),
-            identity_id: identity_id.parse().unwrap(),
-            token_hash: token.hash(),
-            active: true,
-            aal: ward::session::Aal::Aal1,
-            authentication_methods: vec![ward::session::AuthenticationMethod {
-                method: "password".into(),
-                aal: ward::session::Aal::Aal1,
-                completed_at: now,
-                provider: None,
-            }],
-            devices: Vec::new(),
-            issued_at: now,
-            authenticated_at: now,
-            expires_at: now + lifespan,
-        };
+        let session = ward::session::Session::new(
+            identity_id.parse().unwrap(),
+            &token,
+            "password",
+            now,
+            lifespan,
+        );
         self.state.sessions.create_session(&session).await.unwrap();
         token.expose().to_string()
     }

@@ -3,7 +3,7 @@
 use serde_json::json;
 use time::OffsetDateTime;
 use ward::identity::{CredentialType, Identity, IdentitySchema, apply_schema, schema::DEV_SCHEMA};
-use ward::session::{Aal, AuthenticationMethod, Device, Session, SessionToken};
+use ward::session::{Device, Session, SessionToken};
 use ward::store::{IdentityQuery, IdentityStore, SessionStore, SqlStore, StoreError};
 
 macro_rules! contract {
@@ -248,28 +248,19 @@ async fn sessions_are_found_by_token_hash_only(store: &SqlStore) {
     store.create_identity(&identity).await.unwrap();
     let token = SessionToken::generate();
     let now = now();
-    let session = Session {
+    let mut session = Session::new(
+        identity.id,
+        &token,
+        "password",
+        now,
+        time::Duration::hours(24),
+    );
+    session.devices.push(Device {
         id: uuid::Uuid::new_v4(),
-        identity_id: identity.id,
-        token_hash: token.hash(),
-        active: true,
-        aal: Aal::Aal1,
-        authentication_methods: vec![AuthenticationMethod {
-            method: "password".into(),
-            aal: Aal::Aal1,
-            completed_at: now,
-            provider: None,
-        }],
-        devices: vec![Device {
-            id: uuid::Uuid::new_v4(),
-            ip_address: Some("127.0.0.1".into()),
-            user_agent: Some("test".into()),
-            location: None,
-        }],
-        issued_at: now,
-        authenticated_at: now,
-        expires_at: now + time::Duration::hours(24),
-    };
+        ip_address: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+        location: None,
+    });
     store.create_session(&session).await.unwrap();
     assert_eq!(
         store
@@ -335,18 +326,13 @@ async fn whoami_lookup_brings_the_whole_identity(store: &SqlStore) {
     );
     store.create_identity(&identity).await.unwrap();
     let token = SessionToken::generate();
-    let session = Session {
-        id: uuid::Uuid::new_v4(),
-        identity_id: identity.id,
-        token_hash: token.hash(),
-        active: true,
-        aal: Aal::Aal1,
-        authentication_methods: Vec::new(),
-        devices: Vec::new(),
-        issued_at: now,
-        authenticated_at: now,
-        expires_at: now + time::Duration::hours(1),
-    };
+    let session = Session::new(
+        identity.id,
+        &token,
+        "password",
+        now,
+        time::Duration::hours(1),
+    );
     store.create_session(&session).await.unwrap();
     let (found_session, found_identity) = store
         .find_session_with_identity(&token.hash())
