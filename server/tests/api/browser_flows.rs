@@ -41,6 +41,26 @@ async fn get_browser_flow(app: &TestApp, browser: &Client, kind: &str, id: &str)
     json_with_status(response, 200).await
 }
 
+/// Signs up in `browser` through the registration page's form; the answer is the redirect.
+async fn sign_up(app: &TestApp, browser: &Client, email: &str) -> reqwest::Response {
+    let id = browser_flow(app, browser, "registration", "").await;
+    let flow = get_browser_flow(app, browser, "registration", &id).await;
+    let form = [
+        ("csrf_token", csrf_of(&flow)),
+        ("traits.email", email.to_string()),
+        ("password", PASSWORD.into()),
+        ("method", "password".into()),
+    ];
+    let response = browser
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "sign-up succeeds");
+    response
+}
+
 fn csrf_of(flow: &Value) -> String {
     node(flow, "csrf_token")["attributes"]["value"]
         .as_str()
@@ -272,20 +292,7 @@ async fn signed_in_users_get_session_already_available(app: &TestApp) {
         );
     }
     let browser = app.browser();
-    let id = browser_flow(app, &browser, "registration", "").await;
-    let flow = get_browser_flow(app, &browser, "registration", &id).await;
-    let form = [
-        ("csrf_token", csrf_of(&flow)),
-        ("traits.email", "grace@example.com".into()),
-        ("password", PASSWORD.into()),
-        ("method", "password".into()),
-    ];
-    browser
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    sign_up(app, &browser, "grace@example.com").await;
     let response = browser
         .get(format!("{}/self-service/login/browser", app.public))
         .send()
@@ -419,20 +426,7 @@ async fn browser_logout(app: &TestApp) {
         "session_inactive"
     );
 
-    let id = browser_flow(app, &browser, "registration", "").await;
-    let flow = get_browser_flow(app, &browser, "registration", &id).await;
-    let form = [
-        ("csrf_token", csrf_of(&flow)),
-        ("traits.email", "ada@example.com".into()),
-        ("password", PASSWORD.into()),
-        ("method", "password".into()),
-    ];
-    browser
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    sign_up(app, &browser, "ada@example.com").await;
     let logout = json_with_status(
         browser
             .get(format!("{}/self-service/logout/browser", app.public))

@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::dialect_tests;
+use crate::flows::{PASSWORD, api_flow, register, submit_json};
 use crate::harness::{TestApp, json_with_status};
 
 dialect_tests!(
@@ -12,33 +13,14 @@ dialect_tests!(
     extend_respects_the_window
 );
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// Signs in over the API flow (registering first when asked) and returns the body.
-async fn api_sign_in(app: &TestApp, email: &str, register: bool) -> Value {
-    let kind = if register { "registration" } else { "login" };
-    let flow: Value = app
-        .client
-        .get(format!("{}/self-service/{kind}/api", app.public))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let body = if register {
-        json!({"method": "password", "traits": {"email": email}, "password": PASSWORD})
-    } else {
-        json!({"method": "password", "identifier": email, "password": PASSWORD})
-    };
-    let response = app
-        .client
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    json_with_status(response, 200).await
+async fn api_sign_in(app: &TestApp, email: &str, register_first: bool) -> Value {
+    if register_first {
+        return register(app, email).await;
+    }
+    let flow = api_flow(app, "login").await;
+    let body = json!({"method": "password", "identifier": email, "password": PASSWORD});
+    json_with_status(submit_json(app, &flow, body).await, 200).await
 }
 
 async fn as_user(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::Response {
