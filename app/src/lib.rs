@@ -16,7 +16,7 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use components::Layout;
-use pages::{Error, Login, NotFound, Registration, Welcome};
+use pages::{Error, Login, NotFound, Recovery, Registration, Settings, Verification, Welcome};
 
 /// The stem of the site's files under `/pkg`: `ward.js`, `ward.wasm`, `ward.css`.
 pub const OUTPUT_NAME: &str = "ward";
@@ -57,6 +57,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=Login ssr=SsrMode::Async />
                     <Route path=path!("/registration") view=Registration ssr=SsrMode::Async />
                     <Route path=path!("/error") view=Error ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
+                    <Route path=path!("/recovery") view=Recovery ssr=SsrMode::Async />
+                    <Route path=path!("/verification") view=Verification ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

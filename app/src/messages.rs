@@ -36,6 +36,16 @@ pub fn english(id: u32, context: &Value) -> String {
         1040001 => "Sign up".into(),
         1040003 => "Continue".into(),
         1050001 => "Your changes have been saved!".into(),
+        1060001 => "You successfully recovered your account. Please change your password or set up an alternative sign-in method within the next few minutes.".into(),
+        1060002 => "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),
+        1060003 => "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),
+        1070006 => "Verify code".into(),
+        1070008 => "Resend code".into(),
+        1070010 => "Recovery code".into(),
+        1070011 => "Verification code".into(),
+        1080001 => "An email containing a verification link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry.".into(),
+        1080002 => "You successfully verified your email address.".into(),
+        1080003 => "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry.".into(),
         1070001 => "Password".into(),
         1070002 => field("title"),
         1070003 => "Save".into(),
@@ -75,7 +85,13 @@ pub fn english(id: u32, context: &Value) -> String {
         4010007 | 4040002 | 4060001 | 4070002 => {
             "This flow was already completed. Please start again.".into()
         }
+        4000010 => "Your account is not active yet. Did you forget to verify your email address?".into(),
+        4000039 => "The new password must differ from the current one.".into(),
         4010011 => "This account was disabled.".into(),
+        4060004 => "The recovery token is invalid or has already been used. Please retry the flow.".into(),
+        4060006 => "The recovery code is invalid or has already been used. Please try again.".into(),
+        4070001 => "The verification token is invalid or has already been used. Please retry the flow.".into(),
+        4070006 => "The verification code is invalid or has already been used. Please try again.".into(),
         5000001 => field("reason"),
         _ => format!("Message {id}"),
     }

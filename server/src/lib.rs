@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod courier;
 pub mod error;
 pub mod flow;
 pub mod hash;

@@ -31,8 +31,21 @@ enum Command {
         #[command(subcommand)]
         command: MigrateCommand,
     },
+    /// The courier that delivers queued e-mail.
+    Courier {
+        #[command(subcommand)]
+        command: CourierCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum CourierCommand {
+    /// Deliver queued messages until stopped, without serving HTTP. Run it beside `ward serve`
+    /// processes (any number of them: replicas on one PostgreSQL never send a message twice at
+    /// the same time).
+    Watch(ServeArgs),
 }
 
 #[derive(Args)]
@@ -98,10 +111,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Courier {
+            command: CourierCommand::Watch(args),
+        } => courier_watch(args).await,
         Command::Migrate {
             command: MigrateCommand::Sql(args),
         } => migrate(args).await,
     }
+}
+
+async fn courier_watch(args: ServeArgs) -> anyhow::Result<()> {
+    let loaded = Config::load(&args.config, args.dev)?;
+    init_tracing(&loaded.config);
+    let state = build_state(loaded.config).await?;
+    let delivery = ward::courier::Delivery::from_config(&state.config)?.context(
+        "courier.smtp.connection_uri is not set: there is nothing to deliver messages to",
+    )?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    tracing::info!("the courier is delivering queued messages");
+    ward::courier::worker::Worker::new(state.clone(), delivery)
+        .run(stopped)
+        .await;
+    state.database.close().await;
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -58,6 +58,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             SecretKeys::generate()
         }
     };
+    let templates = crate::courier::Templates::load(&config.courier)
+        .context("could not load the courier's templates")?;
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let hasher = Hasher::new(config.hashers.clone(), workers, workers * 32);
     Ok(AppState {
@@ -66,6 +68,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         identities: Arc::new(database.clone()),
         sessions: Arc::new(database.clone()),
         flows: Arc::new(database.clone()),
+        courier_queue: Arc::new(database.clone()),
+        changes: Arc::new(database.clone()),
+        courier: crate::courier::Courier::new(templates),
         strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,
         hasher,
@@ -154,8 +159,33 @@ impl Server {
         .with_graceful_shutdown(signal());
         let admin = axum::serve(self.admin, admin).with_graceful_shutdown(signal());
         let ui = axum::serve(self.ui, ui).with_graceful_shutdown(signal());
+        let courier = match crate::courier::Delivery::from_config(&self.state.config)? {
+            Some(delivery) => Some(tokio::spawn(
+                crate::courier::worker::Worker::new(self.state.clone(), delivery)
+                    .run(shutdown.clone()),
+            )),
+            None => {
+                tracing::warn!(
+                    "courier.smtp.connection_uri is not set: e-mail stays queued (see \
+                     GET /admin/courier/messages) until a courier with SMTP delivers it"
+                );
+                None
+            }
+        };
         let result = tokio::try_join!(public.into_future(), admin.into_future(), ui.into_future());
         let _ = shutdown.borrow_and_update();
+        if let Some(courier) = courier {
+            // The worker saw the shutdown too and finishes its batch; a batch stuck on a slow
+            // SMTP server is cut off, and its lease makes it due again for the next worker.
+            let abort = courier.abort_handle();
+            let grace = if result.is_ok() { 5 } else { 0 };
+            if tokio::time::timeout(std::time::Duration::from_secs(grace), courier)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
         self.state.database.close().await;
         result.map(|_| ()).context("a listener failed")
     }

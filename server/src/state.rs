@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{BaseUrls, Config};
+use crate::courier::Courier;
 use crate::hash::Hasher;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::SecretKeys;
-use crate::store::{FlowStore, IdentityStore, SessionStore, SqlStore};
+use crate::store::{ChangeStore, CourierStore, FlowStore, IdentityStore, SessionStore, SqlStore};
 use crate::strategy::Strategies;
 
 #[derive(Clone)]
@@ -20,6 +21,10 @@ pub struct AppState {
     pub identities: Arc<dyn IdentityStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub flows: Arc<dyn FlowStore>,
+    pub courier_queue: Arc<dyn CourierStore>,
+    /// Multi-part writes in one transaction.
+    pub changes: Arc<dyn ChangeStore>,
+    pub courier: Courier,
     pub strategies: Arc<Strategies>,
     pub hasher: Hasher,
     pub secrets: SecretKeys,

@@ -14,6 +14,9 @@ pub use ui::{
 pub enum PageFlow {
     Login,
     Registration,
+    Settings,
+    Recovery,
+    Verification,
 }
 
 impl PageFlow {
@@ -21,6 +24,9 @@ impl PageFlow {
         match self {
             Self::Login => "login",
             Self::Registration => "registration",
+            Self::Settings => "settings",
+            Self::Recovery => "recovery",
+            Self::Verification => "verification",
         }
     }
 }

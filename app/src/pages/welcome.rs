@@ -52,6 +52,7 @@ fn SignedIn(session: SessionView) -> impl IntoView {
             <summary>"Your profile"</summary>
             <pre data-testid="session-traits">{traits}</pre>
         </details>
+        <a href="/settings" rel="external" data-testid="settings">"Account settings"</a>
         <a class="ward-button" href=session.logout_url rel="external" data-testid="sign-out">"Sign out"</a>
     }
 }

@@ -28,6 +28,13 @@ impl Config {
         let defaults = serde_json::to_value(Config::default())
             .map_err(|error| ConfigError::invalid("", error.to_string()))?;
         let mut merged = defaults.clone();
+        if dev {
+            // A trial can recover and verify accounts (through the dev mailbox) out of the box;
+            // files and the environment can still switch either off.
+            for flow in ["recovery", "verification"] {
+                merged["selfservice"]["flows"][flow]["enabled"] = Value::Bool(true);
+            }
+        }
         for path in files {
             merge(&mut merged, read_yaml(path)?);
         }
@@ -160,35 +167,118 @@ impl Config {
         self.dsn.as_deref().unwrap_or_default()
     }
 
-    /// Each hook only where it can run: `session` signs people in after registration.
+    /// Each hook only where it can run (see `HookName::allowed_in`).
     fn validate_hooks(&self) -> Result<(), ConfigError> {
+        use super::HookPlace::*;
         let flows = &self.selfservice.flows;
-        let misplaced = [
+        let key = |flow: &str, rest: &str| format!("selfservice.flows.{flow}.{rest}");
+        let lists = [
             (
-                "selfservice.flows.login.before.hooks",
+                key("login", "before.hooks"),
                 &flows.login.before.hooks,
+                Before,
             ),
             (
-                "selfservice.flows.login.after.hooks",
-                &flows.login.after.hooks,
-            ),
-            (
-                "selfservice.flows.login.after.password.hooks",
-                &flows.login.after.password.hooks,
-            ),
-            (
-                "selfservice.flows.registration.before.hooks",
+                key("registration", "before.hooks"),
                 &flows.registration.before.hooks,
+                Before,
+            ),
+            (
+                key("settings", "before.hooks"),
+                &flows.settings.before.hooks,
+                Before,
+            ),
+            (
+                key("recovery", "before.hooks"),
+                &flows.recovery.before.hooks,
+                Before,
+            ),
+            (
+                key("verification", "before.hooks"),
+                &flows.verification.before.hooks,
+                Before,
+            ),
+            (
+                key("login", "after.hooks"),
+                &flows.login.after.hooks,
+                AfterLogin,
+            ),
+            (
+                key("login", "after.password.hooks"),
+                &flows.login.after.password.hooks,
+                AfterLogin,
+            ),
+            (
+                key("registration", "after.hooks"),
+                &flows.registration.after.hooks,
+                AfterRegistration,
+            ),
+            (
+                key("registration", "after.password.hooks"),
+                &flows.registration.after.password.hooks,
+                AfterRegistration,
+            ),
+            (
+                key("settings", "after.hooks"),
+                &flows.settings.after.hooks,
+                AfterSettings,
+            ),
+            (
+                key("settings", "after.password.hooks"),
+                &flows.settings.after.password.hooks,
+                AfterSettings,
+            ),
+            (
+                key("settings", "after.profile.hooks"),
+                &flows.settings.after.profile.hooks,
+                AfterSettings,
+            ),
+            (
+                key("recovery", "after.hooks"),
+                &flows.recovery.after.hooks,
+                AfterRecovery,
+            ),
+            (
+                key("verification", "after.hooks"),
+                &flows.verification.after.hooks,
+                AfterVerification,
             ),
         ];
-        for (key, hooks) in misplaced {
-            if let Some(hook) = hooks.first() {
+        for (key, hooks, place) in lists {
+            if let Some(hook) = hooks.iter().find(|hook| !hook.hook.allowed_in(place)) {
                 return Err(ConfigError::invalid(
-                    key,
+                    &key,
+                    format!("the {:?} hook cannot run here", hook.hook),
+                ));
+            }
+        }
+        for (flow, config) in [
+            ("recovery", &flows.recovery),
+            ("verification", &flows.verification),
+        ] {
+            let methods = &self.selfservice.methods;
+            let method_enabled = match config.method {
+                super::OneTimeMethod::Code => methods.code.enabled,
+                super::OneTimeMethod::Link => methods.link.enabled,
+            };
+            if config.enabled && !method_enabled {
+                return Err(ConfigError::invalid(
+                    &format!("selfservice.flows.{flow}.use"),
                     format!(
-                        "the {:?} hook cannot run here; it runs after registration",
-                        hook.hook
+                        "uses the {0} method, but selfservice.methods.{0}.enabled is false",
+                        config.method.as_str()
                     ),
+                ));
+            }
+        }
+        if let Some(uri) = &self.courier.smtp.connection_uri
+            && !uri.is_empty()
+        {
+            let scheme = url::Url::parse(uri).map(|url| url.scheme().to_string());
+            if !matches!(scheme.as_deref(), Ok("smtp" | "smtps")) {
+                return Err(ConfigError::invalid(
+                    "courier.smtp.connection_uri",
+                    "must be an smtp:// or smtps:// URL",
                 ));
             }
         }
@@ -393,11 +483,11 @@ mod tests {
     #[test]
     fn unknown_keys_are_reported_by_path() {
         let file = yaml(&format!(
-            "{MINIMAL}courier:\n  smtp:\n    connection_uri: smtp://x\nserve:\n  public:\n    tls:\n      enabled: true\n"
+            "{MINIMAL}courier:\n  sms:\n    enabled: true\nserve:\n  public:\n    tls:\n      enabled: true\n"
         ));
         let loaded = Config::load_from(&[file.path().into()], &[], false).unwrap();
         assert!(
-            loaded.unknown_keys.contains(&"courier".to_string()),
+            loaded.unknown_keys.contains(&"courier.sms".to_string()),
             "{:?}",
             loaded.unknown_keys
         );
@@ -517,6 +607,43 @@ mod tests {
             .to_string();
         assert!(
             error.contains("hooks") && error.contains("web_hook"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn account_flows_are_on_in_dev_and_checked() {
+        let loaded = Config::load_from(&[], &[], true).unwrap().config;
+        assert!(loaded.selfservice.flows.recovery.enabled);
+        assert!(loaded.selfservice.flows.verification.enabled);
+        let off = env(&[("SELFSERVICE_FLOWS_RECOVERY_ENABLED", "false")]);
+        let loaded = Config::load_from(&[], &off, true).unwrap().config;
+        assert!(!loaded.selfservice.flows.recovery.enabled);
+
+        let link = env(&[
+            ("SELFSERVICE_FLOWS_RECOVERY_ENABLED", "true"),
+            ("SELFSERVICE_FLOWS_RECOVERY_USE", "link"),
+        ]);
+        let error = Config::load_from(&[yaml(MINIMAL).path().into()], &link, false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("selfservice.flows.recovery.use"), "{error}");
+
+        let bad_smtp = env(&[("COURIER_SMTP_CONNECTION_URI", "http://mail")]);
+        let error = Config::load_from(&[yaml(MINIMAL).path().into()], &bad_smtp, false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("courier.smtp.connection_uri"), "{error}");
+
+        let misplaced = env(&[(
+            "SELFSERVICE_FLOWS_SETTINGS_AFTER_HOOKS",
+            r#"[{"hook":"session"}]"#,
+        )]);
+        let error = Config::load_from(&[yaml(MINIMAL).path().into()], &misplaced, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("selfservice.flows.settings.after.hooks"),
             "{error}"
         );
     }

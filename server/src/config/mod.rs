@@ -10,9 +10,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod account;
 mod load;
 mod units;
 
+pub use account::{
+    AddressFlowConfig, CodeMethod, Courier, DeliveryStrategy, EmailTemplateConfig, LinkMethod,
+    OneTimeMethod, ProfileMethod, SettingsFlowConfig, Smtp, TemplateConfig, TemplatePair,
+};
 pub use load::Loaded;
 use units::{byte_size, duration, optional_duration};
 
@@ -50,6 +55,7 @@ pub struct Config {
     pub secrets: Secrets,
     pub session: SessionConfig,
     pub cookies: Cookies,
+    pub courier: Courier,
     pub log: Log,
 }
 
@@ -209,6 +215,9 @@ pub struct SelfService {
 pub struct Flows {
     pub login: FlowConfig,
     pub registration: RegistrationFlowConfig,
+    pub settings: SettingsFlowConfig,
+    pub recovery: AddressFlowConfig,
+    pub verification: AddressFlowConfig,
     pub logout: LogoutFlowConfig,
     pub error: UiUrl,
 }
@@ -311,13 +320,51 @@ pub struct HookConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HookName {
+    /// Sign the new identity in (after registration).
     Session,
+    /// Send the browser on to the verification flow (after registration or login).
+    ShowVerificationUi,
+    /// Send a verification message (after login; after registration it is implied).
+    Verification,
+    /// Refuse sign-in until an address is verified (after login).
+    RequireVerifiedAddress,
+    /// End the identity's other sessions (after login, settings or recovery).
+    RevokeActiveSessions,
+}
+
+/// Where a hook is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPlace {
+    Before,
+    AfterLogin,
+    AfterRegistration,
+    AfterSettings,
+    AfterRecovery,
+    AfterVerification,
+}
+
+impl HookName {
+    pub fn allowed_in(self, place: HookPlace) -> bool {
+        use HookPlace::*;
+        match self {
+            Self::Session => place == AfterRegistration,
+            Self::ShowVerificationUi => matches!(place, AfterRegistration | AfterLogin),
+            Self::Verification => matches!(place, AfterRegistration | AfterLogin),
+            Self::RequireVerifiedAddress => place == AfterLogin,
+            Self::RevokeActiveSessions => {
+                matches!(place, AfterLogin | AfterSettings | AfterRecovery)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Methods {
     pub password: PasswordMethod,
+    pub code: CodeMethod,
+    pub link: LinkMethod,
+    pub profile: ProfileMethod,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

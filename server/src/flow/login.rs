@@ -15,6 +15,7 @@ use super::{
     load_for_submit, new_flow, read_flow, return_url, see_other, session_already_available,
     validate_return_to,
 };
+use crate::config::HookName;
 use crate::error::ApiError;
 use crate::flow::Flow;
 use crate::identity::Identity;
@@ -197,6 +198,16 @@ async fn finish(
     method: &'static str,
     existing: Option<crate::session::Session>,
 ) -> Result<Response, FlowError> {
+    let hooks = crate::hook::login_hooks(state, method);
+    if crate::hook::configured(hooks, HookName::RequireVerifiedAddress)
+        && !identity
+            .verifiable_addresses
+            .iter()
+            .any(|address| address.verified())
+    {
+        flow.ui.messages.push(app::model::UiText::plain(4000010));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
     let now = state.clock.now();
     let (session, token) =
         match existing.filter(|session| flow.refresh && session.identity_id == identity.id) {
@@ -219,6 +230,12 @@ async fn finish(
     flow.state = STATE_PASSED_CHALLENGE.into();
     flow.updated_at = now;
     state.flows.update_flow(&flow).await?;
+    if crate::hook::configured(hooks, HookName::RevokeActiveSessions) {
+        state
+            .sessions
+            .revoke_other_sessions(identity.id, Some(session.id))
+            .await?;
+    }
 
     let destination = return_url(state, Some(&flow), &after_defaults(state));
     let body = json!({ "session": session_json(state, &session, identity) });

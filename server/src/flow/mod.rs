@@ -6,9 +6,13 @@ pub mod errors;
 pub mod login;
 pub mod logout;
 mod model;
+mod one_time;
+pub mod recovery;
 pub mod registration;
 pub mod request;
 mod respond;
+pub mod settings;
+pub mod verification;
 
 use axum::Json;
 use axum::Router;
@@ -21,7 +25,10 @@ use subtle::ConstantTimeEq;
 use url::Url;
 use uuid::Uuid;
 
-pub use model::{Flow, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE};
+pub use model::{
+    Flow, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE, STATE_SENT_EMAIL,
+    STATE_SHOW_FORM, STATE_SUCCESS,
+};
 use request::Client;
 pub use respond::{FlowError, FlowResult, init_url};
 
@@ -64,6 +71,42 @@ pub fn routes() -> Router<AppState> {
         .route("/self-service/logout", get(logout::logout))
         .route("/self-service/logout/api", delete(logout::logout_api))
         .route("/self-service/errors", get(errors::get_error))
+        .route(
+            "/self-service/settings/browser",
+            get(settings::init_browser),
+        )
+        .route("/self-service/settings/api", get(settings::init_api))
+        .route("/self-service/settings/flows", get(settings::get_flow))
+        .route(
+            "/self-service/settings",
+            get(settings::submit).post(settings::submit),
+        )
+        .route(
+            "/self-service/recovery/browser",
+            get(recovery::init_browser),
+        )
+        .route("/self-service/recovery/api", get(recovery::init_api))
+        .route("/self-service/recovery/flows", get(recovery::get_flow))
+        .route(
+            "/self-service/recovery",
+            get(recovery::submit).post(recovery::submit),
+        )
+        .route(
+            "/self-service/verification/browser",
+            get(verification::init_browser),
+        )
+        .route(
+            "/self-service/verification/api",
+            get(verification::init_api),
+        )
+        .route(
+            "/self-service/verification/flows",
+            get(verification::get_flow),
+        )
+        .route(
+            "/self-service/verification",
+            get(verification::submit).post(verification::submit),
+        )
 }
 
 /// Query parameters that start a flow.
@@ -175,13 +218,16 @@ pub fn new_flow(
     let lifespan = match kind {
         FlowKind::Login => flows.login.lifespan,
         FlowKind::Registration => flows.registration.lifespan,
+        FlowKind::Settings => flows.settings.lifespan,
+        FlowKind::Recovery => flows.recovery.lifespan,
+        FlowKind::Verification => flows.verification.lifespan,
     };
     let lifespan = time::Duration::try_from(lifespan).unwrap_or(time::Duration::HOUR);
     let mut flow = Flow {
         id,
         kind,
         flow_type,
-        state: STATE_CHOOSE_METHOD.into(),
+        state: kind.initial_state().into(),
         request_url: client.request_url.clone(),
         return_to,
         ui,
@@ -189,6 +235,9 @@ pub fn new_flow(
         active: None,
         refresh: false,
         requested_aal: Aal::Aal1,
+        identity_id: None,
+        internal: serde_json::Map::new(),
+        identity: None,
         issued_at: now,
         expires_at: now + lifespan,
         updated_at: now,
@@ -204,6 +253,18 @@ pub fn new_flow(
                 strategy.populate_registration(state, &mut flow);
             }
         }
+        FlowKind::Recovery => {
+            if let Some(strategy) = &state.strategies.recovery {
+                strategy.populate(&mut flow);
+            }
+        }
+        FlowKind::Verification => {
+            if let Some(strategy) = &state.strategies.verification {
+                strategy.populate(&mut flow);
+            }
+        }
+        // Settings forms show an identity: `settings::populate` fills them.
+        FlowKind::Settings => {}
     }
     (flow, set_cookie)
 }
@@ -228,11 +289,9 @@ pub async fn load_for_submit(
     if flow.is_expired(state.clock.now()) {
         return Err(FlowError::Expired(Box::new(flow)));
     }
-    if flow.is_completed() {
+    if let Some(message) = kind.completed_message().filter(|_| flow.is_completed()) {
         flow.ui.clear_messages();
-        flow.ui
-            .messages
-            .push(UiText::plain(kind.completed_message()));
+        flow.ui.messages.push(UiText::plain(message));
         return Err(FlowError::Rejected(Box::new(flow)));
     }
     match flow.flow_type {
@@ -374,6 +433,9 @@ pub fn ui_url(state: &AppState, kind: FlowKind) -> Url {
     let configured = match kind {
         FlowKind::Login => flows.login.ui_url.as_ref(),
         FlowKind::Registration => flows.registration.ui_url.as_ref(),
+        FlowKind::Settings => flows.settings.ui_url.as_ref(),
+        FlowKind::Recovery => flows.recovery.ui_url.as_ref(),
+        FlowKind::Verification => flows.verification.ui_url.as_ref(),
     };
     configured
         .cloned()

@@ -1,7 +1,7 @@
 //! The flow object every self-service flow shares (reference §2).
 
 use app::model::UiContainer;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -12,6 +12,9 @@ use crate::session::Aal;
 pub enum FlowKind {
     Login,
     Registration,
+    Settings,
+    Recovery,
+    Verification,
 }
 
 impl FlowKind {
@@ -19,15 +22,22 @@ impl FlowKind {
         match self {
             Self::Login => "login",
             Self::Registration => "registration",
+            Self::Settings => "settings",
+            Self::Recovery => "recovery",
+            Self::Verification => "verification",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "login" => Some(Self::Login),
-            "registration" => Some(Self::Registration),
-            _ => None,
-        }
+        [
+            Self::Login,
+            Self::Registration,
+            Self::Settings,
+            Self::Recovery,
+            Self::Verification,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
     }
 
     /// Message id of "this flow expired" for the kind.
@@ -35,6 +45,9 @@ impl FlowKind {
         match self {
             Self::Login => 4010001,
             Self::Registration => 4040001,
+            Self::Settings => 4050001,
+            Self::Recovery => 4060005,
+            Self::Verification => 4070005,
         }
     }
 
@@ -43,14 +56,29 @@ impl FlowKind {
         match self {
             Self::Login => 4010002,
             Self::Registration => 4010003,
+            Self::Settings => 4010004,
+            Self::Recovery => 4010005,
+            Self::Verification => 4010006,
         }
     }
 
-    /// Message id of "this flow was already completed" for the kind.
-    pub fn completed_message(self) -> u32 {
+    /// Message id of "this flow was already completed" for the kind; settings flows stay
+    /// usable after a change, so they have none.
+    pub fn completed_message(self) -> Option<u32> {
         match self {
-            Self::Login => 4010007,
-            Self::Registration => 4040002,
+            Self::Login => Some(4010007),
+            Self::Registration => Some(4040002),
+            Self::Settings => None,
+            Self::Recovery => Some(4060001),
+            Self::Verification => Some(4070002),
+        }
+    }
+
+    /// The state a new flow of this kind starts in.
+    pub fn initial_state(self) -> &'static str {
+        match self {
+            Self::Settings => STATE_SHOW_FORM,
+            _ => STATE_CHOOSE_METHOD,
         }
     }
 }
@@ -81,7 +109,10 @@ impl FlowType {
 }
 
 pub const STATE_CHOOSE_METHOD: &str = "choose_method";
+pub const STATE_SENT_EMAIL: &str = "sent_email";
 pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
+pub const STATE_SHOW_FORM: &str = "show_form";
+pub const STATE_SUCCESS: &str = "success";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
@@ -99,6 +130,13 @@ pub struct Flow {
     /// Login: re-authenticate a signed-in user.
     pub refresh: bool,
     pub requested_aal: Aal,
+    /// Settings: the identity the flow changes. Recovery and verification: the identity a
+    /// code was sent to.
+    pub identity_id: Option<Uuid>,
+    /// What strategies keep between steps; never sent to clients except `continue_with`.
+    pub internal: Map<String, Value>,
+    /// Settings flows show the identity they change; filled in when the flow is answered.
+    pub identity: Option<Value>,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -111,6 +149,16 @@ impl Flow {
 
     pub fn is_completed(&self) -> bool {
         self.state == STATE_PASSED_CHALLENGE
+    }
+
+    /// A number kept in `internal`.
+    pub fn counter(&self, key: &str) -> u64 {
+        self.internal.get(key).and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// A text kept in `internal`.
+    pub fn note(&self, key: &str) -> Option<&str> {
+        self.internal.get(key).and_then(Value::as_str)
     }
 
     /// The flow as Kratos serialises it.
@@ -133,9 +181,30 @@ impl Flow {
         if let Some(active) = &self.active {
             out["active"] = json!(active);
         }
-        if self.kind == FlowKind::Login {
-            out["refresh"] = json!(self.refresh);
-            out["requested_aal"] = json!(self.requested_aal.as_str());
+        match self.kind {
+            FlowKind::Login => {
+                out["refresh"] = json!(self.refresh);
+                out["requested_aal"] = json!(self.requested_aal.as_str());
+            }
+            FlowKind::Registration => {}
+            FlowKind::Settings | FlowKind::Recovery | FlowKind::Verification => {
+                let object = out.as_object_mut();
+                if let Some(object) = object {
+                    object.remove("created_at");
+                    object.remove("updated_at");
+                    object.remove("organization_id");
+                }
+                if self.kind == FlowKind::Settings {
+                    out["identity"] = self.identity.clone().unwrap_or(Value::Null);
+                }
+                if self.kind != FlowKind::Verification {
+                    out["continue_with"] = self
+                        .internal
+                        .get("continue_with")
+                        .cloned()
+                        .unwrap_or_else(|| json!([]));
+                }
+            }
         }
         out
     }

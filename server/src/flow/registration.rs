@@ -7,22 +7,25 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::request::{Client, Submission, field};
+use super::respond::push_continue_with;
 use super::respond::{
     answer_new_flow, init_url, is_browser_navigation, respond_api_error, respond_flow_error,
     signed_in_response,
 };
+use super::verification;
 use super::{
     FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
     load_for_submit, new_flow, read_flow, return_url, see_other, session_already_available,
     validate_return_to,
 };
+use crate::config::HookName;
 use crate::error::ApiError;
 use crate::flow::Flow;
 use crate::hook;
 use crate::identity::{Identity, View};
 use crate::session::handlers::current_session;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{Changes, StoreError};
 use crate::strategy::RegistrationOutcome;
 
 fn disabled() -> ApiError {
@@ -167,23 +170,43 @@ async fn finish(
     identity: Identity,
     method: &'static str,
 ) -> Result<Response, FlowError> {
-    match state.identities.create_identity(&identity).await {
+    let mut identity = identity;
+    let mut changes = Changes::default();
+    // With verification on, every new address gets its message in the same transaction.
+    let verification =
+        verification::start_for(state, client, &mut identity, flow.flow_type, &mut changes);
+    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.updated_at = state.clock.now();
+    changes.create_identity = Some(identity.clone());
+    changes.update_flows.push(flow.clone());
+    match state.changes.commit(changes, state.clock.now()).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
+            flow.state = super::STATE_CHOOSE_METHOD.into();
             flow.ui.messages.push(app::model::UiText::plain(4000007));
             return Err(FlowError::Rejected(Box::new(flow)));
         }
         Err(error) => return Err(error.into()),
     }
-    flow.state = STATE_PASSED_CHALLENGE.into();
-    flow.updated_at = state.clock.now();
-    state.flows.update_flow(&flow).await?;
 
     let signed_in = hook::after_registration(state, client, &identity, method).await?;
     let mut body = json!({
         "identity": identity.to_json(&state.schema_url(&identity.schema_id), View::default()),
+        "continue_with": verification.iter().collect::<Vec<_>>(),
     });
-    let destination = after_url(state, Some(&flow));
+    // `show_verification_ui` sends browsers to the verification page instead.
+    let show_verification = verification
+        .as_ref()
+        .and_then(|item| item["flow"]["url"].as_str())
+        .filter(|_| {
+            hook::configured(
+                hook::registration_hooks(state, method),
+                HookName::ShowVerificationUi,
+            )
+        });
+    let destination = show_verification
+        .map(str::to_string)
+        .unwrap_or_else(|| after_url(state, Some(&flow)));
     match signed_in {
         Some((session, token)) => {
             body["session"] = crate::session::issue::session_json(state, &session, &identity);
@@ -197,13 +220,12 @@ async fn finish(
                 &destination,
             ))
         }
-        None if flow.flow_type == FlowType::Api => {
-            body["continue_with"] = json!([]);
-            Ok(Json(body).into_response())
-        }
+        None if flow.flow_type == FlowType::Api => Ok(Json(body).into_response()),
         None if client.wants_json => {
-            body["continue_with"] =
-                json!([{"action": "redirect_browser_to", "redirect_browser_to": destination}]);
+            push_continue_with(
+                &mut body,
+                json!({"action": "redirect_browser_to", "redirect_browser_to": destination}),
+            );
             Ok(Json(body).into_response())
         }
         None => Ok(see_other(&destination)),

@@ -25,6 +25,19 @@ pub struct Client {
 }
 
 impl Client {
+    /// A request made on nobody's behalf (admin endpoints that start flows).
+    pub fn internal(state: &AppState) -> Self {
+        Self {
+            wants_json: true,
+            cookies: None,
+            origin: None,
+            header_token: None,
+            ip_address: None,
+            user_agent: None,
+            request_url: state.urls.admin.to_string(),
+        }
+    }
+
     /// The value of cookie `name`.
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies

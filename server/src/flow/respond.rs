@@ -76,17 +76,28 @@ pub fn redirect_to_flow(state: &AppState, flow: &Flow) -> Response {
     see_other(url.as_str())
 }
 
+/// A flow that moved on (already saved): browsers see its page again, other clients get it
+/// with `status`.
+pub fn respond_flow(
+    state: &AppState,
+    client: &Client,
+    flow: &Flow,
+    status: StatusCode,
+) -> Response {
+    if is_browser_navigation(client, flow.flow_type) {
+        redirect_to_flow(state, flow)
+    } else {
+        (status, Json(flow.to_json())).into_response()
+    }
+}
+
 /// A flow whose submission was refused: saved with its messages, then shown again.
 pub async fn respond_rejected(state: &AppState, client: &Client, mut flow: Flow) -> Response {
     flow.updated_at = state.clock.now();
     if let Err(error) = state.flows.update_flow(&flow).await {
         return respond_api_error(state, client, flow.flow_type, error.into()).await;
     }
-    if is_browser_navigation(client, flow.flow_type) {
-        redirect_to_flow(state, &flow)
-    } else {
-        (StatusCode::BAD_REQUEST, Json(flow.to_json())).into_response()
-    }
+    respond_flow(state, client, &flow, StatusCode::BAD_REQUEST)
 }
 
 /// An error outside any form: browsers see it on the error page, other clients as JSON.
@@ -197,6 +208,12 @@ async fn replace_expired(
         old.flow_type,
         old.return_to.clone(),
     );
+    if old.kind == FlowKind::Settings
+        && let Some(identity_id) = old.identity_id
+    {
+        let identity = state.identities.get_identity(identity_id).await?;
+        super::settings::attach(state, &mut flow, &identity);
+    }
     let expired_at = old.expires_at;
     flow.ui.messages.push(app::model::UiText::new(
         old.kind.expired_message(),
@@ -239,19 +256,26 @@ pub fn signed_in_response(
 ) -> Response {
     match flow.flow_type {
         FlowType::Api => {
-            let mut continue_with = Vec::new();
+            if !body["continue_with"].is_array() {
+                body["continue_with"] = json!([]);
+            }
             if let Some(token) = token {
                 body["session_token"] = json!(token);
-                continue_with
-                    .push(json!({"action": "set_ory_session_token", "ory_session_token": token}));
+                if let Some(items) = body["continue_with"].as_array_mut() {
+                    items.insert(
+                        0,
+                        json!({"action": "set_ory_session_token", "ory_session_token": token}),
+                    );
+                }
             }
-            body["continue_with"] = json!(continue_with);
             Json(body).into_response()
         }
         FlowType::Browser => {
             let mut response = if client.wants_json {
-                body["continue_with"] =
-                    json!([{"action": "redirect_browser_to", "redirect_browser_to": destination}]);
+                push_continue_with(
+                    &mut body,
+                    json!({"action": "redirect_browser_to", "redirect_browser_to": destination}),
+                );
                 Json(body).into_response()
             } else {
                 see_other(destination)
@@ -268,5 +292,15 @@ pub fn signed_in_response(
             }
             response
         }
+    }
+}
+
+/// Appends an item to a response body's `continue_with` list.
+pub fn push_continue_with(body: &mut Value, item: Value) {
+    if !body["continue_with"].is_array() {
+        body["continue_with"] = json!([]);
+    }
+    if let Some(items) = body["continue_with"].as_array_mut() {
+        items.push(item);
     }
 }

@@ -20,16 +20,34 @@ pub async fn after_registration(
     identity: &Identity,
     method: &str,
 ) -> StoreResult<Option<(Session, SessionToken)>> {
+    let mut signed_in = None;
+    if configured(registration_hooks(state, method), HookName::Session) {
+        signed_in = Some(issue(state, identity, method, client).await?);
+    }
+    Ok(signed_in)
+}
+
+/// Whether `hook` is among `hooks`.
+pub fn configured(hooks: &[HookConfig], hook: HookName) -> bool {
+    hooks.iter().any(|configured| configured.hook == hook)
+}
+
+/// The after-registration hooks for `method`.
+pub fn registration_hooks<'a>(state: &'a AppState, method: &str) -> &'a [HookConfig] {
     let after = &state.config.selfservice.flows.registration.after;
     let method_hooks: &[HookConfig] = match method {
         "password" => &after.password.hooks,
         _ => &[],
     };
-    let mut signed_in = None;
-    for hook in effective(&after.hooks, method_hooks) {
-        match hook.hook {
-            HookName::Session => signed_in = Some(issue(state, identity, method, client).await?),
-        }
-    }
-    Ok(signed_in)
+    effective(&after.hooks, method_hooks)
+}
+
+/// The after-login hooks for `method`.
+pub fn login_hooks<'a>(state: &'a AppState, method: &str) -> &'a [HookConfig] {
+    let after = &state.config.selfservice.flows.login.after;
+    let method_hooks: &[HookConfig] = match method {
+        "password" => &after.password.hooks,
+        _ => &[],
+    };
+    effective(&after.hooks, method_hooks)
 }

@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
                 .delete(delete_identity),
         )
         .merge(super::admin_sessions::routes())
+        .merge(super::admin_courier::routes())
+        .merge(crate::flow::recovery::admin_routes())
         .merge(super::public::health_routes());
     let routes = Router::new()
         .nest("/admin", admin.clone())

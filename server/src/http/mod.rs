@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per listener, built from the shared state.
 
 pub mod admin;
+mod admin_courier;
 mod admin_sessions;
 mod extract;
 pub mod pagination;

@@ -158,6 +158,9 @@ impl Backend for EngineBackend {
         let kind = match kind {
             PageFlow::Login => FlowKind::Login,
             PageFlow::Registration => FlowKind::Registration,
+            PageFlow::Settings => FlowKind::Settings,
+            PageFlow::Recovery => FlowKind::Recovery,
+            PageFlow::Verification => FlowKind::Verification,
         };
         // Anything but a live flow of this browser starts a new one, keeping the parameters.
         let restart = || {
@@ -185,7 +188,12 @@ impl Backend for EngineBackend {
                 return Err(BackendError);
             }
         };
-        if flow.is_expired(state.clock.now()) || !csrf_cookie_matches(state, cookie_header, &flow) {
+        // A verified address may be confirmed in another browser than the one that asked;
+        // the finished flow holds nothing secret, so it is shown to whoever opened the link.
+        let shown_anywhere = flow.kind == FlowKind::Verification && flow.is_completed();
+        if flow.is_expired(state.clock.now())
+            || !(shown_anywhere || csrf_cookie_matches(state, cookie_header, &flow))
+        {
             return restart();
         }
         Ok(FlowPage::Show(FlowView {

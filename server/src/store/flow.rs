@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -35,6 +35,8 @@ struct FlowRow {
     active: Option<String>,
     refresh: i64,
     requested_aal: String,
+    identity_id: Option<String>,
+    internal_context: String,
     issued_at: i64,
     expires_at: i64,
     updated_at: i64,
@@ -43,34 +45,14 @@ struct FlowRow {
 #[async_trait]
 impl FlowStore for SqlStore {
     async fn create_flow(&self, flow: &Flow) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO selfservice_flows (id, kind, type, state, request_url, return_to, ui, csrf_token, \
-             active, refresh, requested_aal, issued_at, expires_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(flow.id.to_string())
-        .bind(flow.kind.as_str())
-        .bind(flow.flow_type.as_str())
-        .bind(&flow.state)
-        .bind(&flow.request_url)
-        .bind(flow.return_to.as_deref())
-        .bind(ui_text(flow)?)
-        .bind(flow.csrf_token.as_deref())
-        .bind(flow.active.as_deref())
-        .bind(i64::from(flow.refresh))
-        .bind(flow.requested_aal.as_str())
-        .bind(to_micros(flow.issued_at))
-        .bind(to_micros(flow.expires_at))
-        .bind(to_micros(flow.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_flow(&mut *self.pool.acquire().await?, flow).await
     }
 
     async fn get_flow(&self, kind: FlowKind, id: Uuid) -> StoreResult<Flow> {
         let row: FlowRow = sqlx::query_as(
             "SELECT id, kind, type, state, request_url, return_to, ui, csrf_token, active, refresh, \
-             requested_aal, issued_at, expires_at, updated_at FROM selfservice_flows WHERE id = $1 AND kind = $2",
+             requested_aal, identity_id, internal_context, issued_at, expires_at, updated_at \
+             FROM selfservice_flows WHERE id = $1 AND kind = $2",
         )
         .bind(id.to_string())
         .bind(kind.as_str())
@@ -81,20 +63,7 @@ impl FlowStore for SqlStore {
     }
 
     async fn update_flow(&self, flow: &Flow) -> StoreResult<()> {
-        let updated = sqlx::query(
-            "UPDATE selfservice_flows SET state = $2, ui = $3, active = $4, updated_at = $5 WHERE id = $1",
-        )
-        .bind(flow.id.to_string())
-        .bind(&flow.state)
-        .bind(ui_text(flow)?)
-        .bind(flow.active.as_deref())
-        .bind(to_micros(flow.updated_at))
-        .execute(&self.pool)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        update_flow_row(&mut *self.pool.acquire().await?, flow).await
     }
 
     async fn create_error(&self, error: &Value, now: OffsetDateTime) -> StoreResult<Uuid> {
@@ -124,6 +93,10 @@ fn ui_text(flow: &Flow) -> StoreResult<String> {
     serde_json::to_string(&flow.ui).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
+fn internal_text(flow: &Flow) -> StoreResult<String> {
+    serde_json::to_string(&flow.internal).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
 fn flow_from_row(row: FlowRow) -> StoreResult<Flow> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("flow {}: bad {what}", row.id));
     Ok(Flow {
@@ -133,6 +106,15 @@ fn flow_from_row(row: FlowRow) -> StoreResult<Flow> {
         ui: serde_json::from_str(&row.ui).map_err(|_| corrupt("ui"))?,
         requested_aal: Aal::parse(&row.requested_aal).ok_or_else(|| corrupt("requested_aal"))?,
         refresh: row.refresh != 0,
+        identity_id: row
+            .identity_id
+            .as_deref()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|_| corrupt("identity_id"))?,
+        internal: serde_json::from_str(&row.internal_context)
+            .map_err(|_| corrupt("internal_context"))?,
+        identity: None,
         issued_at: from_micros(row.issued_at)?,
         expires_at: from_micros(row.expires_at)?,
         updated_at: from_micros(row.updated_at)?,
@@ -142,4 +124,54 @@ fn flow_from_row(row: FlowRow) -> StoreResult<Flow> {
         csrf_token: row.csrf_token,
         active: row.active,
     })
+}
+
+pub(super) async fn insert_flow(connection: &mut AnyConnection, flow: &Flow) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO selfservice_flows (id, kind, type, state, request_url, return_to, ui, csrf_token, \
+         active, refresh, requested_aal, issued_at, expires_at, updated_at, identity_id, internal_context) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(flow.id.to_string())
+    .bind(flow.kind.as_str())
+    .bind(flow.flow_type.as_str())
+    .bind(&flow.state)
+    .bind(&flow.request_url)
+    .bind(flow.return_to.as_deref())
+    .bind(ui_text(flow)?)
+    .bind(flow.csrf_token.as_deref())
+    .bind(flow.active.as_deref())
+    .bind(i64::from(flow.refresh))
+    .bind(flow.requested_aal.as_str())
+    .bind(to_micros(flow.issued_at))
+    .bind(to_micros(flow.expires_at))
+    .bind(to_micros(flow.updated_at))
+    .bind(flow.identity_id.map(|id| id.to_string()))
+    .bind(internal_text(flow)?)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn update_flow_row(
+    connection: &mut AnyConnection,
+    flow: &Flow,
+) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE selfservice_flows SET state = $2, ui = $3, active = $4, updated_at = $5, \
+         identity_id = $6, internal_context = $7 WHERE id = $1",
+    )
+    .bind(flow.id.to_string())
+    .bind(&flow.state)
+    .bind(ui_text(flow)?)
+    .bind(flow.active.as_deref())
+    .bind(to_micros(flow.updated_at))
+    .bind(flow.identity_id.map(|id| id.to_string()))
+    .bind(internal_text(flow)?)
+    .execute(connection)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }

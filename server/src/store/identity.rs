@@ -49,6 +49,9 @@ pub trait IdentityStore: Send + Sync {
         kind: CredentialType,
         identifier: &str,
     ) -> StoreResult<Option<Identity>>;
+    /// The identity with this recovery (or, `verifiable`, verifiable) address.
+    async fn find_by_address(&self, verifiable: bool, value: &str)
+    -> StoreResult<Option<Identity>>;
 }
 
 #[derive(FromRow)]
@@ -113,15 +116,7 @@ const IDENTITY_COLUMNS: &str = "id, schema_id, state, state_changed_at, traits, 
 impl IdentityStore for SqlStore {
     async fn create_identity(&self, identity: &Identity) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        bind_identity(sqlx::query(
-            "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, \
-             metadata_admin, external_id, organization_id, updated_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        ), identity)
-        .bind(to_micros(identity.created_at))
-        .execute(&mut *tx)
-        .await?;
-        insert_children(&mut tx, identity).await?;
+        insert_identity(&mut tx, identity).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -140,29 +135,7 @@ impl IdentityStore for SqlStore {
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let updated = bind_identity(sqlx::query(
-            "UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, \
-             metadata_public = $6, metadata_admin = $7, external_id = $8, organization_id = $9, \
-             updated_at = $10 WHERE id = $1",
-        ), identity)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        // Children are replaced whole; ids are kept, so addresses and credentials stay stable.
-        for table in [
-            "identity_credential_identifiers",
-            "identity_credentials",
-            "identity_verifiable_addresses",
-            "identity_recovery_addresses",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE identity_id = $1"))
-                .bind(identity.id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        insert_children(&mut tx, identity).await?;
+        update_identity_rows(&mut tx, identity).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -239,6 +212,29 @@ impl IdentityStore for SqlStore {
         ))
         .bind(kind.as_str())
         .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(self.hydrate(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn find_by_address(
+        &self,
+        verifiable: bool,
+        value: &str,
+    ) -> StoreResult<Option<Identity>> {
+        let table = if verifiable {
+            "identity_verifiable_addresses"
+        } else {
+            "identity_recovery_addresses"
+        };
+        let row: Option<IdentityRow> = sqlx::query_as(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = \
+             (SELECT identity_id FROM {table} WHERE via = 'email' AND value = $1)"
+        ))
+        .bind(value)
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -510,4 +506,55 @@ fn parse_uuid(text: &str) -> StoreResult<Uuid> {
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unexpected {what} {value:?}"))
+}
+
+pub(super) async fn insert_identity(
+    tx: &mut Transaction<'_, Any>,
+    identity: &Identity,
+) -> StoreResult<()> {
+    bind_identity(
+        sqlx::query(
+            "INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, \
+             metadata_admin, external_id, organization_id, updated_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        ),
+        identity,
+    )
+    .bind(to_micros(identity.created_at))
+    .execute(&mut **tx)
+    .await?;
+    insert_children(tx, identity).await
+}
+
+/// Replaces the identity's row and children; ids are kept, so addresses and credentials stay
+/// stable.
+pub(super) async fn update_identity_rows(
+    tx: &mut Transaction<'_, Any>,
+    identity: &Identity,
+) -> StoreResult<()> {
+    let updated = bind_identity(
+        sqlx::query(
+            "UPDATE identities SET schema_id = $2, state = $3, state_changed_at = $4, traits = $5, \
+             metadata_public = $6, metadata_admin = $7, external_id = $8, organization_id = $9, \
+             updated_at = $10 WHERE id = $1",
+        ),
+        identity,
+    )
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    for table in [
+        "identity_credential_identifiers",
+        "identity_credentials",
+        "identity_verifiable_addresses",
+        "identity_recovery_addresses",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE identity_id = $1"))
+            .bind(identity.id.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    insert_children(tx, identity).await
 }

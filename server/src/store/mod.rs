@@ -6,6 +6,8 @@
 //! the few statements that must differ branch on `Dialect`. The contract suite in
 //! `server/tests/api/store_contract.rs` runs the same expectations against each dialect.
 
+mod changes;
+mod courier;
 mod flow;
 mod identity;
 mod session;
@@ -19,6 +21,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
 
+pub use changes::{ChangeStore, Changes, OneTimeCode};
+pub use courier::{CourierStore, MessageQuery};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
 pub use session::{SessionQuery, SessionStore};
@@ -185,6 +189,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 "sessions",
                 include_str!("../../../migrations/sqlite/0002_sessions_and_flows.sql"),
             ),
+            (
+                3,
+                "courier and codes",
+                include_str!("../../../migrations/sqlite/0003_courier_and_codes.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -196,6 +205,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 2,
                 "sessions",
                 include_str!("../../../migrations/postgres/0002_sessions_and_flows.sql"),
+            ),
+            (
+                3,
+                "courier and codes",
+                include_str!("../../../migrations/postgres/0003_courier_and_codes.sql"),
             ),
         ],
     };

@@ -1,7 +1,7 @@
 //! The session store.
 
 use async_trait::async_trait;
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -66,26 +66,7 @@ struct SessionRow {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, identity_id, token_hash, active, aal, authentication_methods, \
-             devices, issued_at, authenticated_at, expires_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(session.id.to_string())
-        .bind(session.identity_id.to_string())
-        .bind(&session.token_hash)
-        .bind(i64::from(session.active))
-        .bind(session.aal.as_str())
-        .bind(encode(serde_json::to_string(&session.authentication_methods))?)
-        .bind(encode(serde_json::to_string(&session.devices))?)
-        .bind(to_micros(session.issued_at))
-        .bind(to_micros(session.authenticated_at))
-        .bind(to_micros(session.expires_at))
-        .bind(to_micros(session.issued_at))
-        .bind(to_micros(session.issued_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_session(&mut *self.pool.acquire().await?, session).await
     }
 
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
@@ -206,15 +187,7 @@ impl SessionStore for SqlStore {
         identity_id: Uuid,
         keep: Option<Uuid>,
     ) -> StoreResult<u64> {
-        let revoked = sqlx::query(
-            "UPDATE sessions SET active = 0, updated_at = $3 WHERE identity_id = $1 AND id <> $2 AND active = 1",
-        )
-        .bind(identity_id.to_string())
-        .bind(keep.map(|id| id.to_string()).unwrap_or_default())
-        .bind(to_micros(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await?;
-        Ok(revoked.rows_affected())
+        revoke_sessions(&mut *self.pool.acquire().await?, identity_id, keep).await
     }
 
     async fn delete_sessions_of(&self, identity_id: Uuid) -> StoreResult<()> {
@@ -343,4 +316,49 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
 
 fn encode(value: serde_json::Result<String>) -> StoreResult<String> {
     value.map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+pub(super) async fn insert_session(
+    connection: &mut AnyConnection,
+    session: &Session,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, identity_id, token_hash, active, aal, authentication_methods, \
+         devices, issued_at, authenticated_at, expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(session.id.to_string())
+    .bind(session.identity_id.to_string())
+    .bind(&session.token_hash)
+    .bind(i64::from(session.active))
+    .bind(session.aal.as_str())
+    .bind(encode(serde_json::to_string(
+        &session.authentication_methods,
+    ))?)
+    .bind(encode(serde_json::to_string(&session.devices))?)
+    .bind(to_micros(session.issued_at))
+    .bind(to_micros(session.authenticated_at))
+    .bind(to_micros(session.expires_at))
+    .bind(to_micros(session.issued_at))
+    .bind(to_micros(session.issued_at))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Deactivates the identity's active sessions except `keep`; returns how many.
+pub(super) async fn revoke_sessions(
+    connection: &mut AnyConnection,
+    identity_id: Uuid,
+    keep: Option<Uuid>,
+) -> StoreResult<u64> {
+    let revoked = sqlx::query(
+        "UPDATE sessions SET active = 0, updated_at = $3 WHERE identity_id = $1 AND id <> $2 AND active = 1",
+    )
+    .bind(identity_id.to_string())
+    .bind(keep.map(|id| id.to_string()).unwrap_or_default())
+    .bind(to_micros(OffsetDateTime::now_utc()))
+    .execute(connection)
+    .await?;
+    Ok(revoked.rows_affected())
 }

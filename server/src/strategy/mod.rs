@@ -1,7 +1,9 @@
 //! Strategies: one per authentication method. A strategy adds its nodes to a flow's form and
 //! judges submissions meant for it; it never writes HTTP. The flow engines run them in order.
 
+pub mod one_time;
 pub mod password;
+pub mod profile;
 pub mod traits;
 
 use std::sync::Arc;
@@ -62,21 +64,61 @@ pub trait RegistrationStrategy: Send + Sync {
     ) -> FlowResult<RegistrationOutcome>;
 }
 
+/// What a settings strategy made of a submission.
+pub enum SettingsOutcome {
+    NotMine,
+    /// The identity was changed in place; `privileged` says whether the change needs a recent
+    /// sign-in (credentials, addresses).
+    Changed {
+        method: &'static str,
+        privileged: bool,
+    },
+    Rejected,
+}
+
+#[async_trait]
+pub trait SettingsStrategy: Send + Sync {
+    fn method(&self) -> &'static str;
+    /// Adds this method's nodes, showing `identity`'s current values.
+    fn populate_settings(&self, state: &AppState, flow: &mut Flow, identity: &Identity);
+    async fn update_settings(
+        &self,
+        state: &AppState,
+        flow: &mut Flow,
+        identity: &mut Identity,
+        form: &Value,
+    ) -> FlowResult<SettingsOutcome>;
+}
+
 /// The enabled strategies, in the order their nodes appear and their turn comes.
 #[derive(Clone, Default)]
 pub struct Strategies {
     pub login: Vec<Arc<dyn LoginStrategy>>,
     pub registration: Vec<Arc<dyn RegistrationStrategy>>,
+    pub settings: Vec<Arc<dyn SettingsStrategy>>,
+    /// Recovery and verification each use one method (`selfservice.flows.<flow>.use`).
+    pub recovery: Option<one_time::OneTimeStrategy>,
+    pub verification: Option<one_time::OneTimeStrategy>,
 }
 
 impl Strategies {
     pub fn from_config(config: &crate::config::Config) -> Self {
         let mut strategies = Self::default();
-        if config.selfservice.methods.password.enabled {
+        let methods = &config.selfservice.methods;
+        if methods.profile.enabled {
+            strategies.settings.push(Arc::new(profile::ProfileStrategy));
+        }
+        if methods.password.enabled {
             let password = Arc::new(password::PasswordStrategy);
             strategies.login.push(password.clone());
-            strategies.registration.push(password);
+            strategies.registration.push(password.clone());
+            strategies.settings.push(password);
         }
+        let flows = &config.selfservice.flows;
+        let one_time =
+            |enabled: bool, method| enabled.then_some(one_time::OneTimeStrategy { method });
+        strategies.recovery = one_time(flows.recovery.enabled, flows.recovery.method);
+        strategies.verification = one_time(flows.verification.enabled, flows.verification.method);
         strategies
     }
 }

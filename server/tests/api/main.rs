@@ -4,10 +4,12 @@
 
 mod harness;
 
+mod account;
 mod admin_identities;
 mod browser_flows;
 mod cli;
 mod flows;
 mod listeners;
+mod mail;
 mod sessions;
 mod store_contract;

@@ -2,6 +2,7 @@
 //! password (argon2id by default; imported bcrypt hashes are upgraded after a sign-in).
 
 pub mod policy;
+mod settings;
 
 use app::model::{InputAttributes, NodeGroup, UiNode, UiText};
 use async_trait::async_trait;

@@ -1,0 +1,18 @@
+use leptos::prelude::*;
+
+use super::flow_page::FlowScreen;
+use crate::model::PageFlow;
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    view! {
+        <FlowScreen
+            kind=PageFlow::Settings
+            title="Account settings"
+            heading="Account settings"
+            links=|| view! {
+                <a href="/welcome" rel="external" data-testid="link-welcome">"Back to the start"</a>
+            }
+        />
+    }
+}

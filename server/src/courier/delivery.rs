@@ -1,0 +1,137 @@
+//! Where messages go: an SMTP server through `lettre`, or (in `--dev` without SMTP) nowhere
+//! but the database, where `/dev/mailbox` shows them.
+
+use std::time::Duration;
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use url::Url;
+
+use super::Message;
+use crate::config::Config;
+
+/// An SMTP exchange that takes longer than this fails and is retried.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub enum Delivery {
+    Smtp(Box<SmtpDelivery>),
+    /// `--dev` without SMTP: a queued message counts as delivered; the mailbox page reads it.
+    DevMailbox,
+}
+
+pub struct SmtpDelivery {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    headers: Vec<(String, String)>,
+}
+
+impl Delivery {
+    /// The delivery the config asks for; `None` when nothing can deliver (no SMTP outside dev).
+    pub fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {
+        let smtp = &config.courier.smtp;
+        let Some(uri) = smtp.connection_uri.as_deref().filter(|uri| !uri.is_empty()) else {
+            return Ok(config.dev.then_some(Self::DevMailbox));
+        };
+        let url = Url::parse(uri)
+            .map_err(|error| anyhow::anyhow!("courier.smtp.connection_uri: {error}"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("courier.smtp.connection_uri: no host"))?
+            .to_string();
+        let flag = |name: &str| {
+            url.query_pairs()
+                .any(|(key, value)| key == name && matches!(value.as_ref(), "true" | "1"))
+        };
+        let tls = || {
+            TlsParameters::builder(host.clone())
+                .dangerous_accept_invalid_certs(flag("skip_ssl_verify"))
+                .dangerous_accept_invalid_hostnames(flag("skip_ssl_verify"))
+                .build()
+                .map_err(|error| anyhow::anyhow!("courier.smtp TLS: {error}"))
+        };
+        // smtps: TLS from the first byte (port 465); smtp: STARTTLS required unless disabled.
+        let (tls, default_port) = match url.scheme() {
+            "smtps" => (Tls::Wrapper(tls()?), 465),
+            _ if flag("disable_starttls") => (Tls::None, 25),
+            _ => (Tls::Required(tls()?), 587),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
+            .port(url.port().unwrap_or(default_port))
+            .tls(tls)
+            .timeout(Some(SMTP_TIMEOUT));
+        if !url.username().is_empty() {
+            let decode = |text: &str| percent_decode(text);
+            builder = builder.credentials(Credentials::new(
+                decode(url.username()),
+                decode(url.password().unwrap_or_default()),
+            ));
+        }
+        if let Some(name) = &smtp.local_name {
+            builder = builder.hello_name(lettre::transport::smtp::extension::ClientId::Domain(
+                name.clone(),
+            ));
+        }
+        let address = smtp
+            .from_address
+            .parse()
+            .map_err(|error| anyhow::anyhow!("courier.smtp.from_address: {error}"))?;
+        Ok(Some(Self::Smtp(Box::new(SmtpDelivery {
+            transport: builder.build(),
+            from: Mailbox::new(smtp.from_name.clone(), address),
+            headers: smtp
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        }))))
+    }
+
+    /// Delivers one message; the error text is recorded with the failed attempt.
+    pub async fn deliver(&self, message: &Message) -> Result<(), String> {
+        match self {
+            Self::DevMailbox => Ok(()),
+            Self::Smtp(smtp) => smtp.send(message).await,
+        }
+    }
+}
+
+impl SmtpDelivery {
+    async fn send(&self, message: &Message) -> Result<(), String> {
+        let to: Mailbox = message
+            .recipient
+            .parse()
+            .map_err(|error| format!("bad recipient: {error}"))?;
+        let mut email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                message.body.clone(),
+                message.html_body.clone(),
+            ))
+            .map_err(|error| format!("could not build the message: {error}"))?;
+        for (name, value) in &self.headers {
+            let name = HeaderName::new_from_ascii(name.clone())
+                .map_err(|_| format!("bad header name {name:?} in courier.smtp.headers"))?;
+            email
+                .headers_mut()
+                .insert_raw(HeaderValue::new(name, value.clone()));
+        }
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// User names and passwords in URLs are percent-encoded.
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,41 @@
+//! The courier: messages are queued in the database with the change that causes them, and a
+//! worker delivers them (SMTP, or the dev mailbox), at least once, with retries.
+
+mod delivery;
+mod message;
+mod templates;
+pub mod worker;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+pub use delivery::Delivery;
+pub use message::{Dispatch, Message, MessageStatus};
+pub use templates::{Rendered, TemplateType, Templates};
+
+/// What flows need from the courier: templates to turn events into queued messages.
+#[derive(Clone)]
+pub struct Courier {
+    templates: Arc<Templates>,
+}
+
+impl Courier {
+    pub fn new(templates: Templates) -> Self {
+        Self {
+            templates: Arc::new(templates),
+        }
+    }
+
+    /// A message of `kind` to `to`, ready to queue with the change that causes it.
+    pub fn email(
+        &self,
+        kind: TemplateType,
+        to: &str,
+        vars: Value,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Message> {
+        Ok(Message::new(self.templates.render(kind, to, vars)?, now))
+    }
+}

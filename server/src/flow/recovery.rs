@@ -1,0 +1,438 @@
+//! The recovery flow: regain access through an address (`code` or `link`). Success signs the
+//! identity in with a privileged session and sends it to a settings flow to set a new password.
+
+use app::model::UiText;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::request::{Client, Submission, field};
+use super::respond::{
+    answer_new_flow, init_url, is_browser_navigation, respond_flow, respond_flow_error,
+};
+use super::verification::SubmitQuery;
+use super::{
+    Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
+    load_for_submit, new_flow, one_time, read_flow, return_url, see_other,
+    session_already_available, settings, ui_url, validate_return_to,
+};
+use crate::config::HookName;
+use crate::error::ApiError;
+use crate::identity::VerificationStatus;
+use crate::session::cookie::session_cookie;
+use crate::session::handlers::current_session;
+use crate::session::{Device, Session, SessionToken};
+use crate::state::AppState;
+use crate::store::{Changes, StoreError};
+use crate::strategy::one_time::OneTimeStrategy;
+
+fn strategy(state: &AppState) -> Result<&OneTimeStrategy, ApiError> {
+    state.strategies.recovery.as_ref().ok_or_else(|| {
+        ApiError::bad_request("Recovery is not allowed because it was disabled.")
+            .with_id("self_service_flow_disabled")
+    })
+}
+
+/// `GET /self-service/recovery/browser`
+pub async fn init_browser(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    let result = init(&state, &client, &query, FlowType::Browser).await;
+    answer_init(&state, &client, FlowType::Browser, result).await
+}
+
+/// `GET /self-service/recovery/api`
+pub async fn init_api(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    let result = init(&state, &client, &query, FlowType::Api).await;
+    answer_init(&state, &client, FlowType::Api, result).await
+}
+
+async fn init(
+    state: &AppState,
+    client: &Client,
+    query: &InitQuery,
+    flow_type: FlowType,
+) -> Result<Response, ApiError> {
+    strategy(state)?;
+    let return_to = validate_return_to(state, query.return_to.as_deref())?;
+    if current_session(state, client).await?.is_some() {
+        if is_browser_navigation(client, flow_type) {
+            // Kratos answers a signed-in browser with 302 here.
+            let mut response =
+                see_other(&return_to.unwrap_or_else(|| return_url(state, None, &[])));
+            *response.status_mut() = StatusCode::FOUND;
+            return Ok(response);
+        }
+        return Err(session_already_available());
+    }
+    let (flow, set_cookie) = new_flow(state, client, FlowKind::Recovery, flow_type, return_to);
+    state.flows.create_flow(&flow).await?;
+    Ok(answer_new_flow(state, client, &flow, set_cookie))
+}
+
+/// `GET /self-service/recovery/flows?id=`
+pub async fn get_flow(
+    State(state): State<AppState>,
+    client: Client,
+    Query(id): Query<FlowId>,
+) -> Result<Json<Value>, ApiError> {
+    read_flow(&state, &client, FlowKind::Recovery, &id).await
+}
+
+/// `POST /self-service/recovery?flow=`, and `GET` with `&token=` from a recovery link.
+pub async fn submit(
+    State(state): State<AppState>,
+    client: Client,
+    method: axum::http::Method,
+    Query(query): Query<SubmitQuery>,
+    Submission(form): Submission,
+) -> Response {
+    let id = match (FlowId {
+        id: None,
+        flow: query.flow.clone(),
+    })
+    .parse("flow")
+    {
+        Ok(id) => id,
+        Err(_) if !client.wants_json => return see_other(&init_url(&state, FlowKind::Recovery)),
+        Err(error) => return error.into_response(),
+    };
+    let result = async {
+        let strategy = strategy(&state)?;
+        let clicked = method == axum::http::Method::GET && query.token.is_some();
+        let mut flow = if clicked {
+            load_clicked(&state, id).await?
+        } else {
+            load_for_submit(
+                &state,
+                &client,
+                FlowKind::Recovery,
+                id,
+                field(&form, "csrf_token"),
+            )
+            .await?
+        };
+        if let Some(token) = query.token.as_deref().filter(|_| clicked) {
+            return finish(&state, &client, strategy, flow, token, true).await;
+        }
+        flow.ui.clear_messages();
+        if one_time::wants_send(&form) {
+            let Some(address) = one_time::submitted_address(&form, &flow) else {
+                flow.ui.add_message(
+                    Some("email"),
+                    UiText::new(4000002, json!({"property": "email"})),
+                );
+                return Err(FlowError::Rejected(Box::new(flow)));
+            };
+            let identity = state.identities.find_by_address(false, &address).await?;
+            let mut changes = Changes::default();
+            one_time::send(
+                &state,
+                strategy,
+                &mut flow,
+                &address,
+                identity.as_ref(),
+                &mut changes,
+            )?;
+            changes.update_flows.push(flow.clone());
+            state.changes.commit(changes, state.clock.now()).await?;
+            return Ok(respond_flow(&state, &client, &flow, StatusCode::OK));
+        }
+        let code = field(&form, "code").unwrap_or_default().to_string();
+        if code.is_empty() && field(&form, "method").is_none() {
+            flow.ui
+                .messages
+                .push(UiText::plain(FlowKind::Recovery.no_strategy_message()));
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        finish(&state, &client, strategy, flow, &code, false).await
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(error) => respond_flow_error(&state, &client, error).await,
+    }
+}
+
+async fn load_clicked(state: &AppState, id: Uuid) -> Result<Flow, FlowError> {
+    let mut flow =
+        state
+            .flows
+            .get_flow(FlowKind::Recovery, id)
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => FlowError::Api(super::flow_not_found()),
+                other => other.into(),
+            })?;
+    if flow.is_expired(state.clock.now()) {
+        return Err(FlowError::Expired(Box::new(flow)));
+    }
+    if flow.is_completed() {
+        flow.ui.clear_messages();
+        flow.ui.messages.push(UiText::plain(4060001));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
+    Ok(flow)
+}
+
+/// Checks the secret; on success: a privileged session, the address verified (it was just
+/// proven), and a settings flow to change the password in.
+async fn finish(
+    state: &AppState,
+    client: &Client,
+    strategy: &OneTimeStrategy,
+    mut flow: Flow,
+    secret: &str,
+    is_link: bool,
+) -> Result<Response, FlowError> {
+    let code = one_time::check(state, strategy, &mut flow, secret, is_link).await?;
+    let now = state.clock.now();
+    let mut identity = state.identities.get_identity(code.identity_id).await?;
+    if identity.state != crate::identity::IdentityState::Active {
+        flow.ui.clear_messages();
+        flow.ui.messages.push(UiText::plain(4010011));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
+    for address in &mut identity.verifiable_addresses {
+        if address.value == code.address && !address.verified() {
+            address.status = VerificationStatus::Completed;
+            address.verified_at = Some(now);
+            address.updated_at = now;
+        }
+    }
+
+    let token = SessionToken::generate();
+    let lifespan =
+        time::Duration::try_from(state.config.session.lifespan).unwrap_or(time::Duration::DAY);
+    let method = if is_link {
+        "link_recovery"
+    } else {
+        "code_recovery"
+    };
+    let mut session = Session::new(identity.id, &token, method, now, lifespan);
+    session.devices.push(Device {
+        id: Uuid::new_v4(),
+        ip_address: client.ip_address.clone(),
+        user_agent: client.user_agent.clone(),
+        location: None,
+    });
+
+    let (mut settings_flow, csrf_set_cookie) = new_flow(
+        state,
+        client,
+        FlowKind::Settings,
+        flow.flow_type,
+        flow.return_to.clone(),
+    );
+    settings::attach(state, &mut settings_flow, &identity);
+    let privileged_until = now
+        + time::Duration::try_from(
+            state
+                .config
+                .selfservice
+                .flows
+                .settings
+                .privileged_session_max_age,
+        )
+        .unwrap_or(time::Duration::HOUR);
+    settings_flow.ui.messages.push(UiText::new(
+        1060001,
+        json!({
+            "privileged_session_expires_at": crate::identity::timestamp(privileged_until),
+            "privileged_session_expires_at_unix": privileged_until.unix_timestamp(),
+        }),
+    ));
+    let mut settings_url = ui_url(state, FlowKind::Settings);
+    settings_url
+        .query_pairs_mut()
+        .append_pair("flow", &settings_flow.id.to_string());
+
+    let mut continue_with = Vec::new();
+    if flow.flow_type == FlowType::Api {
+        continue_with
+            .push(json!({"action": "set_ory_session_token", "ory_session_token": token.expose()}));
+    }
+    continue_with.push(json!({
+        "action": "show_settings_ui",
+        "flow": {"id": settings_flow.id, "url": settings_url.to_string()},
+    }));
+    flow.internal
+        .insert("continue_with".into(), json!(continue_with));
+    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.updated_at = now;
+    flow.ui.clear_messages();
+
+    let revoke = state
+        .config
+        .selfservice
+        .flows
+        .recovery
+        .after
+        .hooks
+        .iter()
+        .any(|hook| hook.hook == HookName::RevokeActiveSessions);
+    let changes = Changes {
+        update_identity: Some(identity.clone()),
+        create_flows: vec![settings_flow.clone()],
+        update_flows: vec![flow.clone()],
+        use_codes: vec![code.id],
+        create_sessions: vec![session.clone()],
+        revoke_sessions: revoke.then_some((identity.id, Some(session.id))),
+        ..Changes::default()
+    };
+    match state.changes.commit(changes, now).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            flow.ui.messages = vec![UiText::plain(if is_link { 4060004 } else { 4060006 })];
+            flow.state = super::STATE_SENT_EMAIL.into();
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        Err(error) => return Err(error.into()),
+    }
+
+    let mut response = match flow.flow_type {
+        FlowType::Api => Json(flow.to_json()).into_response(),
+        FlowType::Browser if client.wants_json => {
+            let mut body = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_id("browser_location_change_required")
+                .with_reason("In order to complete this flow please redirect the browser to the settings page.")
+                .body();
+            body["redirect_browser_to"] = json!(settings_url.to_string());
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+        FlowType::Browser => see_other(settings_url.as_str()),
+    };
+    if flow.flow_type == FlowType::Browser {
+        let headers = response.headers_mut();
+        if let Some(cookie) = session_cookie(state, token.expose(), session.expires_at) {
+            headers.append(header::SET_COOKIE, cookie);
+        }
+        // A link opened in another browser has no CSRF cookie yet; the settings flow needs one.
+        if let Some(csrf) = csrf_set_cookie {
+            headers.append(header::SET_COOKIE, csrf);
+        }
+    }
+    Ok(response)
+}
+
+/// Admin routes that start a recovery for an identity (`/admin/recovery/{code,link}`).
+pub fn admin_routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/recovery/code", axum::routing::post(admin_code))
+        .route("/recovery/link", axum::routing::post(admin_link))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminRecovery {
+    identity_id: Uuid,
+    expires_in: Option<String>,
+    flow_type: Option<String>,
+    return_to: Option<String>,
+}
+
+/// A recovery flow made by an administrator, with one secret for the identity.
+async fn admin_flow(
+    state: &AppState,
+    request: &AdminRecovery,
+    method: crate::config::OneTimeMethod,
+) -> Result<(Flow, String, time::OffsetDateTime), ApiError> {
+    strategy(state)?;
+    let identity = match state.identities.get_identity(request.identity_id).await {
+        Ok(identity) => identity,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::bad_request("The identity does not exist.")
+                .with_reason("The requested identity id does not exist."));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let strategy = OneTimeStrategy { method };
+    let lifespan = match &request.expires_in {
+        Some(text) => humantime::parse_duration(text)
+            .ok()
+            .and_then(|duration| time::Duration::try_from(duration).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "expires_in {text:?} is not a duration such as 1h or 15m."
+                ))
+            })?,
+        None => strategy.lifespan(state),
+    };
+    let flow_type = match request.flow_type.as_deref() {
+        None | Some("browser") => FlowType::Browser,
+        Some("api") => FlowType::Api,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "flow_type must be browser or api, not {other:?}."
+            )));
+        }
+    };
+    let return_to = validate_return_to(state, request.return_to.as_deref())?;
+    let client = Client::internal(state);
+    let (mut flow, _) = new_flow(state, &client, FlowKind::Recovery, flow_type, return_to);
+    // No browser started this flow: whoever holds the secret may finish it.
+    flow.csrf_token = None;
+    let now = state.clock.now();
+    flow.expires_at = now + lifespan;
+    let address = identity
+        .recovery_addresses
+        .first()
+        .map(|address| address.value.clone())
+        .unwrap_or_default();
+    strategy.populate_sent(&mut flow, &address);
+    flow.state = super::STATE_SENT_EMAIL.into();
+    let secret = strategy.generate();
+    let code = strategy.record(state, &flow, identity.id, &address, &secret);
+    let expires_at = code.expires_at;
+    let changes = Changes {
+        create_flows: vec![flow.clone()],
+        create_codes: vec![code],
+        ..Changes::default()
+    };
+    state.changes.commit(changes, now).await?;
+    Ok((flow, secret, expires_at))
+}
+
+/// `POST /admin/recovery/code`: 201 with a code to hand to the user and the page to enter it.
+async fn admin_code(
+    State(state): State<AppState>,
+    crate::http::JsonBody(request): crate::http::JsonBody<AdminRecovery>,
+) -> Result<Response, ApiError> {
+    let (flow, code, expires_at) =
+        admin_flow(&state, &request, crate::config::OneTimeMethod::Code).await?;
+    let mut link = ui_url(&state, FlowKind::Recovery);
+    link.query_pairs_mut()
+        .append_pair("flow", &flow.id.to_string());
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "recovery_link": link.to_string(),
+            "recovery_code": code,
+            "expires_at": crate::identity::timestamp(expires_at),
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /admin/recovery/link`: a link that recovers the account when opened.
+async fn admin_link(
+    State(state): State<AppState>,
+    crate::http::JsonBody(request): crate::http::JsonBody<AdminRecovery>,
+) -> Result<Response, ApiError> {
+    let (flow, token, expires_at) =
+        admin_flow(&state, &request, crate::config::OneTimeMethod::Link).await?;
+    Ok(Json(json!({
+        "recovery_link": crate::strategy::one_time::flow_link(&state, &flow, "token", &token),
+        "expires_at": crate::identity::timestamp(expires_at),
+    }))
+    .into_response())
+}

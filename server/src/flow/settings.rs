@@ -1,0 +1,302 @@
+//! The settings flow: a signed-in identity changes its profile or password. Changes to
+//! credentials and addresses need a recent sign-in (`privileged_session_max_age`).
+
+use app::model::UiText;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::request::{Client, Submission, field};
+use super::respond::{
+    answer_new_flow, expired_on_get, init_url, is_browser_navigation, respond_flow,
+    respond_flow_error,
+};
+use super::{
+    Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_SUCCESS, answer_init,
+    load_for_submit, new_flow, see_other, ui_url, validate_return_to, verification,
+};
+use crate::config::HookName;
+use crate::error::ApiError;
+use crate::identity::{Identity, View};
+use crate::session::Session;
+use crate::session::handlers::{current_session, session_inactive};
+use crate::state::AppState;
+use crate::store::Changes;
+use crate::strategy::SettingsOutcome;
+
+/// Binds a settings flow to `identity` and fills its forms with the identity's values.
+pub fn attach(state: &AppState, flow: &mut Flow, identity: &Identity) {
+    flow.identity_id = Some(identity.id);
+    flow.identity = Some(identity.to_json(&state.schema_url(&identity.schema_id), View::default()));
+    flow.ui
+        .nodes
+        .retain(|node| node.name() == Some("csrf_token"));
+    for strategy in &state.strategies.settings {
+        strategy.populate_settings(state, flow, identity);
+    }
+}
+
+/// Browsers without a session sign in first and come back; other clients get 401.
+fn sign_in_first(state: &AppState, client: &Client, flow_type: FlowType) -> Response {
+    if is_browser_navigation(client, flow_type) {
+        let mut login = state
+            .urls
+            .public
+            .join("self-service/login/browser")
+            .unwrap_or_else(|_| state.urls.public.clone());
+        login
+            .query_pairs_mut()
+            .append_pair("return_to", &init_url(state, FlowKind::Settings));
+        see_other(login.as_str())
+    } else {
+        session_inactive().into_response()
+    }
+}
+
+/// `GET /self-service/settings/browser`
+pub async fn init_browser(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    let result = init(&state, &client, &query, FlowType::Browser).await;
+    answer_init(&state, &client, FlowType::Browser, result).await
+}
+
+/// `GET /self-service/settings/api`
+pub async fn init_api(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    let result = init(&state, &client, &query, FlowType::Api).await;
+    answer_init(&state, &client, FlowType::Api, result).await
+}
+
+async fn init(
+    state: &AppState,
+    client: &Client,
+    query: &InitQuery,
+    flow_type: FlowType,
+) -> Result<Response, ApiError> {
+    let return_to = validate_return_to(state, query.return_to.as_deref())?;
+    let Some((session, _)) = current_session(state, client).await? else {
+        return Ok(sign_in_first(state, client, flow_type));
+    };
+    let identity = state.identities.get_identity(session.identity_id).await?;
+    let (mut flow, set_cookie) = new_flow(state, client, FlowKind::Settings, flow_type, return_to);
+    attach(state, &mut flow, &identity);
+    state.flows.create_flow(&flow).await?;
+    Ok(answer_new_flow(state, client, &flow, set_cookie))
+}
+
+/// `GET /self-service/settings/flows?id=`: only for the identity the flow belongs to.
+pub async fn get_flow(
+    State(state): State<AppState>,
+    client: Client,
+    Query(id): Query<FlowId>,
+) -> Result<Response, ApiError> {
+    let Some((session, identity)) = current_session(&state, &client).await? else {
+        return Err(session_inactive());
+    };
+    let mut flow = state
+        .flows
+        .get_flow(FlowKind::Settings, id.parse("id")?)
+        .await
+        .map_err(|error| match error {
+            crate::store::StoreError::NotFound => super::flow_not_found(),
+            other => other.into(),
+        })?;
+    if flow.identity_id != Some(session.identity_id) {
+        return Err(identity_mismatch());
+    }
+    if flow.is_expired(state.clock.now()) {
+        return Err(expired_on_get(&state, &flow));
+    }
+    flow.identity = Some(identity.to_json(&state.schema_url(&identity.schema_id), View::default()));
+    Ok(Json(flow.to_json()).into_response())
+}
+
+fn identity_mismatch() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN)
+        .with_id("security_identity_mismatch")
+        .with_reason("The requested flow does not belong to this user.")
+}
+
+/// `POST /self-service/settings?flow=`
+pub async fn submit(
+    State(state): State<AppState>,
+    client: Client,
+    Query(id): Query<FlowId>,
+    Submission(form): Submission,
+) -> Response {
+    let id = match id.parse("flow") {
+        Ok(id) => id,
+        Err(_) if !client.wants_json => return see_other(&init_url(&state, FlowKind::Settings)),
+        Err(error) => return error.into_response(),
+    };
+    let result = async {
+        let Some((session, _)) = current_session(&state, &client).await? else {
+            let flow_type = if client.header_token.is_some() {
+                FlowType::Api
+            } else {
+                FlowType::Browser
+            };
+            return Ok(sign_in_first(&state, &client, flow_type));
+        };
+        let flow = load_for_submit(
+            &state,
+            &client,
+            FlowKind::Settings,
+            id,
+            field(&form, "csrf_token"),
+        )
+        .await?;
+        if flow.identity_id != Some(session.identity_id) {
+            return Err(identity_mismatch().into());
+        }
+        run(&state, &client, flow, session, &form).await
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(error) => respond_flow_error(&state, &client, error).await,
+    }
+}
+
+async fn run(
+    state: &AppState,
+    client: &Client,
+    mut flow: Flow,
+    session: Session,
+    form: &Value,
+) -> Result<Response, FlowError> {
+    let original = state.identities.get_identity(session.identity_id).await?;
+    let mut identity = original.clone();
+    flow.identity = Some(original.to_json(&state.schema_url(&original.schema_id), View::default()));
+    flow.ui.clear_messages();
+    flow.active = field(form, "method").map(str::to_string);
+    for strategy in &state.strategies.settings {
+        match strategy
+            .update_settings(state, &mut flow, &mut identity, form)
+            .await?
+        {
+            SettingsOutcome::NotMine => continue,
+            SettingsOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
+            SettingsOutcome::Changed { method, privileged } => {
+                if privileged && !is_privileged(state, &session) {
+                    return Ok(refresh_required(state, client, &flow));
+                }
+                return finish(state, client, flow, identity, &original, &session, method).await;
+            }
+        }
+    }
+    flow.ui
+        .messages
+        .push(UiText::plain(FlowKind::Settings.no_strategy_message()));
+    Err(FlowError::Rejected(Box::new(flow)))
+}
+
+fn is_privileged(state: &AppState, session: &Session) -> bool {
+    let max_age = time::Duration::try_from(
+        state
+            .config
+            .selfservice
+            .flows
+            .settings
+            .privileged_session_max_age,
+    )
+    .unwrap_or(time::Duration::HOUR);
+    session.authenticated_at + max_age > state.clock.now()
+}
+
+/// The caller must sign in again; the refresh login returns to this settings flow.
+fn refresh_required(state: &AppState, client: &Client, flow: &Flow) -> Response {
+    let mut back = ui_url(state, FlowKind::Settings);
+    back.query_pairs_mut()
+        .append_pair("flow", &flow.id.to_string());
+    let mut login = state
+        .urls
+        .public
+        .join("self-service/login/browser")
+        .unwrap_or_else(|_| state.urls.public.clone());
+    login
+        .query_pairs_mut()
+        .append_pair("refresh", "true")
+        .append_pair("return_to", back.as_str());
+    if is_browser_navigation(client, flow.flow_type) {
+        return see_other(login.as_str());
+    }
+    let mut body = ApiError::new(StatusCode::FORBIDDEN)
+        .with_id("session_refresh_required")
+        .with_reason(
+            "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
+        )
+        .with_details(json!({"redirect_browser_to": login.as_str()}))
+        .body();
+    body["redirect_browser_to"] = json!(login.as_str());
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+/// Stores the change with what follows from it (verification of new addresses, revoked
+/// sessions) in one transaction, then shows the flow again with "saved".
+async fn finish(
+    state: &AppState,
+    client: &Client,
+    mut flow: Flow,
+    mut identity: Identity,
+    original: &Identity,
+    session: &Session,
+    method: &'static str,
+) -> Result<Response, FlowError> {
+    let now = state.clock.now();
+    let mut changes = Changes::default();
+    let new_addresses = identity.verifiable_addresses.iter().any(|address| {
+        !address.verified()
+            && !original
+                .verifiable_addresses
+                .iter()
+                .any(|old| old.value == address.value)
+    });
+    let mut continue_with = Vec::new();
+    if new_addresses
+        && let Some(item) =
+            verification::start_for(state, client, &mut identity, flow.flow_type, &mut changes)
+    {
+        continue_with.push(item);
+    }
+    let after = &state.config.selfservice.flows.settings.after;
+    let method_hooks = match method {
+        "password" => &after.password.hooks,
+        _ => &after.profile.hooks,
+    };
+    let hooks = if method_hooks.is_empty() {
+        &after.hooks
+    } else {
+        method_hooks
+    };
+    if hooks
+        .iter()
+        .any(|hook| hook.hook == HookName::RevokeActiveSessions)
+    {
+        changes.revoke_sessions = Some((identity.id, Some(session.id)));
+    }
+    attach(state, &mut flow, &identity);
+    flow.state = STATE_SUCCESS.into();
+    flow.updated_at = now;
+    flow.ui.messages = vec![UiText::plain(1050001)];
+    flow.internal
+        .insert("continue_with".into(), json!(continue_with));
+    changes.update_identity = Some(identity);
+    changes.update_flows.push(flow.clone());
+    state.changes.commit(changes, now).await?;
+
+    if is_browser_navigation(client, flow.flow_type)
+        && let Some(return_to) = flow.return_to.clone()
+    {
+        return Ok(see_other(&return_to));
+    }
+    Ok(respond_flow(state, client, &flow, StatusCode::OK))
+}

@@ -1,0 +1,332 @@
+//! The verification flow: prove that an address is yours (`code` or `link`), in browser, SPA
+//! and API variants. Registration and settings start it for new addresses.
+
+use app::model::{AnchorAttributes, NodeGroup, UiNode, UiText};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::request::{Client, Submission, field};
+use super::respond::{answer_new_flow, init_url, respond_flow, respond_flow_error};
+use super::{
+    Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
+    load_for_submit, new_flow, one_time, read_flow, return_url, see_other, validate_return_to,
+};
+use crate::error::ApiError;
+use crate::identity::{Identity, VerificationStatus};
+use crate::state::AppState;
+use crate::store::Changes;
+use crate::strategy::one_time::OneTimeStrategy;
+
+fn strategy(state: &AppState) -> Result<&OneTimeStrategy, ApiError> {
+    state.strategies.verification.as_ref().ok_or_else(|| {
+        ApiError::bad_request("Verification is not allowed because it was disabled.")
+            .with_id("self_service_flow_disabled")
+    })
+}
+
+/// `GET /self-service/verification/browser`
+pub async fn init_browser(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    let result = init(&state, &client, &query, FlowType::Browser).await;
+    answer_init(&state, &client, FlowType::Browser, result).await
+}
+
+/// `GET /self-service/verification/api`
+pub async fn init_api(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<InitQuery>,
+) -> Response {
+    let result = init(&state, &client, &query, FlowType::Api).await;
+    answer_init(&state, &client, FlowType::Api, result).await
+}
+
+async fn init(
+    state: &AppState,
+    client: &Client,
+    query: &InitQuery,
+    flow_type: FlowType,
+) -> Result<Response, ApiError> {
+    strategy(state)?;
+    let return_to = validate_return_to(state, query.return_to.as_deref())?;
+    let (flow, set_cookie) = new_flow(state, client, FlowKind::Verification, flow_type, return_to);
+    state.flows.create_flow(&flow).await?;
+    Ok(answer_new_flow(state, client, &flow, set_cookie))
+}
+
+/// `GET /self-service/verification/flows?id=`
+pub async fn get_flow(
+    State(state): State<AppState>,
+    client: Client,
+    Query(id): Query<FlowId>,
+) -> Result<Json<Value>, ApiError> {
+    read_flow(&state, &client, FlowKind::Verification, &id).await
+}
+
+/// `?flow=` plus, for a click on a link in a message, `code=` or `token=`.
+#[derive(Debug, Deserialize)]
+pub struct SubmitQuery {
+    pub flow: Option<String>,
+    pub code: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `POST /self-service/verification?flow=`, and `GET` with `&code=`/`&token=` from a message.
+pub async fn submit(
+    State(state): State<AppState>,
+    client: Client,
+    method: axum::http::Method,
+    Query(query): Query<SubmitQuery>,
+    Submission(form): Submission,
+) -> Response {
+    let id = match (FlowId {
+        id: None,
+        flow: query.flow.clone(),
+    })
+    .parse("flow")
+    {
+        Ok(id) => id,
+        Err(_) if !client.wants_json => {
+            return see_other(&init_url(&state, FlowKind::Verification));
+        }
+        Err(error) => return error.into_response(),
+    };
+    let result = async {
+        let strategy = strategy(&state)?;
+        // A link opened from a message carries its secret instead of a CSRF token: it may be
+        // opened in another browser than the one that asked for it.
+        let clicked =
+            method == axum::http::Method::GET && (query.code.is_some() || query.token.is_some());
+        let mut flow = if clicked {
+            load_clicked(&state, id).await?
+        } else {
+            load_for_submit(
+                &state,
+                &client,
+                FlowKind::Verification,
+                id,
+                field(&form, "csrf_token"),
+            )
+            .await?
+        };
+        if clicked {
+            let (secret, is_link) = match (&query.token, &query.code) {
+                (Some(token), _) => (token.as_str(), true),
+                (None, Some(code)) => (code.as_str(), false),
+                (None, None) => ("", true),
+            };
+            return finish(&state, &client, strategy, flow, secret, is_link).await;
+        }
+        flow.ui.clear_messages();
+        if one_time::wants_send(&form) {
+            let Some(address) = one_time::submitted_address(&form, &flow) else {
+                flow.ui.add_message(
+                    Some("email"),
+                    UiText::new(4000002, json!({"property": "email"})),
+                );
+                return Err(FlowError::Rejected(Box::new(flow)));
+            };
+            let identity = state.identities.find_by_address(true, &address).await?;
+            let mut changes = Changes::default();
+            send_to(
+                &state,
+                strategy,
+                &mut flow,
+                &address,
+                identity,
+                &mut changes,
+            )?;
+            changes.update_flows.push(flow.clone());
+            state.changes.commit(changes, state.clock.now()).await?;
+            return Ok(respond_flow(
+                &state,
+                &client,
+                &flow,
+                axum::http::StatusCode::OK,
+            ));
+        }
+        let code = field(&form, "code").unwrap_or_default().to_string();
+        if code.is_empty() && field(&form, "method").is_none() {
+            flow.ui
+                .messages
+                .push(UiText::plain(FlowKind::Verification.no_strategy_message()));
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        finish(&state, &client, strategy, flow, &code, false).await
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(error) => respond_flow_error(&state, &client, error).await,
+    }
+}
+
+/// A flow opened from a link: it must exist and be unexpired; completion is checked as usual.
+pub(super) async fn load_clicked(state: &AppState, id: uuid::Uuid) -> Result<Flow, FlowError> {
+    let mut flow = state
+        .flows
+        .get_flow(FlowKind::Verification, id)
+        .await
+        .map_err(|error| match error {
+            crate::store::StoreError::NotFound => FlowError::Api(super::flow_not_found()),
+            other => other.into(),
+        })?;
+    if flow.is_expired(state.clock.now()) {
+        return Err(FlowError::Expired(Box::new(flow)));
+    }
+    if flow.is_completed() {
+        flow.ui.clear_messages();
+        flow.ui.messages.push(UiText::plain(4070002));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
+    Ok(flow)
+}
+
+/// Sends to `address` and marks the identity's address `sent`.
+fn send_to(
+    state: &AppState,
+    strategy: &OneTimeStrategy,
+    flow: &mut Flow,
+    address: &str,
+    identity: Option<Identity>,
+    changes: &mut Changes,
+) -> Result<(), FlowError> {
+    one_time::send(state, strategy, flow, address, identity.as_ref(), changes)?;
+    if let Some(mut identity) = identity {
+        let mut changed = false;
+        for verifiable in &mut identity.verifiable_addresses {
+            if verifiable.value == address && verifiable.status == VerificationStatus::Pending {
+                verifiable.status = VerificationStatus::Sent;
+                verifiable.updated_at = state.clock.now();
+                changed = true;
+            }
+        }
+        if changed {
+            changes.update_identity = Some(identity);
+        }
+    }
+    Ok(())
+}
+
+/// Checks the secret; on success the address is verified and the flow shows where to go on.
+async fn finish(
+    state: &AppState,
+    client: &Client,
+    strategy: &OneTimeStrategy,
+    mut flow: Flow,
+    secret: &str,
+    is_link: bool,
+) -> Result<Response, FlowError> {
+    let code = one_time::check(state, strategy, &mut flow, secret, is_link).await?;
+    let now = state.clock.now();
+    let mut identity = state.identities.get_identity(code.identity_id).await?;
+    for address in &mut identity.verifiable_addresses {
+        if address.value == code.address {
+            address.status = VerificationStatus::Completed;
+            address.verified_at = Some(now);
+            address.updated_at = now;
+        }
+    }
+    let destination = return_url(
+        state,
+        Some(&flow),
+        &[state
+            .config
+            .selfservice
+            .flows
+            .verification
+            .after
+            .default_browser_return_url
+            .as_ref()],
+    );
+    flow.state = STATE_PASSED_CHALLENGE.into();
+    flow.updated_at = now;
+    flow.ui.clear_messages();
+    flow.ui
+        .nodes
+        .retain(|node| node.name() == Some("csrf_token"));
+    flow.ui.nodes.push(UiNode::anchor(
+        NodeGroup::Code,
+        AnchorAttributes {
+            href: destination.clone(),
+            title: UiText::plain(1070009),
+            id: "continue".into(),
+        },
+    ));
+    flow.ui.messages.push(UiText::plain(1080002));
+    flow.ui.method = "GET".into();
+    flow.ui.action = destination;
+    let changes = Changes {
+        update_identity: Some(identity),
+        update_flows: vec![flow.clone()],
+        use_codes: vec![code.id],
+        ..Changes::default()
+    };
+    match state.changes.commit(changes, now).await {
+        Ok(()) => {}
+        // Another request spent the code first.
+        Err(crate::store::StoreError::Conflict) => {
+            let mut flow = flow;
+            flow.ui.messages = vec![UiText::plain(4070006)];
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let _ = client;
+    Ok(respond_flow(
+        state,
+        client,
+        &flow,
+        axum::http::StatusCode::OK,
+    ))
+}
+
+/// Starts verification of `identity`'s unverified addresses after a flow of `flow_type` (the
+/// `verification` hook): a new verification flow with a message per address, all written in
+/// `changes`. Returns the `continue_with` item that points at it.
+pub fn start_for(
+    state: &AppState,
+    client: &Client,
+    identity: &mut Identity,
+    flow_type: FlowType,
+    changes: &mut Changes,
+) -> Option<Value> {
+    let strategy = state.strategies.verification.as_ref()?;
+    let pending: Vec<String> = identity
+        .verifiable_addresses
+        .iter()
+        .filter(|address| !address.verified())
+        .map(|address| address.value.clone())
+        .collect();
+    let first = pending.first()?.clone();
+    let (mut flow, _) = new_flow(state, client, FlowKind::Verification, flow_type, None);
+    for address in &pending {
+        let result = one_time::send(state, strategy, &mut flow, address, Some(identity), changes);
+        if let Err(error) = result {
+            tracing::error!(?error, "could not queue a verification message");
+            return None;
+        }
+    }
+    let now = state.clock.now();
+    for address in &mut identity.verifiable_addresses {
+        if pending.contains(&address.value) && address.status == VerificationStatus::Pending {
+            address.status = VerificationStatus::Sent;
+            address.updated_at = now;
+        }
+    }
+    let mut url = super::ui_url(state, FlowKind::Verification);
+    url.query_pairs_mut()
+        .append_pair("flow", &flow.id.to_string());
+    let item = json!({
+        "action": "show_verification_ui",
+        "flow": {"id": flow.id, "verifiable_address": first, "url": url.to_string()},
+    });
+    changes.create_flows.push(flow);
+    Some(item)
+}

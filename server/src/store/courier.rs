@@ -1,0 +1,266 @@
+//! The courier's queue: enqueue in a caller's transaction, claim with a lease, record outcomes.
+
+use async_trait::async_trait;
+use sqlx::{AnyConnection, FromRow};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Dialect, SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use crate::courier::{Dispatch, Message, MessageStatus};
+
+#[async_trait]
+pub trait CourierStore: Send + Sync {
+    async fn enqueue(&self, message: &Message) -> StoreResult<()>;
+    /// Marks up to `limit` due messages (queued and due, or processing with a lapsed lease) as
+    /// processing until `lease_until`, counts the attempt, and returns them. Concurrent workers
+    /// never claim the same message while its lease holds.
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Records a delivery attempt: sent, retried at `retry_at`, or (no retry) abandoned.
+    async fn record_attempt(
+        &self,
+        message_id: Uuid,
+        outcome: Result<(), String>,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn list_messages(&self, query: &MessageQuery) -> StoreResult<Vec<Message>>;
+    async fn get_message(&self, id: Uuid) -> StoreResult<Message>;
+}
+
+/// Newest first; `before` is the last message of the previous page.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub status: Option<MessageStatus>,
+    pub recipient: Option<String>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[derive(FromRow)]
+struct MessageRow {
+    id: String,
+    status: String,
+    recipient: String,
+    subject: String,
+    body: String,
+    html_body: String,
+    template_type: String,
+    send_count: i64,
+    next_attempt_at: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const COLUMNS: &str = "id, status, recipient, subject, body, html_body, template_type, send_count, \
+     next_attempt_at, created_at, updated_at";
+
+pub(super) async fn insert_message(
+    connection: &mut AnyConnection,
+    message: &Message,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO courier_messages (id, type, status, recipient, subject, body, html_body, \
+         template_type, send_count, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(message.id.to_string())
+    .bind(message.status.as_str())
+    .bind(&message.recipient)
+    .bind(&message.subject)
+    .bind(&message.body)
+    .bind(&message.html_body)
+    .bind(&message.template_type)
+    .bind(i64::from(message.send_count))
+    .bind(to_micros(message.next_attempt_at))
+    .bind(to_micros(message.created_at))
+    .bind(to_micros(message.updated_at))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl CourierStore for SqlStore {
+    async fn enqueue(&self, message: &Message) -> StoreResult<()> {
+        insert_message(&mut *self.pool.acquire().await?, message).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        // PostgreSQL skips rows another worker is claiming; SQLite has one writer at a time,
+        // so the single UPDATE is already exclusive there.
+        let lock = match self.dialect {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let due = "((status = 'queued' AND next_attempt_at <= $2) \
+                    OR (status = 'processing' AND lease_until <= $2))";
+        let sql = format!(
+            "UPDATE courier_messages SET status = 'processing', lease_until = $1, updated_at = $2, \
+             send_count = send_count + 1 \
+             WHERE {due} AND id IN (SELECT id FROM courier_messages WHERE {due} \
+             ORDER BY created_at LIMIT $3 {lock}) RETURNING {COLUMNS}"
+        );
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(to_micros(lease_until))
+            .bind(to_micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut messages = rows
+            .into_iter()
+            .map(message_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        messages.sort_by_key(|message| message.created_at);
+        Ok(messages)
+    }
+
+    async fn record_attempt(
+        &self,
+        message_id: Uuid,
+        outcome: Result<(), String>,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let (status, next) = match (&outcome, retry_at) {
+            (Ok(()), _) => (MessageStatus::Sent, now),
+            (Err(_), Some(at)) => (MessageStatus::Queued, at),
+            (Err(_), None) => (MessageStatus::Abandoned, now),
+        };
+        sqlx::query(
+            "UPDATE courier_messages SET status = $2, next_attempt_at = $3, lease_until = NULL, \
+             updated_at = $4 WHERE id = $1",
+        )
+        .bind(message_id.to_string())
+        .bind(status.as_str())
+        .bind(to_micros(next))
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(message_id.to_string())
+        .bind(if outcome.is_ok() { "success" } else { "failed" })
+        .bind(outcome.err())
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_messages(&self, query: &MessageQuery) -> StoreResult<Vec<Message>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM courier_messages WHERE 1 = 1");
+        let mut next = 1;
+        let mut placeholder = || {
+            let text = format!("${next}");
+            next += 1;
+            text
+        };
+        if query.status.is_some() {
+            sql += &format!(" AND status = {}", placeholder());
+        }
+        if query.recipient.is_some() {
+            sql += &format!(" AND recipient = {}", placeholder());
+        }
+        if query.before.is_some() {
+            let id = placeholder();
+            let at = format!("(SELECT created_at FROM courier_messages WHERE id = {id})");
+            sql += &format!(" AND (created_at < {at} OR (created_at = {at} AND id < {id}))");
+        }
+        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", placeholder());
+        let mut statement = sqlx::query_as::<_, MessageRow>(&sql);
+        if let Some(status) = query.status {
+            statement = statement.bind(status.as_str());
+        }
+        if let Some(recipient) = &query.recipient {
+            statement = statement.bind(recipient.clone());
+        }
+        if let Some(id) = query.before {
+            statement = statement.bind(id.to_string());
+        }
+        let rows = statement
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut messages = rows
+            .into_iter()
+            .map(message_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        for message in &mut messages {
+            message.dispatches = self.dispatches(message.id).await?;
+        }
+        Ok(messages)
+    }
+
+    async fn get_message(&self, id: Uuid) -> StoreResult<Message> {
+        let row: MessageRow = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM courier_messages WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let mut message = message_from_row(row)?;
+        message.dispatches = self.dispatches(id).await?;
+        Ok(message)
+    }
+}
+
+impl SqlStore {
+    async fn dispatches(&self, message_id: Uuid) -> StoreResult<Vec<Dispatch>> {
+        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, status, error, created_at FROM courier_message_dispatches \
+             WHERE message_id = $1 ORDER BY created_at, id",
+        )
+        .bind(message_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, status, error, created_at)| {
+                Ok(Dispatch {
+                    id: parse_uuid(&id)?,
+                    message_id,
+                    success: status == "success",
+                    error,
+                    created_at: from_micros(created_at)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_uuid(text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("bad uuid {text:?}")))
+}
+
+fn message_from_row(row: MessageRow) -> StoreResult<Message> {
+    Ok(Message {
+        id: parse_uuid(&row.id)?,
+        status: MessageStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("message {}: bad status", row.id)))?,
+        send_count: u32::try_from(row.send_count).unwrap_or(u32::MAX),
+        next_attempt_at: from_micros(row.next_attempt_at)?,
+        created_at: from_micros(row.created_at)?,
+        updated_at: from_micros(row.updated_at)?,
+        recipient: row.recipient,
+        subject: row.subject,
+        body: row.body,
+        html_body: row.html_body,
+        template_type: row.template_type,
+        dispatches: Vec::new(),
+    })
+}
