@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{ErrorView, FlowPage, PageFlow, SessionView};
+use crate::model::{ErrorView, FlowPage, MailView, PageFlow, SessionView, SessionsView};
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -25,6 +25,24 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A stored self-service error.
     async fn error(&self, id: &str) -> Result<Option<ErrorView>, BackendError>;
+
+    /// The caller's active sessions; `None` without a session.
+    async fn sessions(
+        &self,
+        cookie_header: Option<&str>,
+    ) -> Result<Option<SessionsView>, BackendError>;
+
+    /// Ends one of the caller's other sessions (`id`), or all of them (`None`). `csrf_token`
+    /// must be the one the sessions page was rendered with. Returns whether anything was done.
+    async fn revoke_sessions(
+        &self,
+        cookie_header: Option<&str>,
+        csrf_token: &str,
+        id: Option<&str>,
+    ) -> Result<bool, BackendError>;
+
+    /// The newest messages of the dev mailbox; `None` outside development mode.
+    async fn mailbox(&self) -> Result<Option<Vec<MailView>>, BackendError>;
 }
 
 /// The backend could not answer (its cause is logged where it happened, never shown).

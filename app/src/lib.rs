@@ -16,7 +16,10 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use components::Layout;
-use pages::{Error, Login, NotFound, Recovery, Registration, Settings, Verification, Welcome};
+use pages::{
+    Error, Login, Mailbox, NotFound, Recovery, Registration, Sessions, Settings, Verification,
+    Welcome,
+};
 
 /// The stem of the site's files under `/pkg`: `ward.js`, `ward.wasm`, `ward.css`.
 pub const OUTPUT_NAME: &str = "ward";
@@ -60,6 +63,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
                     <Route path=path!("/recovery") view=Recovery ssr=SsrMode::Async />
                     <Route path=path!("/verification") view=Verification ssr=SsrMode::Async />
+                    <Route path=path!("/sessions") view=Sessions ssr=SsrMode::Async />
+                    <Route path=path!("/dev/mailbox") view=Mailbox ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -1,25 +1,6 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
-
-const password = 'correct horse battery staple';
-
-async function signUp(page: Page, email: string) {
-  await page.goto('/registration');
-  await expect(page).toHaveURL(/\/registration\?flow=/);
-  await page.getByTestId('traits-email').fill(email);
-  await page.getByTestId('traits-name-first').fill('Ada');
-  await page.getByTestId('password').fill(password);
-  await page.getByTestId('submit-method-password').click();
-  await expect(page).toHaveURL(/\/welcome$/);
-}
-
-async function signIn(page: Page, email: string, secret: string) {
-  await page.goto('/login');
-  await expect(page).toHaveURL(/\/login\?flow=/);
-  await page.getByTestId('identifier').fill(email);
-  await page.getByTestId('password').fill(secret);
-  await page.getByTestId('submit-method-password').click();
-}
+import { password, signIn, signUp } from './helpers';
 
 test('sign up, sign out, sign in, wrong password', async ({ page }) => {
   const email = uniqueEmail('journey');

@@ -6,8 +6,10 @@ use leptos::prelude::*;
 use crate::messages;
 use crate::model::{InputAttributes, NodeAttributes, NodeGroup, UiContainer, UiNode, UiText};
 
+/// Renders `ui` as one form; with `sections`, as one form per node group (settings: profile
+/// and password are saved separately, so one section's required fields never block another).
 #[component]
-pub fn FlowForm(ui: UiContainer) -> impl IntoView {
+pub fn FlowForm(ui: UiContainer, #[prop(optional)] sections: bool) -> impl IntoView {
     let (submitting, set_submitting) = signal(false);
     // Only the browser runs effects: this flips once the page is hydrated.
     let (hydrated, set_hydrated) = signal(false);
@@ -20,38 +22,89 @@ pub fn FlowForm(ui: UiContainer) -> impl IntoView {
             set_submitting.set(true);
         }
     };
+    let render = move |nodes: Vec<UiNode>| {
+        nodes
+            .into_iter()
+            .map(|node| view! { <Node node submitting hydrated /> })
+            .collect_view()
+    };
+    let form = move |action: String, method: String, section: Option<NodeGroup>, body: AnyView| {
+        view! {
+            <form
+                class="ward-form"
+                action=action
+                method=method
+                on:submit=on_submit
+                data-section=section.map(group_name)
+                data-submitting=move || submitting.get().to_string()
+            >
+                {body}
+            </form>
+        }
+    };
 
     let groups = group_nodes(&ui.nodes);
-    view! {
-        <form
-            class="ward-form"
-            action=ui.action.clone()
-            method=ui.method.clone()
-            on:submit=on_submit
-            data-submitting=move || submitting.get().to_string()
-        >
-            <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() />
-            {groups
-                .into_iter()
-                .map(|(group, nodes)| {
-                    let nodes = nodes
-                        .into_iter()
-                        .map(|node| view! { <Node node submitting hydrated /> })
-                        .collect_view();
-                    if group == NodeGroup::Default {
-                        view! { <div class="ward-group ward-group-default">{nodes}</div> }.into_any()
-                    } else {
-                        let name = group_name(group);
-                        view! {
-                            <fieldset class="ward-group" data-group=name>
-                                {nodes}
-                            </fieldset>
-                        }
-                            .into_any()
+    if sections {
+        let defaults: Vec<UiNode> = groups
+            .iter()
+            .filter(|(group, _)| *group == NodeGroup::Default)
+            .flat_map(|(_, nodes)| nodes.clone())
+            .collect();
+        let forms = groups
+            .into_iter()
+            .filter(|(group, _)| *group != NodeGroup::Default)
+            .map(|(group, nodes)| {
+                let body = view! {
+                    <h2 class="ward-section-title">{section_title(group)}</h2>
+                    <div class="ward-group ward-group-default">{render(defaults.clone())}</div>
+                    <fieldset class="ward-group" data-group=group_name(group)>{render(nodes)}</fieldset>
+                }
+                .into_any();
+                form(ui.action.clone(), ui.method.clone(), Some(group), body)
+            })
+            .collect_view();
+        return view! {
+            <div class="ward-sections">
+                <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() />
+                {forms}
+            </div>
+        }
+        .into_any();
+    }
+    let body = view! {
+        <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() />
+        {groups
+            .into_iter()
+            .map(|(group, nodes)| {
+                if group == NodeGroup::Default {
+                    view! { <div class="ward-group ward-group-default">{render(nodes)}</div> }
+                        .into_any()
+                } else {
+                    view! {
+                        <fieldset class="ward-group" data-group=group_name(group)>
+                            {render(nodes)}
+                        </fieldset>
                     }
-                })
-                .collect_view()}
-        </form>
+                        .into_any()
+                }
+            })
+            .collect_view()}
+    }
+    .into_any();
+    form(ui.action, ui.method, None, body).into_any()
+}
+
+/// The heading of a settings section (page chrome, not a flow message).
+fn section_title(group: NodeGroup) -> &'static str {
+    match group {
+        NodeGroup::Profile => "Profile",
+        NodeGroup::Password => "Password",
+        NodeGroup::Oidc => "Linked accounts",
+        NodeGroup::Totp => "Authenticator app",
+        NodeGroup::LookupSecret => "Backup codes",
+        NodeGroup::Webauthn => "Security keys",
+        NodeGroup::Passkey => "Passkeys",
+        _ => "",
     }
 }
 

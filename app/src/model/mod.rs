@@ -3,7 +3,7 @@
 mod session;
 pub mod ui;
 
-pub use session::SessionView;
+pub use session::{DeviceSessionView, MailView, SessionView, SessionsView};
 pub use ui::{
     AnchorAttributes, InputAttributes, MessageType, NodeAttributes, NodeGroup, NodeMeta,
     UiContainer, UiNode, UiText,

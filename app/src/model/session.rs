@@ -24,3 +24,33 @@ impl SessionView {
             .unwrap_or_else(|| self.identity_id.clone())
     }
 }
+
+/// One of the caller's sessions on the sessions page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceSessionView {
+    pub id: String,
+    /// The session this browser is using.
+    pub current: bool,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub authenticated_at: String,
+    pub expires_at: String,
+}
+
+/// The caller's active sessions, with the token that authorises revoking them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionsView {
+    pub sessions: Vec<DeviceSessionView>,
+    pub csrf_token: String,
+}
+
+/// A message in the dev mailbox.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MailView {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub created_at: String,
+}

@@ -33,6 +33,9 @@ pub fn FlowScreen(
     title: &'static str,
     heading: &'static str,
     #[prop(into)] links: ViewFn,
+    /// One form per node group (settings).
+    #[prop(optional)]
+    sections: bool,
 ) -> impl IntoView {
     let query = use_query_map();
     let page = Resource::new(
@@ -53,7 +56,7 @@ pub fn FlowScreen(
                 {move || {
                     page.get()
                         .map(|result| match result {
-                            Ok(FlowPage::Show(flow)) => view! { <FlowForm ui=flow.ui /> }.into_any(),
+                            Ok(FlowPage::Show(flow)) => view! { <FlowForm ui=flow.ui sections /> }.into_any(),
                             Ok(FlowPage::Redirect(url)) => view! { <ExternalRedirect url /> }.into_any(),
                             Err(_) => view! {
                                 <p class="ward-message ward-message-error" data-testid="flow-error">

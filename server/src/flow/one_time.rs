@@ -162,3 +162,52 @@ pub fn wants_send(form: &serde_json::Value) -> bool {
     let code = super::request::field(form, "code").unwrap_or_default();
     code.trim().is_empty() && super::request::field(form, "email").is_some()
 }
+
+/// A flow opened from a link in a message: it must exist and be unexpired and unfinished. No
+/// CSRF token comes with it: the link may be opened in another browser than the one that
+/// asked for it; the secret in the link is the proof.
+pub async fn load_clicked(state: &AppState, kind: FlowKind, id: uuid::Uuid) -> FlowResult<Flow> {
+    let mut flow = state
+        .flows
+        .get_flow(kind, id)
+        .await
+        .map_err(|error| match error {
+            crate::store::StoreError::NotFound => FlowError::Api(super::flow_not_found()),
+            other => other.into(),
+        })?;
+    if flow.is_expired(state.clock.now()) {
+        return Err(FlowError::Expired(Box::new(flow)));
+    }
+    if let Some(message) = kind.completed_message().filter(|_| flow.is_completed()) {
+        flow.ui.clear_messages();
+        flow.ui.messages.push(UiText::plain(message));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
+    Ok(flow)
+}
+
+/// The address a send step names, or the flow refused with "email is missing".
+pub fn address_or_reject(form: &serde_json::Value, flow: &mut Flow) -> FlowResult<String> {
+    match submitted_address(form, flow) {
+        Some(address) => Ok(address),
+        None => {
+            flow.ui.add_message(
+                Some("email"),
+                UiText::new(4000002, json!({"property": "email"})),
+            );
+            Err(FlowError::Rejected(Box::new(flow.clone())))
+        }
+    }
+}
+
+/// A submission that neither names an address nor carries a code or method.
+pub fn no_method(form: &serde_json::Value, flow: &mut Flow) -> FlowResult<()> {
+    let code = super::request::field(form, "code").unwrap_or_default();
+    if code.is_empty() && super::request::field(form, "method").is_none() {
+        flow.ui
+            .messages
+            .push(UiText::plain(flow.kind.no_strategy_message()));
+        return Err(FlowError::Rejected(Box::new(flow.clone())));
+    }
+    Ok(())
+}

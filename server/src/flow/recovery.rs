@@ -110,7 +110,7 @@ pub async fn submit(
         let strategy = strategy(&state)?;
         let clicked = method == axum::http::Method::GET && query.token.is_some();
         let mut flow = if clicked {
-            load_clicked(&state, id).await?
+            one_time::load_clicked(&state, FlowKind::Recovery, id).await?
         } else {
             load_for_submit(
                 &state,
@@ -126,13 +126,7 @@ pub async fn submit(
         }
         flow.ui.clear_messages();
         if one_time::wants_send(&form) {
-            let Some(address) = one_time::submitted_address(&form, &flow) else {
-                flow.ui.add_message(
-                    Some("email"),
-                    UiText::new(4000002, json!({"property": "email"})),
-                );
-                return Err(FlowError::Rejected(Box::new(flow)));
-            };
+            let address = one_time::address_or_reject(&form, &mut flow)?;
             let identity = state.identities.find_by_address(false, &address).await?;
             let mut changes = Changes::default();
             one_time::send(
@@ -147,13 +141,8 @@ pub async fn submit(
             state.changes.commit(changes, state.clock.now()).await?;
             return Ok(respond_flow(&state, &client, &flow, StatusCode::OK));
         }
+        one_time::no_method(&form, &mut flow)?;
         let code = field(&form, "code").unwrap_or_default().to_string();
-        if code.is_empty() && field(&form, "method").is_none() {
-            flow.ui
-                .messages
-                .push(UiText::plain(FlowKind::Recovery.no_strategy_message()));
-            return Err(FlowError::Rejected(Box::new(flow)));
-        }
         finish(&state, &client, strategy, flow, &code, false).await
     }
     .await;
@@ -161,27 +150,6 @@ pub async fn submit(
         Ok(response) => response,
         Err(error) => respond_flow_error(&state, &client, error).await,
     }
-}
-
-async fn load_clicked(state: &AppState, id: Uuid) -> Result<Flow, FlowError> {
-    let mut flow =
-        state
-            .flows
-            .get_flow(FlowKind::Recovery, id)
-            .await
-            .map_err(|error| match error {
-                StoreError::NotFound => FlowError::Api(super::flow_not_found()),
-                other => other.into(),
-            })?;
-    if flow.is_expired(state.clock.now()) {
-        return Err(FlowError::Expired(Box::new(flow)));
-    }
-    if flow.is_completed() {
-        flow.ui.clear_messages();
-        flow.ui.messages.push(UiText::plain(4060001));
-        return Err(FlowError::Rejected(Box::new(flow)));
-    }
-    Ok(flow)
 }
 
 /// Checks the secret; on success: a privileged session, the address verified (it was just

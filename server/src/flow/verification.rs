@@ -104,7 +104,7 @@ pub async fn submit(
         let clicked =
             method == axum::http::Method::GET && (query.code.is_some() || query.token.is_some());
         let mut flow = if clicked {
-            load_clicked(&state, id).await?
+            one_time::load_clicked(&state, FlowKind::Verification, id).await?
         } else {
             load_for_submit(
                 &state,
@@ -125,13 +125,7 @@ pub async fn submit(
         }
         flow.ui.clear_messages();
         if one_time::wants_send(&form) {
-            let Some(address) = one_time::submitted_address(&form, &flow) else {
-                flow.ui.add_message(
-                    Some("email"),
-                    UiText::new(4000002, json!({"property": "email"})),
-                );
-                return Err(FlowError::Rejected(Box::new(flow)));
-            };
+            let address = one_time::address_or_reject(&form, &mut flow)?;
             let identity = state.identities.find_by_address(true, &address).await?;
             let mut changes = Changes::default();
             send_to(
@@ -151,13 +145,8 @@ pub async fn submit(
                 axum::http::StatusCode::OK,
             ));
         }
+        one_time::no_method(&form, &mut flow)?;
         let code = field(&form, "code").unwrap_or_default().to_string();
-        if code.is_empty() && field(&form, "method").is_none() {
-            flow.ui
-                .messages
-                .push(UiText::plain(FlowKind::Verification.no_strategy_message()));
-            return Err(FlowError::Rejected(Box::new(flow)));
-        }
         finish(&state, &client, strategy, flow, &code, false).await
     }
     .await;
@@ -165,27 +154,6 @@ pub async fn submit(
         Ok(response) => response,
         Err(error) => respond_flow_error(&state, &client, error).await,
     }
-}
-
-/// A flow opened from a link: it must exist and be unexpired; completion is checked as usual.
-pub(super) async fn load_clicked(state: &AppState, id: uuid::Uuid) -> Result<Flow, FlowError> {
-    let mut flow = state
-        .flows
-        .get_flow(FlowKind::Verification, id)
-        .await
-        .map_err(|error| match error {
-            crate::store::StoreError::NotFound => FlowError::Api(super::flow_not_found()),
-            other => other.into(),
-        })?;
-    if flow.is_expired(state.clock.now()) {
-        return Err(FlowError::Expired(Box::new(flow)));
-    }
-    if flow.is_completed() {
-        flow.ui.clear_messages();
-        flow.ui.messages.push(UiText::plain(4070002));
-        return Err(FlowError::Rejected(Box::new(flow)));
-    }
-    Ok(flow)
 }
 
 /// Sends to `address` and marks the identity's address `sent`.

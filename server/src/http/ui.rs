@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use app::backend::{Backend, BackendError, SharedBackend};
-use app::model::{ErrorView, FlowPage, FlowView, PageFlow, SessionView};
+use app::model::{
+    DeviceSessionView, ErrorView, FlowPage, FlowView, MailView, PageFlow, SessionView, SessionsView,
+};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -110,6 +112,25 @@ struct EngineBackend {
     state: AppState,
 }
 
+impl EngineBackend {
+    /// The valid session the session cookie names, with its identity.
+    async fn cookie_session(
+        &self,
+        cookie_header: Option<&str>,
+    ) -> Result<Option<(crate::session::Session, crate::identity::Identity)>, BackendError> {
+        let state = &self.state;
+        let Some(token) = cookie_header
+            .and_then(|header| token_from_cookie_header(header, &state.config.session.cookie.name))
+        else {
+            return Ok(None);
+        };
+        session_for_token(state, &token).await.map_err(|error| {
+            tracing::error!(%error, "session lookup failed");
+            BackendError
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Backend for EngineBackend {
     async fn whoami(
@@ -117,16 +138,7 @@ impl Backend for EngineBackend {
         cookie_header: Option<&str>,
     ) -> Result<Option<SessionView>, BackendError> {
         let state = &self.state;
-        let Some(token) = cookie_header
-            .and_then(|header| token_from_cookie_header(header, &state.config.session.cookie.name))
-        else {
-            return Ok(None);
-        };
-        let found = session_for_token(state, &token).await.map_err(|error| {
-            tracing::error!(%error, "session lookup failed");
-            BackendError
-        })?;
-        let Some((session, identity)) = found else {
+        let Some((session, identity)) = self.cookie_session(cookie_header).await? else {
             return Ok(None);
         };
         let mut logout_url = state
@@ -202,6 +214,149 @@ impl Backend for EngineBackend {
             refresh: flow.refresh,
             ui: flow.ui,
         }))
+    }
+
+    async fn sessions(
+        &self,
+        cookie_header: Option<&str>,
+    ) -> Result<Option<SessionsView>, BackendError> {
+        let state = &self.state;
+        let Some((current, _)) = self.cookie_session(cookie_header).await? else {
+            return Ok(None);
+        };
+        let sessions = state
+            .sessions
+            .list_sessions(&crate::store::SessionQuery {
+                identity_id: current.identity_id,
+                active: Some(true),
+                now: state.clock.now(),
+                after: None,
+                limit: 100,
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "session listing failed");
+                BackendError
+            })?;
+        let csrf_token = cookie_header
+            .and_then(|header| {
+                crate::flow::request::cookie_value(
+                    header,
+                    &crate::session::cookie::csrf_cookie_name(state),
+                )
+            })
+            .unwrap_or_default()
+            .to_string();
+        Ok(Some(SessionsView {
+            sessions: sessions
+                .into_iter()
+                .map(|session| {
+                    let device = session.devices.last();
+                    DeviceSessionView {
+                        id: session.id.to_string(),
+                        current: session.id == current.id,
+                        ip_address: device.and_then(|device| device.ip_address.clone()),
+                        user_agent: device.and_then(|device| device.user_agent.clone()),
+                        authenticated_at: timestamp(session.authenticated_at),
+                        expires_at: timestamp(session.expires_at),
+                    }
+                })
+                .collect(),
+            csrf_token,
+        }))
+    }
+
+    async fn revoke_sessions(
+        &self,
+        cookie_header: Option<&str>,
+        csrf_token: &str,
+        id: Option<&str>,
+    ) -> Result<bool, BackendError> {
+        let state = &self.state;
+        let Some((current, _)) = self.cookie_session(cookie_header).await? else {
+            return Ok(false);
+        };
+        let expected = cookie_header
+            .and_then(|header| {
+                crate::flow::request::cookie_value(
+                    header,
+                    &crate::session::cookie::csrf_cookie_name(state),
+                )
+            })
+            .unwrap_or_default();
+        let authorised = !expected.is_empty()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(
+                expected.as_bytes(),
+                csrf_token.as_bytes(),
+            ));
+        if !authorised {
+            return Ok(false);
+        }
+        let failed = |error: StoreError| {
+            tracing::error!(%error, "revoking sessions failed");
+            BackendError
+        };
+        match id.map(Uuid::parse_str) {
+            None => {
+                state
+                    .sessions
+                    .revoke_other_sessions(current.identity_id, Some(current.id))
+                    .await
+                    .map_err(failed)?;
+                Ok(true)
+            }
+            Some(Ok(id)) if id != current.id => {
+                let session = match state.sessions.get_session(id).await {
+                    Ok(session) => session,
+                    Err(StoreError::NotFound) => return Ok(false),
+                    Err(error) => return Err(failed(error)),
+                };
+                if session.identity_id != current.identity_id {
+                    return Ok(false);
+                }
+                let mut session = session;
+                session.active = false;
+                state
+                    .sessions
+                    .update_session(&session)
+                    .await
+                    .map_err(failed)?;
+                Ok(true)
+            }
+            // The current session ends by signing out; a malformed id names nothing.
+            Some(_) => Ok(false),
+        }
+    }
+
+    async fn mailbox(&self) -> Result<Option<Vec<MailView>>, BackendError> {
+        if !self.state.config.dev {
+            return Ok(None);
+        }
+        let messages = self
+            .state
+            .courier_queue
+            .list_messages(&crate::store::MessageQuery {
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "mailbox listing failed");
+                BackendError
+            })?;
+        Ok(Some(
+            messages
+                .into_iter()
+                .map(|message| MailView {
+                    id: message.id.to_string(),
+                    recipient: message.recipient,
+                    subject: message.subject,
+                    body: message.body,
+                    status: message.status.as_str().to_string(),
+                    created_at: timestamp(message.created_at),
+                })
+                .collect(),
+        ))
     }
 
     async fn error(&self, id: &str) -> Result<Option<ErrorView>, BackendError> {

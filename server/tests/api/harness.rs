@@ -89,6 +89,9 @@ fn postgres_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// No request or shutdown in a test may take longer: a hang fails with a location instead.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where browsers go after a flow unless `return_to` says otherwise.
 pub const RETURN_URL: &str = "http://127.0.0.1:4455/welcome";
 
@@ -169,6 +172,7 @@ impl TestApp {
             ui: format!("http://{ui}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .timeout(REQUEST_TIMEOUT)
                 .build()
                 .unwrap(),
             state,
@@ -180,7 +184,11 @@ impl TestApp {
 
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        self.server.await.unwrap().unwrap();
+        tokio::time::timeout(REQUEST_TIMEOUT, self.server)
+            .await
+            .expect("the server did not stop within 30 s")
+            .unwrap()
+            .unwrap();
     }
 
     pub async fn admin_request(&self, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -218,6 +226,7 @@ impl TestApp {
             .cookie_store(true)
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .unwrap()
     }

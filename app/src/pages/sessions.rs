@@ -1,0 +1,128 @@
+//! The caller's sessions: where and when each began, and buttons that end them. The buttons
+//! are plain forms, so they work without JavaScript.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::model::{DeviceSessionView, SessionsView};
+
+#[server]
+pub async fn load_sessions() -> Result<Option<SessionsView>, ServerFnError> {
+    let (backend, cookie) = crate::backend::backend_and_cookies().await?;
+    backend
+        .sessions(cookie.as_deref())
+        .await
+        .map_err(|error| ServerFnError::new(error.to_string()))
+}
+
+/// Ends the session `id`, or every other session when `id` is absent.
+#[server]
+pub async fn revoke_sessions(
+    csrf_token: String,
+    id: Option<String>,
+) -> Result<bool, ServerFnError> {
+    let (backend, cookie) = crate::backend::backend_and_cookies().await?;
+    backend
+        .revoke_sessions(cookie.as_deref(), &csrf_token, id.as_deref())
+        .await
+        .map_err(|error| ServerFnError::new(error.to_string()))
+}
+
+#[component]
+pub fn Sessions() -> impl IntoView {
+    let revoke = ServerAction::<RevokeSessions>::new();
+    let sessions = Resource::new(move || revoke.version().get(), |_| load_sessions());
+    view! {
+        <Title text="Your sessions" />
+        <section class="ward-card" data-testid="sessions-page">
+            <h1>"Your sessions"</h1>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    sessions
+                        .get()
+                        .map(|result| match result {
+                            Ok(Some(view)) => view! { <SessionList view revoke /> }.into_any(),
+                            Ok(None) => view! {
+                                <p data-testid="session-status">"You are not signed in."</p>
+                                <a class="ward-button" href="/login" rel="external">"Sign in"</a>
+                            }
+                                .into_any(),
+                            Err(_) => view! {
+                                <p class="ward-message ward-message-error" data-testid="sessions-error">
+                                    "Your sessions could not be loaded. Please try again."
+                                </p>
+                            }
+                                .into_any(),
+                        })
+                }}
+            </Suspense>
+            <nav class="ward-links">
+                <a href="/settings" rel="external" data-testid="link-settings">"Account settings"</a>
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn SessionList(view: SessionsView, revoke: ServerAction<RevokeSessions>) -> impl IntoView {
+    let others = view
+        .sessions
+        .iter()
+        .filter(|session| !session.current)
+        .count();
+    let csrf = view.csrf_token.clone();
+    view! {
+        <ul class="ward-sessions" data-testid="session-list">
+            {view
+                .sessions
+                .into_iter()
+                .map(|session| view! { <SessionItem session csrf=csrf.clone() revoke /> })
+                .collect_view()}
+        </ul>
+        {(others > 1)
+            .then(|| {
+                view! {
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="csrf_token" value=view.csrf_token.clone() />
+                        <button type="submit" class="ward-button" data-testid="revoke-all">
+                            "Sign out all other sessions"
+                        </button>
+                    </ActionForm>
+                }
+            })}
+    }
+}
+
+#[component]
+fn SessionItem(
+    session: DeviceSessionView,
+    csrf: String,
+    revoke: ServerAction<RevokeSessions>,
+) -> impl IntoView {
+    let device = session
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| "Unknown device".to_string());
+    let address = session.ip_address.clone().unwrap_or_default();
+    let test_id = format!("session-{}", session.id);
+    view! {
+        <li class="ward-session" data-testid=test_id>
+            <strong>{device}</strong>
+            <span class="ward-session-meta">
+                {address} " · signed in " {session.authenticated_at.clone()}
+            </span>
+            {if session.current {
+                view! { <em data-testid="current-session">"This device"</em> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="csrf_token" value=csrf />
+                        <input type="hidden" name="id" value=session.id.clone() />
+                        <button type="submit" data-testid="revoke-session">"Sign out"</button>
+                    </ActionForm>
+                }
+                    .into_any()
+            }}
+        </li>
+    }
+}
