@@ -92,22 +92,34 @@ test('change the name in settings', async ({ page }) => {
   await expect(page.getByTestId('session-traits')).toContainText('Grace');
 });
 
-test('revoke another session from the sessions page', async ({ page, browser }) => {
+test('revoke another session from the sessions page, without JavaScript', async ({ browser }) => {
   const email = uniqueEmail('sessions');
-  await signUp(page, email);
+  const setup = await browser.newPage();
+  await signUp(setup, email);
   const other = await browser.newContext();
   const otherPage = await other.newPage();
   await signIn(otherPage, email, password);
   await expect(otherPage).toHaveURL(/\/welcome$/);
 
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const page = await plain.newPage();
+  await signIn(page, email, password);
+  await expect(page).toHaveURL(/\/welcome$/);
   await page.goto('/sessions');
-  await expect(page.getByTestId('session-list').locator('li')).toHaveCount(2);
+  await expect(page.getByTestId('session-list').locator('li')).toHaveCount(3);
   await expect(page.getByTestId('current-session')).toHaveCount(1);
   await page.screenshot({ path: 'test-results/sessions.png', fullPage: true });
-  await page.getByTestId('revoke-session').click();
+  await page.getByTestId('revoke-session').first().click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByTestId('session-list').locator('li')).toHaveCount(2);
+  await page.getByTestId('revoke-all').click();
   await expect(page.getByTestId('session-list').locator('li')).toHaveCount(1);
 
   await otherPage.goto('/welcome');
   await expect(otherPage.getByTestId('session-status')).toHaveText('You are not signed in.');
-  await other.close();
+  await setup.goto('/welcome');
+  await expect(setup.getByTestId('session-status')).toHaveText('You are not signed in.');
+  await page.goto('/welcome');
+  await expect(page.getByTestId('session-status')).toContainText(email);
+  await Promise.all([other.close(), plain.close(), setup.close()]);
 });

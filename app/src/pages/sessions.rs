@@ -118,7 +118,7 @@ fn SessionItem(
                     <ActionForm action=revoke>
                         <input type="hidden" name="csrf_token" value=csrf />
                         <input type="hidden" name="id" value=session.id.clone() />
-                        <button type="submit" data-testid="revoke-session">"Sign out"</button>
+                        <button type="submit" class="ward-button ward-button-small" data-testid="revoke-session">"Sign out"</button>
                     </ActionForm>
                 }
                     .into_any()

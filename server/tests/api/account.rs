@@ -598,3 +598,154 @@ async fn stalled_worker_loses_nothing(dialect: Dialect) {
     assert_eq!(sent[0]["send_count"], 2);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_links_hooks_and_unknown_recipients() {
+    links_hooks_and_unknown_recipients(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_links_hooks_and_unknown_recipients() {
+    links_hooks_and_unknown_recipients(Dialect::Postgres).await;
+}
+
+/// `use: link` for both flows, `notify_unknown_recipients`, and the hooks
+/// `require_verified_address`, `revoke_active_sessions` and the SPA answer of recovery.
+async fn links_hooks_and_unknown_recipients(dialect: Dialect) {
+    let env = [
+        ("SELFSERVICE_METHODS_LINK_ENABLED", "true"),
+        ("SELFSERVICE_FLOWS_RECOVERY_USE", "link"),
+        ("SELFSERVICE_FLOWS_VERIFICATION_USE", "link"),
+        (
+            "SELFSERVICE_FLOWS_RECOVERY_NOTIFY_UNKNOWN_RECIPIENTS",
+            "true",
+        ),
+        (
+            "SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS",
+            r#"[{"hook":"require_verified_address"}]"#,
+        ),
+        (
+            "SELFSERVICE_FLOWS_RECOVERY_AFTER_HOOKS",
+            r#"[{"hook":"revoke_active_sessions"}]"#,
+        ),
+    ];
+    let Some((app, smtp)) = spawn(dialect, &env).await else {
+        return;
+    };
+    // Unknown addresses get the "no account" mail when configured, and look the same.
+    let flow = api_flow(&app, "recovery").await;
+    let sent = json_with_status(
+        submit_json(
+            &app,
+            &flow,
+            json!({"method": "link", "email": "ghost@example.com"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(message_ids(&sent), [1060002]);
+    let mail = &smtp.wait_for("ghost@example.com", 1).await[0];
+    assert_eq!(mail.subject(), "Account recovery");
+
+    // An unverified address cannot sign in.
+    let user = create_user(&app, "link@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let old_session = app.sign_in(id, time::Duration::days(1)).await;
+    let login = api_flow(&app, "login").await;
+    let refused = json_with_status(
+        submit_json(
+            &app,
+            &login,
+            json!({"method": "password", "identifier": "link@example.com", "password": PASSWORD}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(message_ids(&refused), [4000010]);
+
+    // Verification by link.
+    let flow = api_flow(&app, "verification").await;
+    submit_json(
+        &app,
+        &flow,
+        json!({"method": "link", "email": "link@example.com"}),
+    )
+    .await;
+    let link = smtp.wait_for("link@example.com", 1).await[0].link("token=");
+    let verified = json_with_status(app.client.get(&link).send().await.unwrap(), 200).await;
+    assert_eq!(message_ids(&verified), [1080002]);
+    let login = api_flow(&app, "login").await;
+    let signed_in = submit_json(
+        &app,
+        &login,
+        json!({"method": "password", "identifier": "link@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(signed_in.status(), 200);
+
+    // Recovery by link in a browser flow answered to an SPA: 422 to the settings page, with a
+    // session cookie; the hook ended the identity's other sessions.
+    let spa = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let flow = json_with_status(
+        spa.get(format!("{}/self-service/recovery/browser", app.public))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let csrf = flow["ui"]["nodes"][0]["attributes"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    spa.post(flow["ui"]["action"].as_str().unwrap())
+        .json(&json!({"method": "link", "email": "link@example.com", "csrf_token": csrf}))
+        .send()
+        .await
+        .unwrap();
+    let link = smtp.wait_for("link@example.com", 2).await[1].link("/self-service/recovery?");
+    let answer = spa
+        .get(&link)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.headers().get("set-cookie").is_some());
+    let body = json_with_status(answer, 422).await;
+    assert_eq!(body["error"]["id"], "browser_location_change_required");
+    assert!(
+        body["redirect_browser_to"]
+            .as_str()
+            .unwrap()
+            .contains("/settings?flow=")
+    );
+    let whoami = app
+        .client
+        .get(format!("{}/sessions/whoami", app.public))
+        .header("X-Session-Token", &old_session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        whoami.status(),
+        401,
+        "revoke_active_sessions ended the old session"
+    );
+
+    // The link is single use.
+    let again = spa
+        .get(&link)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    app.stop().await;
+}
