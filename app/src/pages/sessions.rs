@@ -79,7 +79,7 @@ fn SessionList(view: SessionsView, revoke: ServerAction<RevokeSessions>) -> impl
                 .map(|session| view! { <SessionItem session csrf=csrf.clone() revoke /> })
                 .collect_view()}
         </ul>
-        {(others > 1)
+        {(others > 0)
             .then(|| {
                 view! {
                     <ActionForm action=revoke>

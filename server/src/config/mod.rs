@@ -322,9 +322,9 @@ pub struct HookConfig {
 pub enum HookName {
     /// Sign the new identity in (after registration).
     Session,
-    /// Send the browser on to the verification flow (after registration or login).
+    /// Send the browser on to the verification flow (after registration).
     ShowVerificationUi,
-    /// Send a verification message (after login; after registration it is implied).
+    /// Send a verification message (after registration; implied there when verification is on).
     Verification,
     /// Refuse sign-in until an address is verified (after login).
     RequireVerifiedAddress,
@@ -348,8 +348,9 @@ impl HookName {
         use HookPlace::*;
         match self {
             Self::Session => place == AfterRegistration,
-            Self::ShowVerificationUi => matches!(place, AfterRegistration | AfterLogin),
-            Self::Verification => matches!(place, AfterRegistration | AfterLogin),
+            // Kratos also runs these two after login; Ward does not yet, so they are refused
+            // there rather than silently ignored.
+            Self::ShowVerificationUi | Self::Verification => place == AfterRegistration,
             Self::RequireVerifiedAddress => place == AfterLogin,
             Self::RevokeActiveSessions => {
                 matches!(place, AfterLogin | AfterSettings | AfterRecovery)
