@@ -36,8 +36,47 @@ enum Command {
         #[command(subcommand)]
         command: CourierCommand,
     },
+    /// Password hasher tools.
+    Hashers {
+        #[command(subcommand)]
+        command: HashersCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum HashersCommand {
+    /// argon2id tools.
+    Argon2 {
+        #[command(subcommand)]
+        command: Argon2Command,
+    },
+}
+
+#[derive(Subcommand)]
+enum Argon2Command {
+    /// Find argon2id parameters that take about DURATION per hash on this machine, and print
+    /// them as `hashers.argon2` config. Memory and parallelism stay as given; iterations grow
+    /// to the target. Run it on the machine (or machine type) that will serve sign-ins.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// Target time of one hash, e.g. 500ms or 1s.
+    #[arg(default_value = "500ms")]
+    duration: String,
+    /// Memory per hash, e.g. 19MB or 64MB (units of 1024). With `--workers` concurrent
+    /// sign-ins, Ward needs about workers × memory for hashing.
+    #[arg(long, default_value = "19MB")]
+    memory: String,
+    /// Lanes per hash. Ward runs one hash per core, so 1 uses the cores best under load.
+    #[arg(long, default_value_t = 1)]
+    parallelism: u32,
+    /// Hashes timed per candidate; the median counts.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +150,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::Hashers {
+            command:
+                HashersCommand::Argon2 {
+                    command: Argon2Command::Calibrate(args),
+                },
+        } => calibrate(args),
         Command::Courier {
             command: CourierCommand::Watch(args),
         } => courier_watch(args).await,
@@ -118,6 +163,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: MigrateCommand::Sql(args),
         } => migrate(args).await,
     }
+}
+
+fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
+    use ward::hash::calibrate::{measure_argon2, search};
+    let target = humantime::parse_duration(&args.duration)
+        .with_context(|| format!("{:?} is not a duration such as 500ms or 1s", args.duration))?;
+    let memory = ward::config::parse_byte_size(&args.memory)
+        .with_context(|| format!("{:?} is not a size such as 19MB or 64MB", args.memory))?;
+    let memory_kib = u32::try_from(memory / 1024).context("--memory is too large")?;
+    if args.parallelism == 0 {
+        anyhow::bail!("--parallelism must be at least 1");
+    }
+    let found = search(
+        target,
+        memory_kib,
+        args.parallelism,
+        |memory_kib, iterations| {
+            measure_argon2(memory_kib, iterations, args.parallelism, args.runs)
+        },
+    );
+    println!(
+        "# One argon2id hash takes {:?} (median of {} runs) on this machine.",
+        found.duration, args.runs
+    );
+    println!("hashers:");
+    println!("  algorithm: argon2");
+    println!("  argon2:");
+    println!("    memory: {}KB", found.memory_kib);
+    println!("    iterations: {}", found.iterations);
+    println!("    parallelism: {}", found.parallelism);
+    Ok(())
 }
 
 async fn courier_watch(args: ServeArgs) -> anyhow::Result<()> {

@@ -21,6 +21,11 @@ pub use account::{
 pub use load::Loaded;
 use units::{byte_size, duration, optional_duration};
 
+/// Parses a byte size as config does ("19MB", "64KB"; units of 1024).
+pub fn parse_byte_size(text: &str) -> Option<u64> {
+    byte_size::parse(text)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]

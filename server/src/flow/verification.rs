@@ -246,7 +246,6 @@ async fn finish(
         }
         Err(error) => return Err(error.into()),
     }
-    let _ = client;
     Ok(respond_flow(
         state,
         client,

@@ -1,4 +1,4 @@
-//! The `ward` binary: migrate, refusing to start misconfigured, version.
+//! The `ward` binary: migrate, refusing to start misconfigured, argon2 calibration, version.
 
 use std::process::Command;
 
@@ -137,4 +137,33 @@ fn serve_refuses_an_unmigrated_database() {
 fn base64_schema() -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(ward::identity::schema::DEV_SCHEMA)
+}
+
+#[test]
+fn argon2_calibration_prints_config() {
+    let (ok, text) = run(ward().args([
+        "hashers",
+        "argon2",
+        "calibrate",
+        "20ms",
+        "--memory",
+        "64KB",
+        "--runs",
+        "1",
+    ]));
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("hashers:\n  algorithm: argon2\n  argon2:\n    memory: 64KB\n"),
+        "{text}"
+    );
+    let iterations: u32 = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("iterations: "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no iterations in {text}"));
+    assert!(iterations >= 1);
+
+    let (ok, text) = run(ward().args(["hashers", "argon2", "calibrate", "soon"]));
+    assert!(!ok);
+    assert!(text.contains("not a duration"), "{text}");
 }

@@ -8,6 +8,8 @@
 //! `workers × hashers.argon2.memory` however many passwords are hashed (allocating 19 MiB per
 //! hash fragments the allocator's heap: RSS grew by megabytes per sign-in before).
 
+pub mod calibrate;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
