@@ -224,20 +224,19 @@ async fn finish(
         .query_pairs_mut()
         .append_pair("flow", &settings_flow.id.to_string());
 
-    let mut continue_with = Vec::new();
-    if flow.flow_type == FlowType::Api {
-        continue_with
-            .push(json!({"action": "set_ory_session_token", "ory_session_token": token.expose()}));
-    }
-    continue_with.push(json!({
+    // The flow keeps where to go next; the session token is only ever in the answer, never
+    // stored with the flow.
+    let show_settings = json!({
         "action": "show_settings_ui",
         "flow": {"id": settings_flow.id, "url": settings_url.to_string()},
-    }));
-    flow.internal
-        .insert("continue_with".into(), json!(continue_with));
-    flow.state = STATE_PASSED_CHALLENGE.into();
-    flow.updated_at = now;
-    flow.ui.clear_messages();
+    });
+    // The flow as it will be once the code is spent; `flow` stays as it was for a lost race.
+    let mut done = flow.clone();
+    done.internal
+        .insert("continue_with".into(), json!([show_settings]));
+    done.state = STATE_PASSED_CHALLENGE.into();
+    done.updated_at = now;
+    done.ui.clear_messages();
 
     let revoke = state
         .config
@@ -251,7 +250,7 @@ async fn finish(
     let changes = Changes {
         update_identity: Some(identity.clone()),
         create_flows: vec![settings_flow.clone()],
-        update_flows: vec![flow.clone()],
+        update_flows: vec![done.clone()],
         use_codes: vec![code.id],
         create_sessions: vec![session.clone()],
         revoke_sessions: revoke.then_some((identity.id, Some(session.id))),
@@ -260,15 +259,24 @@ async fn finish(
     match state.changes.commit(changes, now).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
-            flow.ui.messages = vec![UiText::plain(if is_link { 4060004 } else { 4060006 })];
-            flow.state = super::STATE_SENT_EMAIL.into();
+            flow.ui.clear_messages();
+            flow.ui
+                .messages
+                .push(UiText::plain(if is_link { 4060004 } else { 4060006 }));
             return Err(FlowError::Rejected(Box::new(flow)));
         }
         Err(error) => return Err(error.into()),
     }
 
     let mut response = match flow.flow_type {
-        FlowType::Api => Json(flow.to_json()).into_response(),
+        FlowType::Api => {
+            let mut body = done.to_json();
+            body["continue_with"] = json!([
+                {"action": "set_ory_session_token", "ory_session_token": token.expose()},
+                show_settings,
+            ]);
+            Json(body).into_response()
+        }
         FlowType::Browser if client.wants_json => {
             let mut body = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY)
                 .with_id("browser_location_change_required")

@@ -213,13 +213,15 @@ async fn finish(
             .default_browser_return_url
             .as_ref()],
     );
-    flow.state = STATE_PASSED_CHALLENGE.into();
-    flow.updated_at = now;
-    flow.ui.clear_messages();
-    flow.ui
+    // The flow as it will be once the code is spent; `flow` stays as it was for a lost race.
+    let mut done = flow.clone();
+    done.state = STATE_PASSED_CHALLENGE.into();
+    done.updated_at = now;
+    done.ui.clear_messages();
+    done.ui
         .nodes
         .retain(|node| node.name() == Some("csrf_token"));
-    flow.ui.nodes.push(UiNode::anchor(
+    done.ui.nodes.push(UiNode::anchor(
         NodeGroup::Code,
         AnchorAttributes {
             href: destination.clone(),
@@ -227,31 +229,30 @@ async fn finish(
             id: "continue".into(),
         },
     ));
-    flow.ui.messages.push(UiText::plain(1080002));
-    flow.ui.method = "GET".into();
-    flow.ui.action = destination;
+    done.ui.messages.push(UiText::plain(1080002));
+    done.ui.method = "GET".into();
+    done.ui.action = destination;
     let changes = Changes {
         update_identity: Some(identity),
-        update_flows: vec![flow.clone()],
+        update_flows: vec![done.clone()],
         use_codes: vec![code.id],
         ..Changes::default()
     };
     match state.changes.commit(changes, now).await {
-        Ok(()) => {}
+        Ok(()) => Ok(respond_flow(
+            state,
+            client,
+            &done,
+            axum::http::StatusCode::OK,
+        )),
         // Another request spent the code first.
         Err(crate::store::StoreError::Conflict) => {
-            let mut flow = flow;
-            flow.ui.messages = vec![UiText::plain(4070006)];
-            return Err(FlowError::Rejected(Box::new(flow)));
+            flow.ui.clear_messages();
+            flow.ui.messages.push(UiText::plain(4070006));
+            Err(FlowError::Rejected(Box::new(flow)))
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => Err(error.into()),
     }
-    Ok(respond_flow(
-        state,
-        client,
-        &flow,
-        axum::http::StatusCode::OK,
-    ))
 }
 
 /// Starts verification of `identity`'s unverified addresses after a flow of `flow_type` (the

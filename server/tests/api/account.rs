@@ -136,6 +136,23 @@ async fn recovery_by_code_then_new_password(app: &TestApp, smtp: &SmtpCapture) {
         .unwrap()
         .to_string();
 
+    // The stored flow never holds the session token.
+    let stored = json_with_status(
+        app.client
+            .get(format!(
+                "{}/self-service/recovery/flows?id={}",
+                app.public,
+                done["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(!stored.to_string().contains(&token), "{stored}");
+    assert_eq!(stored["continue_with"][0]["action"], "show_settings_ui");
+
     // The code is single use.
     let reused = submit_json(app, &sent, json!({"method": "code", "code": code})).await;
     assert_eq!(reused.status(), 400);
