@@ -1,17 +1,132 @@
-//! The steps recovery and verification share: send a secret to an address, then check what
-//! comes back. Which address book is searched, which templates are used and what success
-//! means stay with each flow.
+//! What recovery and verification share: the submit handler, sending a secret to an address,
+//! and checking what comes back. What success means stays with each flow.
 
 use app::model::UiText;
-use serde_json::json;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::{Flow, FlowError, FlowKind, FlowResult, STATE_SENT_EMAIL};
+use super::request::{Client, field};
+use super::respond::{init_url, respond_flow, respond_flow_error};
+use super::{
+    Flow, FlowError, FlowId, FlowKind, FlowResult, STATE_SENT_EMAIL, load_for_submit, recovery,
+    see_other, verification,
+};
 use crate::config::OneTimeMethod;
 use crate::courier::TemplateType;
+use crate::error::ApiError;
 use crate::identity::Identity;
 use crate::state::AppState;
 use crate::store::{Changes, OneTimeCode};
 use crate::strategy::one_time::{ADDRESS, ATTEMPTS, OneTimeStrategy, flow_link};
+
+/// The flow's method, or 400 `self_service_flow_disabled` when the flow is off.
+pub fn strategy(state: &AppState, kind: FlowKind) -> Result<&OneTimeStrategy, ApiError> {
+    let (strategy, name) = match kind {
+        FlowKind::Recovery => (state.strategies.recovery.as_ref(), "Recovery"),
+        _ => (state.strategies.verification.as_ref(), "Verification"),
+    };
+    strategy.ok_or_else(|| {
+        ApiError::bad_request(format!("{name} is not allowed because it was disabled."))
+            .with_id("self_service_flow_disabled")
+    })
+}
+
+/// `?flow=` plus, for a click on a link in a message, `code=` or `token=`.
+#[derive(Debug, Deserialize)]
+pub struct SubmitQuery {
+    pub flow: Option<String>,
+    pub code: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `POST /self-service/<recovery|verification>?flow=`, and `GET` from a link in a message
+/// (`&token=`; verification also `&code=`): send a message, or check a secret.
+pub async fn submit(
+    state: &AppState,
+    client: &Client,
+    method: &Method,
+    query: &SubmitQuery,
+    form: &Value,
+    kind: FlowKind,
+) -> Response {
+    let id = match (FlowId {
+        id: None,
+        flow: query.flow.clone(),
+    })
+    .parse("flow")
+    {
+        Ok(id) => id,
+        Err(_) if !client.wants_json => return see_other(&init_url(state, kind)),
+        Err(error) => return error.into_response(),
+    };
+    let result = async {
+        let strategy = strategy(state, kind)?;
+        let in_link = match (&query.token, &query.code) {
+            (Some(token), _) => Some((token.as_str(), true)),
+            (None, Some(code)) if kind == FlowKind::Verification => Some((code.as_str(), false)),
+            _ => None,
+        };
+        // A link opened from a message carries its secret instead of a CSRF token: it may be
+        // opened in another browser than the one that asked for it.
+        if let Some((secret, is_link)) = in_link.filter(|_| *method == Method::GET) {
+            let flow = load_clicked(state, kind, id).await?;
+            return finish(state, client, strategy, flow, secret, is_link).await;
+        }
+        let mut flow = load_for_submit(state, client, kind, id, field(form, "csrf_token")).await?;
+        flow.ui.clear_messages();
+        if wants_send(form) {
+            let address = address_or_reject(form, &mut flow)?;
+            let verifying = kind == FlowKind::Verification;
+            let mut identity = state
+                .identities
+                .find_by_address(verifying, &address)
+                .await?;
+            let mut changes = Changes::default();
+            send(
+                state,
+                strategy,
+                &mut flow,
+                &address,
+                identity.as_ref(),
+                &mut changes,
+            )?;
+            if let Some(identity) = identity.as_mut().filter(|_| verifying)
+                && verification::mark_sent(identity, &[address], state.clock.now())
+            {
+                changes.update_identity = Some(identity.clone());
+            }
+            changes.update_flows.push(flow.clone());
+            state.changes.commit(changes, state.clock.now()).await?;
+            return Ok(respond_flow(state, client, &flow, StatusCode::OK));
+        }
+        no_method(form, &mut flow)?;
+        let code = field(form, "code").unwrap_or_default();
+        finish(state, client, strategy, flow, code, false).await
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(error) => respond_flow_error(state, client, error).await,
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    client: &Client,
+    strategy: &OneTimeStrategy,
+    flow: Flow,
+    secret: &str,
+    is_link: bool,
+) -> FlowResult<Response> {
+    match flow.kind {
+        FlowKind::Recovery => {
+            recovery::finish(state, client, strategy, flow, secret, is_link).await
+        }
+        _ => verification::finish(state, client, strategy, flow, secret, is_link).await,
+    }
+}
 
 /// Queues the message for `address` (a valid one when `identity` owns it, an invalid one when
 /// configured to tell strangers) and moves the flow to `sent_email`. The visible answer is the
@@ -23,7 +138,7 @@ pub fn send(
     address: &str,
     identity: Option<&Identity>,
     changes: &mut Changes,
-) -> FlowResult<()> {
+) -> Result<(), ApiError> {
     let now = state.clock.now();
     let recovery = flow.kind == FlowKind::Recovery;
     let flows = &state.config.selfservice.flows;
@@ -80,9 +195,7 @@ pub fn send(
     };
     if let Some(message) = message {
         let message = message.map_err(|error| {
-            FlowError::Api(crate::error::ApiError::internal(format_args!(
-                "could not render a message: {error}"
-            )))
+            ApiError::internal(format_args!("could not render a message: {error}"))
         })?;
         changes.messages.push(message);
     }
@@ -150,23 +263,23 @@ pub async fn check(
 
 /// The address a submission names: `email` from the form (trimmed, lower-cased), else the one
 /// the flow last sent to (a resend).
-pub fn submitted_address(form: &serde_json::Value, flow: &Flow) -> Option<String> {
-    super::request::field(form, "email")
+fn submitted_address(form: &Value, flow: &Flow) -> Option<String> {
+    field(form, "email")
         .map(|email| email.trim().to_lowercase())
         .filter(|email| !email.is_empty())
         .or_else(|| flow.note(ADDRESS).map(str::to_string))
 }
 
 /// Whether the submission asks for a (new) message rather than checking a code.
-pub fn wants_send(form: &serde_json::Value) -> bool {
-    let code = super::request::field(form, "code").unwrap_or_default();
-    code.trim().is_empty() && super::request::field(form, "email").is_some()
+fn wants_send(form: &Value) -> bool {
+    let code = field(form, "code").unwrap_or_default();
+    code.trim().is_empty() && field(form, "email").is_some()
 }
 
 /// A flow opened from a link in a message: it must exist and be unexpired and unfinished. No
 /// CSRF token comes with it: the link may be opened in another browser than the one that
 /// asked for it; the secret in the link is the proof.
-pub async fn load_clicked(state: &AppState, kind: FlowKind, id: uuid::Uuid) -> FlowResult<Flow> {
+async fn load_clicked(state: &AppState, kind: FlowKind, id: uuid::Uuid) -> FlowResult<Flow> {
     let mut flow = state
         .flows
         .get_flow(kind, id)
@@ -187,7 +300,7 @@ pub async fn load_clicked(state: &AppState, kind: FlowKind, id: uuid::Uuid) -> F
 }
 
 /// The address a send step names, or the flow refused with "email is missing".
-pub fn address_or_reject(form: &serde_json::Value, flow: &mut Flow) -> FlowResult<String> {
+fn address_or_reject(form: &Value, flow: &mut Flow) -> FlowResult<String> {
     match submitted_address(form, flow) {
         Some(address) => Ok(address),
         None => {
@@ -201,9 +314,9 @@ pub fn address_or_reject(form: &serde_json::Value, flow: &mut Flow) -> FlowResul
 }
 
 /// A submission that neither names an address nor carries a code or method.
-pub fn no_method(form: &serde_json::Value, flow: &mut Flow) -> FlowResult<()> {
-    let code = super::request::field(form, "code").unwrap_or_default();
-    if code.is_empty() && super::request::field(form, "method").is_none() {
+fn no_method(form: &Value, flow: &mut Flow) -> FlowResult<()> {
+    let code = field(form, "code").unwrap_or_default();
+    if code.is_empty() && field(form, "method").is_none() {
         flow.ui
             .messages
             .push(UiText::plain(flow.kind.no_strategy_message()));

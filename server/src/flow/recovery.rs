@@ -9,15 +9,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::request::{Client, Submission, field};
-use super::respond::{
-    answer_new_flow, init_url, is_browser_navigation, respond_flow, respond_flow_error,
-};
-use super::verification::SubmitQuery;
+use super::one_time::SubmitQuery;
+use super::request::{Client, Submission};
+use super::respond::{answer_new_flow, is_browser_navigation};
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
-    load_for_submit, new_flow, one_time, read_flow, return_url, see_other,
-    session_already_available, settings, ui_url, validate_return_to,
+    new_flow, one_time, read_flow, return_url, see_other, session_already_available, settings,
+    ui_url, validate_return_to,
 };
 use crate::config::HookName;
 use crate::error::ApiError;
@@ -28,13 +26,6 @@ use crate::session::{Device, Session, SessionToken};
 use crate::state::AppState;
 use crate::store::{Changes, StoreError};
 use crate::strategy::one_time::OneTimeStrategy;
-
-fn strategy(state: &AppState) -> Result<&OneTimeStrategy, ApiError> {
-    state.strategies.recovery.as_ref().ok_or_else(|| {
-        ApiError::bad_request("Recovery is not allowed because it was disabled.")
-            .with_id("self_service_flow_disabled")
-    })
-}
 
 /// `GET /self-service/recovery/browser`
 pub async fn init_browser(
@@ -62,7 +53,7 @@ async fn init(
     query: &InitQuery,
     flow_type: FlowType,
 ) -> Result<Response, ApiError> {
-    strategy(state)?;
+    one_time::strategy(state, FlowKind::Recovery)?;
     let return_to = validate_return_to(state, query.return_to.as_deref())?;
     if current_session(state, client).await?.is_some() {
         if is_browser_navigation(client, flow_type) {
@@ -96,65 +87,12 @@ pub async fn submit(
     Query(query): Query<SubmitQuery>,
     Submission(form): Submission,
 ) -> Response {
-    let id = match (FlowId {
-        id: None,
-        flow: query.flow.clone(),
-    })
-    .parse("flow")
-    {
-        Ok(id) => id,
-        Err(_) if !client.wants_json => return see_other(&init_url(&state, FlowKind::Recovery)),
-        Err(error) => return error.into_response(),
-    };
-    let result = async {
-        let strategy = strategy(&state)?;
-        let clicked = method == axum::http::Method::GET && query.token.is_some();
-        let mut flow = if clicked {
-            one_time::load_clicked(&state, FlowKind::Recovery, id).await?
-        } else {
-            load_for_submit(
-                &state,
-                &client,
-                FlowKind::Recovery,
-                id,
-                field(&form, "csrf_token"),
-            )
-            .await?
-        };
-        if let Some(token) = query.token.as_deref().filter(|_| clicked) {
-            return finish(&state, &client, strategy, flow, token, true).await;
-        }
-        flow.ui.clear_messages();
-        if one_time::wants_send(&form) {
-            let address = one_time::address_or_reject(&form, &mut flow)?;
-            let identity = state.identities.find_by_address(false, &address).await?;
-            let mut changes = Changes::default();
-            one_time::send(
-                &state,
-                strategy,
-                &mut flow,
-                &address,
-                identity.as_ref(),
-                &mut changes,
-            )?;
-            changes.update_flows.push(flow.clone());
-            state.changes.commit(changes, state.clock.now()).await?;
-            return Ok(respond_flow(&state, &client, &flow, StatusCode::OK));
-        }
-        one_time::no_method(&form, &mut flow)?;
-        let code = field(&form, "code").unwrap_or_default().to_string();
-        finish(&state, &client, strategy, flow, &code, false).await
-    }
-    .await;
-    match result {
-        Ok(response) => response,
-        Err(error) => respond_flow_error(&state, &client, error).await,
-    }
+    one_time::submit(&state, &client, &method, &query, &form, FlowKind::Recovery).await
 }
 
 /// Checks the secret; on success: a privileged session, the address verified (it was just
 /// proven), and a settings flow to change the password in.
-async fn finish(
+pub(super) async fn finish(
     state: &AppState,
     client: &Client,
     strategy: &OneTimeStrategy,
@@ -322,7 +260,7 @@ async fn admin_flow(
     request: &AdminRecovery,
     method: crate::config::OneTimeMethod,
 ) -> Result<(Flow, String, time::OffsetDateTime), ApiError> {
-    strategy(state)?;
+    one_time::strategy(state, FlowKind::Recovery)?;
     let identity = match state.identities.get_identity(request.identity_id).await {
         Ok(identity) => identity,
         Err(StoreError::NotFound) => {

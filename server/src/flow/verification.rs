@@ -4,28 +4,21 @@
 use app::model::{AnchorAttributes, NodeGroup, UiNode, UiText};
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::request::{Client, Submission, field};
-use super::respond::{answer_new_flow, init_url, respond_flow, respond_flow_error};
+use super::one_time::SubmitQuery;
+use super::request::{Client, Submission};
+use super::respond::{answer_new_flow, respond_flow};
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
-    load_for_submit, new_flow, one_time, read_flow, return_url, see_other, validate_return_to,
+    new_flow, one_time, read_flow, return_url, validate_return_to,
 };
 use crate::error::ApiError;
 use crate::identity::{Identity, VerificationStatus};
 use crate::state::AppState;
 use crate::store::Changes;
 use crate::strategy::one_time::OneTimeStrategy;
-
-fn strategy(state: &AppState) -> Result<&OneTimeStrategy, ApiError> {
-    state.strategies.verification.as_ref().ok_or_else(|| {
-        ApiError::bad_request("Verification is not allowed because it was disabled.")
-            .with_id("self_service_flow_disabled")
-    })
-}
 
 /// `GET /self-service/verification/browser`
 pub async fn init_browser(
@@ -53,7 +46,7 @@ async fn init(
     query: &InitQuery,
     flow_type: FlowType,
 ) -> Result<Response, ApiError> {
-    strategy(state)?;
+    one_time::strategy(state, FlowKind::Verification)?;
     let return_to = validate_return_to(state, query.return_to.as_deref())?;
     let (flow, set_cookie) = new_flow(state, client, FlowKind::Verification, flow_type, return_to);
     state.flows.create_flow(&flow).await?;
@@ -69,14 +62,6 @@ pub async fn get_flow(
     read_flow(&state, &client, FlowKind::Verification, &id).await
 }
 
-/// `?flow=` plus, for a click on a link in a message, `code=` or `token=`.
-#[derive(Debug, Deserialize)]
-pub struct SubmitQuery {
-    pub flow: Option<String>,
-    pub code: Option<String>,
-    pub token: Option<String>,
-}
-
 /// `POST /self-service/verification?flow=`, and `GET` with `&code=`/`&token=` from a message.
 pub async fn submit(
     State(state): State<AppState>,
@@ -85,105 +70,36 @@ pub async fn submit(
     Query(query): Query<SubmitQuery>,
     Submission(form): Submission,
 ) -> Response {
-    let id = match (FlowId {
-        id: None,
-        flow: query.flow.clone(),
-    })
-    .parse("flow")
-    {
-        Ok(id) => id,
-        Err(_) if !client.wants_json => {
-            return see_other(&init_url(&state, FlowKind::Verification));
-        }
-        Err(error) => return error.into_response(),
-    };
-    let result = async {
-        let strategy = strategy(&state)?;
-        // A link opened from a message carries its secret instead of a CSRF token: it may be
-        // opened in another browser than the one that asked for it.
-        let clicked =
-            method == axum::http::Method::GET && (query.code.is_some() || query.token.is_some());
-        let mut flow = if clicked {
-            one_time::load_clicked(&state, FlowKind::Verification, id).await?
-        } else {
-            load_for_submit(
-                &state,
-                &client,
-                FlowKind::Verification,
-                id,
-                field(&form, "csrf_token"),
-            )
-            .await?
-        };
-        if clicked {
-            let (secret, is_link) = match (&query.token, &query.code) {
-                (Some(token), _) => (token.as_str(), true),
-                (None, Some(code)) => (code.as_str(), false),
-                (None, None) => ("", true),
-            };
-            return finish(&state, &client, strategy, flow, secret, is_link).await;
-        }
-        flow.ui.clear_messages();
-        if one_time::wants_send(&form) {
-            let address = one_time::address_or_reject(&form, &mut flow)?;
-            let identity = state.identities.find_by_address(true, &address).await?;
-            let mut changes = Changes::default();
-            send_to(
-                &state,
-                strategy,
-                &mut flow,
-                &address,
-                identity,
-                &mut changes,
-            )?;
-            changes.update_flows.push(flow.clone());
-            state.changes.commit(changes, state.clock.now()).await?;
-            return Ok(respond_flow(
-                &state,
-                &client,
-                &flow,
-                axum::http::StatusCode::OK,
-            ));
-        }
-        one_time::no_method(&form, &mut flow)?;
-        let code = field(&form, "code").unwrap_or_default().to_string();
-        finish(&state, &client, strategy, flow, &code, false).await
-    }
-    .await;
-    match result {
-        Ok(response) => response,
-        Err(error) => respond_flow_error(&state, &client, error).await,
-    }
+    one_time::submit(
+        &state,
+        &client,
+        &method,
+        &query,
+        &form,
+        FlowKind::Verification,
+    )
+    .await
 }
 
-/// Sends to `address` and marks the identity's address `sent`.
-fn send_to(
-    state: &AppState,
-    strategy: &OneTimeStrategy,
-    flow: &mut Flow,
-    address: &str,
-    identity: Option<Identity>,
-    changes: &mut Changes,
-) -> Result<(), FlowError> {
-    one_time::send(state, strategy, flow, address, identity.as_ref(), changes)?;
-    if let Some(mut identity) = identity {
-        let mut changed = false;
-        for verifiable in &mut identity.verifiable_addresses {
-            if verifiable.value == address && verifiable.status == VerificationStatus::Pending {
-                verifiable.status = VerificationStatus::Sent;
-                verifiable.updated_at = state.clock.now();
-                changed = true;
-            }
-        }
-        if changed {
-            changes.update_identity = Some(identity);
+/// Marks the identity's pending `addresses` as `sent`; returns whether any changed.
+pub(super) fn mark_sent(
+    identity: &mut Identity,
+    addresses: &[String],
+    now: time::OffsetDateTime,
+) -> bool {
+    let mut changed = false;
+    for address in &mut identity.verifiable_addresses {
+        if addresses.contains(&address.value) && address.status == VerificationStatus::Pending {
+            address.status = VerificationStatus::Sent;
+            address.updated_at = now;
+            changed = true;
         }
     }
-    Ok(())
+    changed
 }
 
 /// Checks the secret; on success the address is verified and the flow shows where to go on.
-async fn finish(
+pub(super) async fn finish(
     state: &AppState,
     client: &Client,
     strategy: &OneTimeStrategy,
@@ -276,18 +192,13 @@ pub fn start_for(
     let (mut flow, _) = new_flow(state, client, FlowKind::Verification, flow_type, None);
     for address in &pending {
         let result = one_time::send(state, strategy, &mut flow, address, Some(identity), changes);
-        if let Err(error) = result {
-            tracing::error!(?error, "could not queue a verification message");
+        if result.is_err() {
+            // The cause is logged where it happened.
+            tracing::error!("could not queue a verification message");
             return None;
         }
     }
-    let now = state.clock.now();
-    for address in &mut identity.verifiable_addresses {
-        if pending.contains(&address.value) && address.status == VerificationStatus::Pending {
-            address.status = VerificationStatus::Sent;
-            address.updated_at = now;
-        }
-    }
+    mark_sent(identity, &pending, state.clock.now());
     let mut url = super::ui_url(state, FlowKind::Verification);
     url.query_pairs_mut()
         .append_pair("flow", &flow.id.to_string());
