@@ -1,5 +1,7 @@
 //! The courier's queue: enqueue in a caller's transaction, claim with a lease, record outcomes.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sqlx::{AnyConnection, FromRow};
 use time::OffsetDateTime;
@@ -200,8 +202,10 @@ impl CourierStore for SqlStore {
             .into_iter()
             .map(message_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<Uuid> = messages.iter().map(|message| message.id).collect();
+        let mut dispatches = self.dispatches_of(&ids).await?;
         for message in &mut messages {
-            message.dispatches = self.dispatches(message.id).await?;
+            message.dispatches = dispatches.remove(&message.id).unwrap_or_default();
         }
         Ok(messages)
     }
@@ -215,31 +219,43 @@ impl CourierStore for SqlStore {
         .await?
         .ok_or(StoreError::NotFound)?;
         let mut message = message_from_row(row)?;
-        message.dispatches = self.dispatches(id).await?;
+        message.dispatches = self
+            .dispatches_of(&[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
         Ok(message)
     }
 }
 
 impl SqlStore {
-    async fn dispatches(&self, message_id: Uuid) -> StoreResult<Vec<Dispatch>> {
-        let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT id, status, error, created_at FROM courier_message_dispatches \
-             WHERE message_id = $1 ORDER BY created_at, id",
-        )
-        .bind(message_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(id, status, error, created_at)| {
-                Ok(Dispatch {
-                    id: parse_uuid(&id)?,
-                    message_id,
-                    success: status == "success",
-                    error,
-                    created_at: from_micros(created_at)?,
-                })
-            })
-            .collect()
+    /// The delivery attempts of `ids`, in one query, oldest first per message.
+    async fn dispatches_of(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Vec<Dispatch>>> {
+        let mut by_message: HashMap<Uuid, Vec<Dispatch>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(by_message);
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id, message_id, status, error, created_at FROM courier_message_dispatches \
+             WHERE message_id IN ({}) ORDER BY created_at, id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, String, String, Option<String>, i64)>(&sql);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        for (id, message_id, status, error, created_at) in query.fetch_all(&self.pool).await? {
+            let message_id = parse_uuid(&message_id)?;
+            by_message.entry(message_id).or_default().push(Dispatch {
+                id: parse_uuid(&id)?,
+                message_id,
+                success: status == "success",
+                error,
+                created_at: from_micros(created_at)?,
+            });
+        }
+        Ok(by_message)
     }
 }
 
