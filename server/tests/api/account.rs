@@ -1,4 +1,4 @@
-//! Recovery, verification, settings and the courier over real SMTP (reference §1a, §2, §10).
+//! Recovery, verification and settings, with mail over real SMTP (reference §1a, §2, §7).
 
 use std::time::Duration;
 
@@ -8,33 +8,8 @@ use ward::store::Dialect;
 
 use crate::flows::{PASSWORD, api_flow, submit_json};
 use crate::harness::{TestApp, json_with_status};
-use crate::mail::SmtpCapture;
-
-/// Runs each test on SQLite and PostgreSQL with a capturing SMTP server and the account flows on.
-macro_rules! mail_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (app, smtp) = super::spawn(ward::store::Dialect::Sqlite, &[]).await.unwrap();
-                    super::$name(&app, &smtp).await;
-                    app.stop().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some((app, smtp)) = super::spawn(ward::store::Dialect::Postgres, &[]).await else { return };
-                    super::$name(&app, &smtp).await;
-                    app.stop().await;
-                }
-            )*
-        }
-    };
-}
+use crate::mail::{SmtpCapture, spawn};
+use crate::mail_tests;
 
 mail_tests!(
     recovery_by_code_then_new_password,
@@ -42,25 +17,10 @@ mail_tests!(
     registration_sends_verification,
     verification_flow_by_code_and_attempt_limit,
     settings_profile_and_privileged_password,
-    courier_retries_refused_mail,
     admin_recovery_and_messages,
 );
 
-async fn spawn(dialect: Dialect, extra: &[(&str, &str)]) -> Option<(TestApp, SmtpCapture)> {
-    let smtp = SmtpCapture::start();
-    let uri = smtp.uri();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("COURIER_SMTP_CONNECTION_URI", uri.as_str()),
-        ("COURIER_WORKER_PULL_WAIT", "50ms"),
-        ("SELFSERVICE_FLOWS_RECOVERY_ENABLED", "true"),
-        ("SELFSERVICE_FLOWS_VERIFICATION_ENABLED", "true"),
-    ];
-    env.extend_from_slice(extra);
-    let app = TestApp::spawn_with(dialect, &env).await?;
-    Some((app, smtp))
-}
-
-async fn create_user(app: &TestApp, email: &str) -> Value {
+pub(crate) async fn create_user(app: &TestApp, email: &str) -> Value {
     app.create_identity(json!({
         "schema_id": "default",
         "traits": {"email": email},
@@ -69,7 +29,7 @@ async fn create_user(app: &TestApp, email: &str) -> Value {
     .await
 }
 
-fn message_ids(flow: &Value) -> Vec<u64> {
+pub(crate) fn message_ids(flow: &Value) -> Vec<u64> {
     let mut ids: Vec<u64> = flow["ui"]["messages"]
         .as_array()
         .into_iter()
@@ -420,41 +380,27 @@ async fn settings_profile_and_privileged_password(app: &TestApp, smtp: &SmtpCapt
     );
     smtp.wait_for("moved@example.com", 1).await;
 
-    // Bad traits are a form message, nothing is written.
+    // Bad traits are a form message, and nothing is written.
     let flow = init(token.clone()).await;
-    let _ = flow;
-}
-
-async fn courier_retries_refused_mail(app: &TestApp, smtp: &SmtpCapture) {
-    create_user(app, "retry@example.com").await;
-    smtp.refuse_next(1);
-    let flow = api_flow(app, "recovery").await;
-    submit_json(
-        app,
-        &flow,
-        json!({"method": "code", "email": "retry@example.com"}),
+    let refused = json_with_status(
+        submit(
+            flow,
+            json!({"method": "profile", "traits": {"email": "not-an-email"}}),
+            token,
+        )
+        .await,
+        400,
     )
     .await;
-    let mails = smtp.wait_for("retry@example.com", 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(smtp.mails().len(), 1, "delivered once: {mails:?}");
-    let messages = json_with_status(
-        app.admin_request(Method::GET, "/admin/courier/messages?status=sent", None)
+    assert_eq!(message_ids(&refused), [4000040]);
+    let id = user["id"].as_str().unwrap();
+    let stored = json_with_status(
+        app.admin_request(Method::GET, &format!("/admin/identities/{id}"), None)
             .await,
         200,
     )
     .await;
-    let message = &messages[0];
-    assert_eq!(message["recipient"], "retry@example.com");
-    assert_eq!(message["template_type"], "recovery_code_valid");
-    assert_eq!(message["send_count"], 2);
-    let dispatches: Vec<&str> = message["dispatches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|dispatch| dispatch["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(dispatches, ["failed", "success"]);
+    assert_eq!(stored["traits"]["email"], "moved@example.com");
 }
 
 async fn admin_recovery_and_messages(app: &TestApp, _smtp: &SmtpCapture) {
@@ -534,86 +480,6 @@ async fn admin_recovery_and_messages(app: &TestApp, _smtp: &SmtpCapture) {
         )
         .await;
     assert_eq!(missing.status(), 404);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_stalled_worker_loses_nothing() {
-    stalled_worker_loses_nothing(Dialect::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_stalled_worker_loses_nothing() {
-    stalled_worker_loses_nothing(Dialect::Postgres).await;
-}
-
-/// Ward's own worker claims a message and then hangs on an SMTP server that never answers, as
-/// a worker killed mid-batch would leave it. While its lease holds, no other worker sends the
-/// message; after the lease, another worker delivers it exactly once.
-async fn stalled_worker_loses_nothing(dialect: Dialect) {
-    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stalled_uri = format!(
-        "smtp://127.0.0.1:{}/?disable_starttls=true",
-        blackhole.local_addr().unwrap().port()
-    );
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = blackhole.accept().await {
-            held.push(socket);
-        }
-    });
-    let Some((app, smtp)) = spawn(
-        dialect,
-        &[("COURIER_SMTP_CONNECTION_URI", stalled_uri.as_str())],
-    )
-    .await
-    else {
-        return;
-    };
-    create_user(&app, "stall@example.com").await;
-    let flow = api_flow(&app, "recovery").await;
-    submit_json(
-        &app,
-        &flow,
-        json!({"method": "code", "email": "stall@example.com"}),
-    )
-    .await;
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        let messages = json_with_status(
-            app.admin_request(Method::GET, "/admin/courier/messages", None)
-                .await,
-            200,
-        )
-        .await;
-        status = messages[0]["status"].clone();
-        if status == "processing" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, "processing");
-
-    let mut config = (*app.state.config).clone();
-    config.courier.smtp.connection_uri = Some(smtp.uri());
-    let delivery = ward::courier::Delivery::from_config(&config)
-        .unwrap()
-        .unwrap();
-    let rescuer = ward::courier::worker::Worker::new(app.state.clone(), delivery);
-    assert_eq!(rescuer.process_batch().await.unwrap(), 0, "the lease holds");
-    app.state
-        .clock
-        .advance(ward::courier::worker::LEASE + Duration::from_secs(60));
-    assert_eq!(rescuer.process_batch().await.unwrap(), 1);
-    assert_eq!(smtp.wait_for("stall@example.com", 1).await.len(), 1);
-    let sent = json_with_status(
-        app.admin_request(Method::GET, "/admin/courier/messages?status=sent", None)
-            .await,
-        200,
-    )
-    .await;
-    assert_eq!(sent.as_array().unwrap().len(), 1);
-    assert_eq!(sent[0]["send_count"], 2);
-    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use mailin_embedded::response::{INTERNAL_ERROR, OK, Response};
 use mailin_embedded::{Handler, Server};
+use ward::store::Dialect;
+
+use crate::harness::TestApp;
 
 #[derive(Debug, Clone)]
 pub struct Mail {
@@ -147,4 +150,46 @@ impl SmtpCapture {
         }
         panic!("no mail to {to} after 15 s; got {:?}", self.mails());
     }
+}
+
+/// Runs each test on SQLite and PostgreSQL with a capturing SMTP server and the account flows on.
+#[macro_export]
+macro_rules! mail_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (app, smtp) = $crate::mail::spawn(ward::store::Dialect::Sqlite, &[]).await.unwrap();
+                    super::$name(&app, &smtp).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((app, smtp)) = $crate::mail::spawn(ward::store::Dialect::Postgres, &[]).await else { return };
+                    super::$name(&app, &smtp).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+/// Ward with the account flows on, its courier delivering to a fresh capturing SMTP server.
+pub async fn spawn(dialect: Dialect, extra: &[(&str, &str)]) -> Option<(TestApp, SmtpCapture)> {
+    let smtp = SmtpCapture::start();
+    let uri = smtp.uri();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("COURIER_SMTP_CONNECTION_URI", uri.as_str()),
+        ("COURIER_WORKER_PULL_WAIT", "50ms"),
+        ("SELFSERVICE_FLOWS_RECOVERY_ENABLED", "true"),
+        ("SELFSERVICE_FLOWS_VERIFICATION_ENABLED", "true"),
+    ];
+    env.extend_from_slice(extra);
+    let app = TestApp::spawn_with(dialect, &env).await?;
+    Some((app, smtp))
 }

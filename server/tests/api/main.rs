@@ -8,6 +8,7 @@ mod account;
 mod admin_identities;
 mod browser_flows;
 mod cli;
+mod courier;
 mod flows;
 mod listeners;
 mod mail;

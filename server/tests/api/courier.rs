@@ -1,0 +1,127 @@
+//! The courier: retries, leases and the admin view of the queue, over real SMTP (reference §10).
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use ward::store::Dialect;
+
+use crate::account::create_user;
+use crate::flows::{api_flow, submit_json};
+use crate::harness::{TestApp, json_with_status};
+use crate::mail::{SmtpCapture, spawn};
+use crate::mail_tests;
+
+mail_tests!(courier_retries_refused_mail);
+
+async fn courier_retries_refused_mail(app: &TestApp, smtp: &SmtpCapture) {
+    create_user(app, "retry@example.com").await;
+    smtp.refuse_next(1);
+    let flow = api_flow(app, "recovery").await;
+    submit_json(
+        app,
+        &flow,
+        json!({"method": "code", "email": "retry@example.com"}),
+    )
+    .await;
+    let mails = smtp.wait_for("retry@example.com", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.mails().len(), 1, "delivered once: {mails:?}");
+    let messages = json_with_status(
+        app.admin_request(Method::GET, "/admin/courier/messages?status=sent", None)
+            .await,
+        200,
+    )
+    .await;
+    let message = &messages[0];
+    assert_eq!(message["recipient"], "retry@example.com");
+    assert_eq!(message["template_type"], "recovery_code_valid");
+    assert_eq!(message["send_count"], 2);
+    let dispatches: Vec<&str> = message["dispatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|dispatch| dispatch["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(dispatches, ["failed", "success"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_stalled_worker_loses_nothing() {
+    stalled_worker_loses_nothing(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stalled_worker_loses_nothing() {
+    stalled_worker_loses_nothing(Dialect::Postgres).await;
+}
+
+/// Ward's own worker claims a message and then hangs on an SMTP server that never answers, as
+/// a worker killed mid-batch would leave it. While its lease holds, no other worker sends the
+/// message; after the lease, another worker delivers it exactly once.
+async fn stalled_worker_loses_nothing(dialect: Dialect) {
+    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalled_uri = format!(
+        "smtp://127.0.0.1:{}/?disable_starttls=true",
+        blackhole.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = blackhole.accept().await {
+            held.push(socket);
+        }
+    });
+    let Some((app, smtp)) = spawn(
+        dialect,
+        &[("COURIER_SMTP_CONNECTION_URI", stalled_uri.as_str())],
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "stall@example.com").await;
+    let flow = api_flow(&app, "recovery").await;
+    submit_json(
+        &app,
+        &flow,
+        json!({"method": "code", "email": "stall@example.com"}),
+    )
+    .await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let messages = json_with_status(
+            app.admin_request(Method::GET, "/admin/courier/messages", None)
+                .await,
+            200,
+        )
+        .await;
+        status = messages[0]["status"].clone();
+        if status == "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "processing");
+
+    let mut config = (*app.state.config).clone();
+    config.courier.smtp.connection_uri = Some(smtp.uri());
+    let delivery = ward::courier::Delivery::from_config(&config)
+        .unwrap()
+        .unwrap();
+    let rescuer = ward::courier::worker::Worker::new(app.state.clone(), delivery);
+    assert_eq!(rescuer.process_batch().await.unwrap(), 0, "the lease holds");
+    app.state
+        .clock
+        .advance(ward::courier::worker::LEASE + Duration::from_secs(60));
+    assert_eq!(rescuer.process_batch().await.unwrap(), 1);
+    assert_eq!(smtp.wait_for("stall@example.com", 1).await.len(), 1);
+    let sent = json_with_status(
+        app.admin_request(Method::GET, "/admin/courier/messages?status=sent", None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(sent.as_array().unwrap().len(), 1);
+    assert_eq!(sent[0]["send_count"], 2);
+    app.stop().await;
+}
