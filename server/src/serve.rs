@@ -29,7 +29,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         SchemaRegistry::load(&config.identity.schemas, &config.identity.default_schema_id)?;
     let database = SqlStore::connect(config.dsn())
         .await
-        .with_context(|| "could not connect to the database named by `dsn`")?;
+        .with_context(|| "could not connect to the database named by `dsn`")?
+        .with_session_cache(config.session.cache.max_size);
     if config.dev {
         let applied = database
             .migrate()
@@ -172,8 +173,11 @@ impl Server {
                 None
             }
         };
+        let database = self.state.database.clone();
+        let changes = tokio::spawn(async move { database.listen_for_changes().await });
         let result = tokio::try_join!(public.into_future(), admin.into_future(), ui.into_future());
         let _ = shutdown.borrow_and_update();
+        changes.abort();
         if let Some(courier) = courier {
             // The worker saw the shutdown too and finishes its batch; a batch stuck on a slow
             // SMTP server is cut off, and its lease makes it due again for the next worker.

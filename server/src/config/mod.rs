@@ -473,6 +473,8 @@ pub struct SessionConfig {
     #[serde(with = "optional_duration")]
     pub earliest_possible_extend: Option<Duration>,
     pub cookie: SessionCookie,
+    /// Ward only: resolved sessions kept in memory for `/sessions/whoami`.
+    pub cache: SessionCacheConfig,
 }
 
 impl Default for SessionConfig {
@@ -481,6 +483,25 @@ impl Default for SessionConfig {
             lifespan: Duration::from_secs(24 * 3600),
             earliest_possible_extend: None,
             cookie: SessionCookie::default(),
+            cache: SessionCacheConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionCacheConfig {
+    /// Memory for cached sessions and their identities (about 1.5 KB each); `0` turns the
+    /// cache off. Every change to a session or identity drops its entries at once, in every
+    /// replica (PostgreSQL LISTEN/NOTIFY); CockroachDB runs without the cache.
+    #[serde(with = "byte_size")]
+    pub max_size: u64,
+}
+
+impl Default for SessionCacheConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 16 * 1024 * 1024,
         }
     }
 }

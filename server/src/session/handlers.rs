@@ -1,6 +1,9 @@
 //! `/sessions/whoami`, the caller's own sessions, and resolving the caller's session.
 
+use std::sync::Arc;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,18 +16,27 @@ use crate::flow::request::Client;
 use crate::http::pagination::{Page, Params};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
-use crate::store::SessionQuery;
+use crate::store::{ResolvedSession, SessionQuery};
 
 /// The caller's valid session and its active identity (without credentials), if the request
-/// carries one. One database round trip.
+/// carries one. From the session cache, else one database round trip.
 pub async fn current_session(
     state: &AppState,
     client: &Client,
 ) -> ApiResult<Option<(Session, Identity)>> {
+    Ok(current_resolved(state, client)
+        .await?
+        .map(|resolved| (resolved.session.clone(), resolved.identity.clone())))
+}
+
+async fn current_resolved(
+    state: &AppState,
+    client: &Client,
+) -> ApiResult<Option<Arc<ResolvedSession>>> {
     let Some(token) = client.session_token(&state.config.session.cookie.name) else {
         return Ok(None);
     };
-    Ok(session_for_token(state, &token).await?)
+    Ok(resolve(state, &token).await?)
 }
 
 /// The valid session `token` names, with its active identity (without credentials).
@@ -32,12 +44,22 @@ pub async fn session_for_token(
     state: &AppState,
     token: &crate::session::SessionToken,
 ) -> crate::store::StoreResult<Option<(Session, Identity)>> {
+    Ok(resolve(state, token)
+        .await?
+        .map(|resolved| (resolved.session.clone(), resolved.identity.clone())))
+}
+
+async fn resolve(
+    state: &AppState,
+    token: &crate::session::SessionToken,
+) -> crate::store::StoreResult<Option<Arc<ResolvedSession>>> {
     let found = state
         .sessions
         .find_session_with_identity(&token.hash())
         .await?;
-    Ok(found.filter(|(session, identity)| {
-        session.is_valid_at(state.clock.now()) && identity.state == IdentityState::Active
+    Ok(found.filter(|resolved| {
+        resolved.session.is_valid_at(state.clock.now())
+            && resolved.identity.state == IdentityState::Active
     }))
 }
 
@@ -47,13 +69,25 @@ pub fn session_inactive() -> ApiError {
         .with_reason("No valid session credentials found in the request.")
 }
 
-/// `GET /sessions/whoami`: the caller's session, or 401 `session_inactive`.
+/// `GET /sessions/whoami`: the caller's session, or 401 `session_inactive`. A cached session
+/// keeps its serialized body, so repeated calls only check validity.
 pub async fn whoami(State(state): State<AppState>, client: Client) -> ApiResult<Response> {
-    let (session, identity) = current_session(&state, &client)
+    let resolved = current_resolved(&state, &client)
         .await?
         .ok_or_else(session_inactive)?;
-    let mut response = Json(session_json(&state, &session, &identity)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&identity.id.to_string()) {
+    let body = resolved.whoami.get_or_init(|| {
+        let json = session_json(&state, &resolved.session, &resolved.identity);
+        Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+    });
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.clone(),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&resolved.identity.id.to_string()) {
         response
             .headers_mut()
             .insert("x-kratos-authenticated-identity-id", value);

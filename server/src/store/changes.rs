@@ -116,7 +116,15 @@ impl ChangeStore for SqlStore {
         if let Some((identity_id, keep)) = changes.revoke_sessions {
             revoke_sessions(&mut tx, identity_id, keep).await?;
         }
+        let changed: Vec<Uuid> = changes
+            .update_identity
+            .iter()
+            .map(|identity| identity.id)
+            .chain(changes.revoke_sessions.map(|(identity_id, _)| identity_id))
+            .collect();
+        self.announce(&mut tx, &changed).await?;
         tx.commit().await?;
+        self.changed(&changed);
         Ok(())
     }
 

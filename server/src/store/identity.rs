@@ -136,18 +136,24 @@ impl IdentityStore for SqlStore {
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         update_identity_rows(&mut tx, identity).await?;
+        self.announce(&mut tx, &[identity.id]).await?;
         tx.commit().await?;
+        self.changed(&[identity.id]);
         Ok(())
     }
 
     async fn delete_identity(&self, id: Uuid) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.announce(&mut tx, &[id]).await?;
+        tx.commit().await?;
+        self.changed(&[id]);
         Ok(())
     }
 

@@ -11,21 +11,25 @@ mod courier;
 mod flow;
 mod identity;
 mod session;
+mod session_cache;
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 pub use changes::{ChangeStore, Changes, OneTimeCode};
 pub use courier::{CourierStore, MessageQuery};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
 pub use session::{SessionQuery, SessionStore};
+pub use session_cache::{ResolvedSession, SessionCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -68,11 +72,16 @@ impl Dialect {
     }
 }
 
-/// The SQL store: a connection pool and the dialect it speaks.
+/// The SQL store: a connection pool, the dialect it speaks and the cache of resolved sessions.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// The connection URL, for the change listener.
+    url: String,
+    /// Whether the database has LISTEN/NOTIFY (PostgreSQL, not CockroachDB).
+    notifies: bool,
+    session_cache: Arc<SessionCache>,
 }
 
 impl SqlStore {
@@ -116,7 +125,98 @@ impl SqlStore {
                     .await?
             }
         };
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            dialect,
+            notifies: dialect == Dialect::Postgres && !dsn.starts_with("cockroach://"),
+            url,
+            session_cache: Arc::new(SessionCache::disabled()),
+        })
+    }
+
+    /// Keeps up to `max_bytes` of resolved sessions in memory (see [`SessionCache`]). On
+    /// PostgreSQL the cache is trusted only while [`Self::listen_for_changes`] runs; on
+    /// CockroachDB, which cannot notify, it stays off.
+    pub fn with_session_cache(mut self, max_bytes: u64) -> Self {
+        if max_bytes == 0 || (self.dialect == Dialect::Postgres && !self.notifies) {
+            return self;
+        }
+        let cache = SessionCache::new(max_bytes);
+        if self.notifies {
+            cache.set_trusted(false);
+        }
+        self.session_cache = Arc::new(cache);
+        self
+    }
+
+    pub fn session_cache(&self) -> &SessionCache {
+        &self.session_cache
+    }
+
+    /// Announces in `connection`'s transaction that these identities or their sessions
+    /// changed, so other replicas drop what they cached when it commits. Call
+    /// [`Self::changed`] after the commit for this process.
+    async fn announce(
+        &self,
+        connection: &mut AnyConnection,
+        identities: &[Uuid],
+    ) -> StoreResult<()> {
+        if !self.notifies {
+            return Ok(());
+        }
+        for id in identities {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(session_cache::CHANNEL)
+                .bind(id.to_string())
+                .execute(&mut *connection)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops this process's cached sessions of these identities.
+    fn changed(&self, identities: &[Uuid]) {
+        for id in identities {
+            self.session_cache.invalidate(*id);
+        }
+    }
+
+    /// Runs until the pool closes, applying other replicas' change notifications to the
+    /// session cache and reconnecting after errors. Returns at once without a cache or
+    /// without LISTEN/NOTIFY.
+    pub async fn listen_for_changes(&self) {
+        if !self.notifies || !self.session_cache.enabled() {
+            return;
+        }
+        while !self.pool.is_closed() {
+            if let Err(error) = self.follow_changes().await {
+                tracing::warn!(%error, "session change notifications stopped; the session cache is off until they resume");
+            }
+            self.session_cache.set_trusted(false);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn follow_changes(&self) -> Result<(), sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(session_cache::CHANNEL).await?;
+        // Changes made while nobody listened are unknown: start from an empty cache.
+        self.session_cache.set_trusted(true);
+        // `try_recv` reports a lost connection (`None`) rather than reconnecting silently, as
+        // notifications sent meanwhile are gone; the caller reconnects and starts afresh.
+        while let Some(notification) = listener.try_recv().await? {
+            match Uuid::parse_str(notification.payload()) {
+                Ok(id) => self.session_cache.invalidate(id),
+                Err(_) => tracing::warn!(
+                    payload = notification.payload(),
+                    "ignored a malformed session change notification"
+                ),
+            }
+        }
+        Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the listening connection was lost",
+        )))
     }
 
     pub fn dialect(&self) -> Dialect {

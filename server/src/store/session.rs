@@ -1,13 +1,14 @@
 //! The session store.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::{AnyConnection, FromRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::identity::{IdentityRow, RecoveryRow, VerifiableRow, identity_from_row};
-use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
-use crate::identity::Identity;
+use super::{ResolvedSession, SqlStore, StoreError, StoreResult, from_micros, to_micros};
 use crate::session::{Aal, Session};
 
 #[async_trait]
@@ -17,10 +18,12 @@ pub trait SessionStore: Send + Sync {
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     /// The session with its identity (traits, addresses; no credentials) in one round trip:
     /// what every whoami needs.
+    /// The session a token hash names, with its identity (without credentials), whatever
+    /// their state; from the session cache when it holds them.
     async fn find_session_with_identity(
         &self,
         token_hash: &str,
-    ) -> StoreResult<Option<(Session, Identity)>>;
+    ) -> StoreResult<Option<Arc<ResolvedSession>>>;
     /// Writes the mutable parts: active, methods, AAL, times and devices.
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, id: Uuid) -> StoreResult<Session>;
@@ -82,7 +85,12 @@ impl SessionStore for SqlStore {
     async fn find_session_with_identity(
         &self,
         token_hash: &str,
-    ) -> StoreResult<Option<(Session, Identity)>> {
+    ) -> StoreResult<Option<Arc<ResolvedSession>>> {
+        let cache = self.session_cache();
+        if let Some(cached) = cache.get(token_hash) {
+            return Ok(Some(cached));
+        }
+        let started = cache.begin_fill();
         // Identities have few addresses, so joining both lists costs a handful of rows at most.
         let rows: Vec<WhoamiRow> = sqlx::query_as(
             "SELECT s.id, s.identity_id, s.token_hash, s.active, s.aal, s.authentication_methods, s.devices, \
@@ -125,10 +133,11 @@ impl SessionStore for SqlStore {
                 identity.recovery_addresses.push(address.into_address()?);
             }
         }
-        Ok(Some((session, identity)))
+        Ok(Some(cache.fill(started, session, identity)))
     }
 
     async fn update_session(&self, session: &Session) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE sessions SET active = $2, aal = $3, authentication_methods = $4, devices = $5, \
              authenticated_at = $6, expires_at = $7, updated_at = $8 WHERE id = $1",
@@ -143,11 +152,14 @@ impl SessionStore for SqlStore {
         .bind(to_micros(session.authenticated_at))
         .bind(to_micros(session.expires_at))
         .bind(to_micros(OffsetDateTime::now_utc()))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.announce(&mut tx, &[session.identity_id]).await?;
+        tx.commit().await?;
+        self.changed(&[session.identity_id]);
         Ok(())
     }
 
@@ -187,14 +199,23 @@ impl SessionStore for SqlStore {
         identity_id: Uuid,
         keep: Option<Uuid>,
     ) -> StoreResult<u64> {
-        revoke_sessions(&mut *self.pool.acquire().await?, identity_id, keep).await
+        let mut tx = self.pool.begin().await?;
+        let revoked = revoke_sessions(&mut tx, identity_id, keep).await?;
+        self.announce(&mut tx, &[identity_id]).await?;
+        tx.commit().await?;
+        self.changed(&[identity_id]);
+        Ok(revoked)
     }
 
     async fn delete_sessions_of(&self, identity_id: Uuid) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sessions WHERE identity_id = $1")
             .bind(identity_id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        self.announce(&mut tx, &[identity_id]).await?;
+        tx.commit().await?;
+        self.changed(&[identity_id]);
         Ok(())
     }
 }

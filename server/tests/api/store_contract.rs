@@ -334,15 +334,15 @@ async fn whoami_lookup_brings_the_whole_identity(store: &SqlStore) {
         time::Duration::hours(1),
     );
     store.create_session(&session).await.unwrap();
-    let (found_session, found_identity) = store
+    let found = store
         .find_session_with_identity(&token.hash())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(found_session, session);
+    assert_eq!(found.session, session);
     let mut expected = store.get_identity(identity.id).await.unwrap();
     expected.credentials.clear();
-    assert_eq!(found_identity, expected);
+    assert_eq!(found.identity, expected);
     assert!(
         store
             .find_session_with_identity("unknown")
@@ -350,4 +350,129 @@ async fn whoami_lookup_brings_the_whole_identity(store: &SqlStore) {
             .unwrap()
             .is_none()
     );
+}
+
+/// The session cache serves repeated lookups from memory, and every write through the store
+/// (in this process, or on PostgreSQL in another replica) is visible to the next lookup.
+mod session_cache {
+    use super::*;
+    use std::time::Duration;
+    use ward::store::{Dialect, ResolvedSession};
+
+    #[tokio::test]
+    async fn sqlite() {
+        let database = crate::harness::TestDatabase::new(Dialect::Sqlite)
+            .await
+            .unwrap();
+        follows_changes(&database.dsn, false).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let Some(database) = crate::harness::TestDatabase::new(Dialect::Postgres).await else {
+            return;
+        };
+        follows_changes(&database.dsn, true).await;
+    }
+
+    async fn replica(dsn: &str) -> SqlStore {
+        let store = SqlStore::connect(dsn)
+            .await
+            .unwrap()
+            .with_session_cache(1 << 20);
+        store.migrate().await.unwrap();
+        let listener = store.clone();
+        tokio::spawn(async move { listener.listen_for_changes().await });
+        for _ in 0..200 {
+            if store.session_cache().is_trusted() {
+                return store;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the replica never started listening for changes");
+    }
+
+    async fn lookup(store: &SqlStore, token: &SessionToken) -> std::sync::Arc<ResolvedSession> {
+        store
+            .find_session_with_identity(&token.hash())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Polls until `check` holds for the lookup; another replica hears of changes a little
+    /// after they commit.
+    async fn eventually(
+        store: &SqlStore,
+        token: &SessionToken,
+        check: impl Fn(&ResolvedSession) -> bool,
+    ) {
+        for _ in 0..200 {
+            if check(&*lookup(store, token).await) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the cached session never reflected the change");
+    }
+
+    async fn follows_changes(dsn: &str, two_replicas: bool) {
+        let here = replica(dsn).await;
+        let mut identity = identity("cache@example.com");
+        here.create_identity(&identity).await.unwrap();
+        let token = SessionToken::generate();
+        let session = Session::new(
+            identity.id,
+            &token,
+            "password",
+            now(),
+            time::Duration::hours(1),
+        );
+        here.create_session(&session).await.unwrap();
+        assert_eq!(lookup(&here, &token).await.identity.traits, identity.traits);
+
+        // A write behind the store's back is not seen: the lookup came from memory.
+        sqlx::query("UPDATE identities SET traits = $1 WHERE id = $2")
+            .bind(r#"{"email":"behind@example.com"}"#)
+            .bind(identity.id.to_string())
+            .execute(here.pool())
+            .await
+            .unwrap();
+        assert_eq!(lookup(&here, &token).await.identity.traits, identity.traits);
+
+        // Writes through the store are seen at once here.
+        identity.traits = json!({"email": "changed@example.com"});
+        here.update_identity(&identity).await.unwrap();
+        assert_eq!(
+            lookup(&here, &token).await.identity.traits,
+            json!({"email": "changed@example.com"})
+        );
+        if !two_replicas {
+            here.revoke_other_sessions(identity.id, None).await.unwrap();
+            assert!(!lookup(&here, &token).await.session.active);
+            here.delete_identity(identity.id).await.unwrap();
+            assert!(
+                here.find_session_with_identity(&token.hash())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            return;
+        }
+
+        // Another replica's writes arrive by notification.
+        let there = replica(dsn).await;
+        assert!(lookup(&here, &token).await.session.active);
+        there
+            .revoke_other_sessions(identity.id, None)
+            .await
+            .unwrap();
+        eventually(&here, &token, |found| !found.session.active).await;
+        identity.traits = json!({"email": "elsewhere@example.com"});
+        there.update_identity(&identity).await.unwrap();
+        eventually(&here, &token, |found| {
+            found.identity.traits == json!({"email": "elsewhere@example.com"})
+        })
+        .await;
+    }
 }
