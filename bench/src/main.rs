@@ -61,6 +61,22 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         identities: usize,
     },
+    /// Starts RATE API-flow logins per second for SECONDS whether or not earlier ones have
+    /// finished, while probing whoami with the session tokens in TOKENS. Prints completed
+    /// logins, refusals with and without `Retry-After`, other failures, the most logins in
+    /// flight at once, and the probe's whoami p50 and p99 in ms.
+    Flood {
+        #[arg(long)]
+        public: String,
+        #[arg(long)]
+        rate: f64,
+        #[arg(long)]
+        seconds: u64,
+        #[arg(long)]
+        identities: usize,
+        #[arg(long)]
+        tokens: std::path::PathBuf,
+    },
 }
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -86,6 +102,13 @@ fn main() -> anyhow::Result<()> {
                 seconds,
                 identities,
             } => flows(&public, &kind, concurrency, seconds, identities).await,
+            Command::Flood {
+                public,
+                rate,
+                seconds,
+                identities,
+                tokens,
+            } => flood(&public, rate, seconds, identities, &tokens).await,
         }
     })
 }
@@ -214,7 +237,7 @@ async fn flows(
                     json!({"method": "password", "traits": {"email": format!("new{n}-{}@bench.example", uuid::Uuid::new_v4())}, "password": PASSWORD})
                 };
                 match run_flow(&client, &public, &kind, &body).await {
-                    Ok(true) => completed.fetch_add(1, Ordering::Relaxed),
+                    Ok(Outcome::Completed) => completed.fetch_add(1, Ordering::Relaxed),
                     _ => refused.fetch_add(1, Ordering::Relaxed),
                 };
             }
@@ -231,13 +254,22 @@ async fn flows(
     Ok(())
 }
 
-/// One flow: create it, submit it; true when the submission succeeded.
+enum Outcome {
+    Completed,
+    /// 429 or 503; whether `Retry-After` came with it.
+    Refused {
+        retry_after: bool,
+    },
+    Failed,
+}
+
+/// One flow: create it, submit it.
 async fn run_flow(
     client: &reqwest::Client,
     public: &str,
     kind: &str,
     body: &Value,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Outcome> {
     let flow: Value = client
         .get(format!("{public}/self-service/{kind}/api"))
         .send()
@@ -248,5 +280,112 @@ async fn run_flow(
         .as_str()
         .context("flow without action")?;
     let response = client.post(action).json(body).send().await?;
-    Ok(response.status().is_success())
+    let status = response.status();
+    Ok(if status.is_success() {
+        Outcome::Completed
+    } else if status.as_u16() == 429 || status.as_u16() == 503 {
+        Outcome::Refused {
+            retry_after: response.headers().contains_key("retry-after"),
+        }
+    } else {
+        Outcome::Failed
+    })
+}
+
+async fn flood(
+    public: &str,
+    rate: f64,
+    seconds: u64,
+    identities: usize,
+    tokens: &std::path::Path,
+) -> anyhow::Result<()> {
+    let tokens: Arc<Vec<String>> = Arc::new(
+        std::fs::read_to_string(tokens)?
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    );
+    anyhow::ensure!(!tokens.is_empty(), "no session tokens to probe whoami with");
+    anyhow::ensure!(rate > 0.0, "--rate must be positive");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+
+    // The whoami probe: two clients, one request every 5 ms each, timed one by one.
+    let probes: Vec<_> = (0..2u64)
+        .map(|seed| {
+            let (client, public, tokens) = (client.clone(), public.to_string(), tokens.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut next = seed as usize;
+                while Instant::now() < deadline {
+                    next = (next * 7919 + 104_729) % tokens.len();
+                    let started = Instant::now();
+                    let answer = client
+                        .get(format!("{public}/sessions/whoami"))
+                        .header("X-Session-Token", &tokens[next])
+                        .send()
+                        .await;
+                    if matches!(answer, Ok(ref response) if response.status().is_success()) {
+                        latencies.push(started.elapsed());
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                latencies
+            })
+        })
+        .collect();
+
+    let counts: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let most_in_flight = Arc::new(AtomicU64::new(0));
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut started = 0usize;
+    let mut logins = Vec::new();
+    while Instant::now() < deadline {
+        ticker.tick().await;
+        let body = json!({"method": "password", "password": PASSWORD,
+            "identifier": format!("user{}@bench.example", started % identities.max(1))});
+        started += 1;
+        let (client, public) = (client.clone(), public.to_string());
+        let (counts, in_flight, most) = (counts.clone(), in_flight.clone(), most_in_flight.clone());
+        logins.push(tokio::spawn(async move {
+            most.fetch_max(
+                in_flight.fetch_add(1, Ordering::Relaxed) + 1,
+                Ordering::Relaxed,
+            );
+            let slot = match run_flow(&client, &public, "login", &body).await {
+                Ok(Outcome::Completed) => 0,
+                Ok(Outcome::Refused { retry_after: true }) => 1,
+                Ok(Outcome::Refused { retry_after: false }) => 2,
+                Ok(Outcome::Failed) | Err(_) => 3,
+            };
+            counts[slot].fetch_add(1, Ordering::Relaxed);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        }));
+    }
+    for login in logins {
+        login.await.context("a login task failed")?;
+    }
+    let mut latencies = Vec::new();
+    for probe in probes {
+        latencies.extend(probe.await.context("a whoami probe failed")?);
+    }
+    latencies.sort();
+    let quantile = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .map_or(f64::NAN, |latency| latency.as_secs_f64() * 1000.0)
+    };
+    let [completed, refused, refused_bare, failed] =
+        [0, 1, 2, 3].map(|slot| counts[slot].load(Ordering::Relaxed));
+    println!(
+        "{completed} {refused} {refused_bare} {failed} {} {:.2} {:.2}",
+        most_in_flight.load(Ordering::Relaxed),
+        quantile(0.5),
+        quantile(0.99)
+    );
+    Ok(())
 }

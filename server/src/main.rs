@@ -123,6 +123,7 @@ struct MigrateSqlArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    return_large_blocks_to_the_system();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,6 +141,18 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc serves blocks of 128 KiB and more with their own mappings, but raises that threshold
+/// each time such a block is freed, up to 32 MiB, and then keeps freed memory in its heaps.
+/// Argon2's 19 MiB buffers would then stay resident after every burst of sign-ins. A fixed
+/// threshold keeps large blocks mapped on their own, so freeing one unmaps it.
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tunable; it takes the allocator's own locks.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

@@ -4,9 +4,10 @@
 //! Hashing is deliberately slow and memory-hungry, so it runs on `workers` dedicated threads,
 //! never on the async executor, and never queues without bound: at most `max_waiting` requests
 //! wait, anything beyond is refused at once (`HashError::Overloaded`, answered 503 with
-//! `Retry-After`). Each worker owns one argon2 memory buffer that it reuses, so memory stays at
-//! `workers × hashers.argon2.memory` however many passwords are hashed (allocating 19 MiB per
-//! hash fragments the allocator's heap: RSS grew by megabytes per sign-in before).
+//! `Retry-After`). A busy worker reuses one argon2 memory buffer from job to job, so memory
+//! stays at `workers × hashers.argon2.memory` however many passwords are hashed (allocating
+//! 19 MiB per hash fragments the allocator's heap: RSS grew by megabytes per sign-in before),
+//! and an idle worker gives its buffer back.
 
 pub mod calibrate;
 
@@ -267,6 +268,34 @@ fn verify_blocking(
 /// A job for a worker: it gets the worker's reusable argon2 memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
+/// A worker's next job; `None` once the hasher is dropped. The worker keeps its argon2
+/// memory only while jobs are waiting, and gives it back before it sleeps, so an idle Ward
+/// holds no hashing memory while a busy one reuses the buffer from job to job (`main` makes
+/// the allocator return such large blocks to the system at once).
+fn next_job(
+    jobs: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>,
+    memory: &mut Vec<Block>,
+) -> Option<Job> {
+    use std::sync::TryLockError;
+    use std::sync::mpsc::TryRecvError;
+    let waiting = match jobs.try_lock() {
+        Ok(receiver) => match receiver.try_recv() {
+            Ok(job) => Some(job),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => return None,
+        },
+        // Another worker holds the receiver while it waits: the queue is empty.
+        Err(TryLockError::WouldBlock) => None,
+        Err(TryLockError::Poisoned(_)) => return None,
+    };
+    if waiting.is_some() {
+        return waiting;
+    }
+    drop(std::mem::take(memory));
+    // The lock is held only while waiting for a job, not while hashing.
+    jobs.lock().ok()?.recv().ok()
+}
+
 /// Dedicated hashing threads fed through a bounded queue.
 struct BlockingPool {
     queue: std::sync::mpsc::SyncSender<Job>,
@@ -282,16 +311,8 @@ impl BlockingPool {
                 .name(format!("ward-hash-{index}"))
                 .spawn(move || {
                     let mut memory = Vec::new();
-                    loop {
-                        // The lock is held only while taking a job, not while hashing.
-                        let job = match jobs.lock() {
-                            Ok(receiver) => receiver.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => return, // the hasher was dropped
-                        }
+                    while let Some(job) = next_job(&jobs, &mut memory) {
+                        job(&mut memory);
                     }
                 });
             if let Err(error) = spawned {
@@ -411,6 +432,23 @@ mod tests {
             HashFormat::validate("$2a$10$short"),
             Err(HashError::UnsupportedFormat)
         ));
+    }
+
+    #[test]
+    fn a_worker_keeps_its_memory_while_jobs_wait_and_returns_it_when_idle() {
+        let (queue, jobs) = std::sync::mpsc::sync_channel::<Job>(4);
+        let jobs = std::sync::Mutex::new(jobs);
+        let mut memory = vec![Block::new(); 64];
+        queue.send(Box::new(|_| {})).unwrap();
+        assert!(next_job(&jobs, &mut memory).is_some());
+        assert_eq!(memory.len(), 64, "a job was waiting: the buffer is reused");
+        let later = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            queue.send(Box::new(|_| {})).unwrap();
+        });
+        assert!(next_job(&jobs, &mut memory).is_some());
+        assert!(memory.is_empty() && memory.capacity() == 0, "idle: the buffer is freed");
+        later.join().unwrap();
     }
 
     #[tokio::test]
