@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     listener: &'static str,
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -69,6 +69,24 @@ pub struct Observed {
     pub listener: &'static str,
 }
 
+/// The standard methods' names without allocating; anything else is `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ]
+    .iter()
+    .zip(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    .find_map(|(known, label)| (known == method).then_some(label))
+    .unwrap_or("other")
+}
+
 pub async fn observe(State(observed): State<Observed>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // The route template, not the raw path, so ids do not explode the label space.
@@ -76,7 +94,7 @@ pub async fn observe(State(observed): State<Observed>, request: Request, next: N
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let labels = RequestLabels {
         listener: observed.listener,

@@ -14,7 +14,7 @@ use crate::hash::Hasher;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::SecretKeys;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::SqlStore;
 
 /// Options that are not configuration: where the site assets are.
@@ -63,7 +63,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("could not load the courier's templates")?;
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let hasher = Hasher::new(config.hashers.clone(), workers, workers * 32);
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         urls: Arc::new(urls),
         schemas: Arc::new(schemas),
         identities: Arc::new(database.clone()),
@@ -79,7 +79,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         clock: Clock::default(),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
-    })
+    }))
 }
 
 /// The three listeners, bound and ready to serve.
@@ -115,7 +115,7 @@ impl Server {
                 let _ = url.set_port(Some(listener.local_addr()?.port()));
             }
         }
-        state.urls = Arc::new(urls);
+        state.set_urls(urls);
         Ok(Self {
             public,
             admin,

@@ -12,8 +12,31 @@ use crate::secrets::SecretKeys;
 use crate::store::{ChangeStore, CourierStore, FlowStore, IdentityStore, SessionStore, SqlStore};
 use crate::strategy::Strategies;
 
+/// Cheap to clone (one reference count), as axum clones it for every extractor.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
+    /// Replaces the base URLs (once the listeners know their ports).
+    pub fn set_urls(&mut self, urls: BaseUrls) {
+        Arc::make_mut(&mut self.0).urls = Arc::new(urls);
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub config: Arc<Config>,
     pub urls: Arc<BaseUrls>,
     pub schemas: Arc<SchemaRegistry>,
@@ -32,7 +55,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
-impl AppState {
+impl Shared {
     /// `<public>/schemas/<id>` for an identity's `schema_url`.
     pub fn schema_url(&self, schema_id: &str) -> String {
         crate::identity::schema::schema_url(&self.urls.public, schema_id)

@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
@@ -94,12 +94,7 @@ where
         let accept = header(header::ACCEPT).unwrap_or_default();
         let content_type = header(header::CONTENT_TYPE).unwrap_or_default();
         let wants_json = content_type.starts_with("application/json") || prefers_json(&accept);
-        let header_token = header(header::HeaderName::from_static("x-session-token"))
-            .or_else(|| {
-                header(header::AUTHORIZATION)
-                    .and_then(|value| value.strip_prefix("Bearer ").map(str::to_string))
-            })
-            .filter(|token| !token.is_empty());
+        let header_token = header_token(&parts.headers).map(str::to_string);
         let forwarded_for = header(header::HeaderName::from_static("x-forwarded-for"))
             .and_then(|value| value.split(',').next().map(|ip| ip.trim().to_string()));
         let peer = parts
@@ -123,6 +118,29 @@ where
             request_url,
         })
     }
+}
+
+/// `X-Session-Token`, else the bearer token of `Authorization`; empty ones count as none.
+fn header_token(headers: &HeaderMap) -> Option<&str> {
+    let value = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
+    value(header::HeaderName::from_static("x-session-token"))
+        .or_else(|| value(header::AUTHORIZATION).and_then(|value| value.strip_prefix("Bearer ")))
+        .filter(|token| !token.is_empty())
+}
+
+/// The session token in a request's headers, as [`Client::session_token`] finds it, without
+/// building a [`Client`] (for `/sessions/whoami`, which needs nothing else).
+pub fn session_token_in(headers: &HeaderMap, cookie_name: &str) -> Option<SessionToken> {
+    header_token(headers)
+        .or_else(|| {
+            let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+            cookie_value(cookies, cookie_name)
+        })
+        .map(SessionToken::from_client)
 }
 
 /// The value of cookie `name` in a `Cookie` header.

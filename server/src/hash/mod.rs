@@ -447,7 +447,10 @@ mod tests {
             queue.send(Box::new(|_| {})).unwrap();
         });
         assert!(next_job(&jobs, &mut memory).is_some());
-        assert!(memory.is_empty() && memory.capacity() == 0, "idle: the buffer is freed");
+        assert!(
+            memory.is_empty() && memory.capacity() == 0,
+            "idle: the buffer is freed"
+        );
         later.join().unwrap();
     }
 

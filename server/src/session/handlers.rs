@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::Session;
 use super::issue::session_json;
 use crate::error::{ApiError, ApiResult};
-use crate::flow::request::Client;
+use crate::flow::request::{Client, session_token_in};
 use crate::http::pagination::{Page, Params};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
@@ -71,8 +71,10 @@ pub fn session_inactive() -> ApiError {
 
 /// `GET /sessions/whoami`: the caller's session, or 401 `session_inactive`. A cached session
 /// keeps its serialized body, so repeated calls only check validity.
-pub async fn whoami(State(state): State<AppState>, client: Client) -> ApiResult<Response> {
-    let resolved = current_resolved(&state, &client)
+pub async fn whoami(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
+    let token = session_token_in(request.headers(), &state.config.session.cookie.name)
+        .ok_or_else(session_inactive)?;
+    let resolved = resolve(&state, &token)
         .await?
         .ok_or_else(session_inactive)?;
     let body = resolved.whoami.get_or_init(|| {
