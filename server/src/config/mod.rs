@@ -473,7 +473,7 @@ pub struct SessionConfig {
     #[serde(with = "optional_duration")]
     pub earliest_possible_extend: Option<Duration>,
     pub cookie: SessionCookie,
-    /// Ward only: resolved sessions kept in memory for `/sessions/whoami`.
+    /// Ward only: whoami answers kept in memory by `/sessions/whoami`.
     pub cache: SessionCacheConfig,
 }
 
@@ -491,7 +491,7 @@ impl Default for SessionConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SessionCacheConfig {
-    /// Memory for cached sessions and their identities (about 1.5 KB each); `0` turns the
+    /// Memory for cached whoami answers (about 1.5 KB each); `0` turns the
     /// cache off. Every change to a session or identity drops its entries at once, in every
     /// replica (PostgreSQL LISTEN/NOTIFY); CockroachDB runs without the cache.
     #[serde(with = "byte_size")]

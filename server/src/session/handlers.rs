@@ -1,7 +1,5 @@
 //! `/sessions/whoami`, the caller's own sessions, and resolving the caller's session.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -16,27 +14,18 @@ use crate::flow::request::{Client, session_token_in};
 use crate::http::pagination::{Page, Params};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
-use crate::store::{ResolvedSession, SessionQuery};
+use crate::store::SessionQuery;
 
 /// The caller's valid session and its active identity (without credentials), if the request
-/// carries one. From the session cache, else one database round trip.
+/// carries one. One database round trip.
 pub async fn current_session(
     state: &AppState,
     client: &Client,
 ) -> ApiResult<Option<(Session, Identity)>> {
-    Ok(current_resolved(state, client)
-        .await?
-        .map(|resolved| (resolved.session.clone(), resolved.identity.clone())))
-}
-
-async fn current_resolved(
-    state: &AppState,
-    client: &Client,
-) -> ApiResult<Option<Arc<ResolvedSession>>> {
     let Some(token) = client.session_token(&state.config.session.cookie.name) else {
         return Ok(None);
     };
-    Ok(resolve(state, &token).await?)
+    Ok(session_for_token(state, &token).await?)
 }
 
 /// The valid session `token` names, with its active identity (without credentials).
@@ -44,22 +33,19 @@ pub async fn session_for_token(
     state: &AppState,
     token: &crate::session::SessionToken,
 ) -> crate::store::StoreResult<Option<(Session, Identity)>> {
-    Ok(resolve(state, token)
-        .await?
-        .map(|resolved| (resolved.session.clone(), resolved.identity.clone())))
+    session_for_hash(state, &token.hash()).await
 }
 
-async fn resolve(
+async fn session_for_hash(
     state: &AppState,
-    token: &crate::session::SessionToken,
-) -> crate::store::StoreResult<Option<Arc<ResolvedSession>>> {
+    token_hash: &str,
+) -> crate::store::StoreResult<Option<(Session, Identity)>> {
     let found = state
         .sessions
-        .find_session_with_identity(&token.hash())
+        .find_session_with_identity(token_hash)
         .await?;
-    Ok(found.filter(|resolved| {
-        resolved.session.is_valid_at(state.clock.now())
-            && resolved.identity.state == IdentityState::Active
+    Ok(found.filter(|(session, identity)| {
+        session.is_valid_at(state.clock.now()) && identity.state == IdentityState::Active
     }))
 }
 
@@ -69,32 +55,51 @@ pub fn session_inactive() -> ApiError {
         .with_reason("No valid session credentials found in the request.")
 }
 
-/// `GET /sessions/whoami`: the caller's session, or 401 `session_inactive`. A cached session
-/// keeps its serialized body, so repeated calls only check validity.
+/// `GET /sessions/whoami`: the caller's session, or 401 `session_inactive`. Valid sessions'
+/// answers are kept in the session cache (`session.cache`), which every change to a session
+/// or its identity clears at once; an inactive session always reads the database.
 pub async fn whoami(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let token = session_token_in(request.headers(), &state.config.session.cookie.name)
         .ok_or_else(session_inactive)?;
-    let resolved = resolve(&state, &token)
+    let token_hash = token.hash();
+    let cache = state.database.session_cache();
+    if let Some(hit) = cache.get(&token_hash)
+        && hit.expires_at > state.clock.now()
+    {
+        return Ok(whoami_response(hit.body.clone(), hit.identity_id));
+    }
+    let started = cache.begin_fill();
+    let (session, identity) = session_for_hash(&state, &token_hash)
         .await?
         .ok_or_else(session_inactive)?;
-    let body = resolved.whoami.get_or_init(|| {
-        let json = session_json(&state, &resolved.session, &resolved.identity);
-        Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
-    });
+    let body = serde_json::to_vec(&session_json(&state, &session, &identity))
+        .map(Bytes::from)
+        .map_err(ApiError::internal)?;
+    cache.fill(
+        started,
+        &token_hash,
+        identity.id,
+        session.expires_at,
+        body.clone(),
+    );
+    Ok(whoami_response(body, identity.id))
+}
+
+fn whoami_response(body: Bytes, identity_id: uuid::Uuid) -> Response {
     let mut response = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body.clone(),
+        body,
     )
         .into_response();
-    if let Ok(value) = HeaderValue::from_str(&resolved.identity.id.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(&identity_id.to_string()) {
         response
             .headers_mut()
             .insert("x-kratos-authenticated-identity-id", value);
     }
-    Ok(response)
+    response
 }
 
 /// The caller's session, or 401.

@@ -29,7 +29,7 @@ pub use courier::{CourierStore, MessageQuery};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
 pub use session::{SessionQuery, SessionStore};
-pub use session_cache::{ResolvedSession, SessionCache};
+pub use session_cache::{CachedWhoami, SessionCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,7 +72,7 @@ impl Dialect {
     }
 }
 
-/// The SQL store: a connection pool, the dialect it speaks and the cache of resolved sessions.
+/// The SQL store: a connection pool, the dialect it speaks and the whoami cache.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
@@ -134,7 +134,7 @@ impl SqlStore {
         })
     }
 
-    /// Keeps up to `max_bytes` of resolved sessions in memory (see [`SessionCache`]). On
+    /// Keeps up to `max_bytes` of whoami answers in memory (see [`SessionCache`]). On
     /// PostgreSQL the cache is trusted only while [`Self::listen_for_changes`] runs; on
     /// CockroachDB, which cannot notify, it stays off.
     pub fn with_session_cache(mut self, max_bytes: u64) -> Self {

@@ -1,14 +1,13 @@
 //! The session store.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use sqlx::{AnyConnection, FromRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::identity::{IdentityRow, RecoveryRow, VerifiableRow, identity_from_row};
-use super::{ResolvedSession, SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use crate::identity::Identity;
 use crate::session::{Aal, Session};
 
 #[async_trait]
@@ -18,12 +17,10 @@ pub trait SessionStore: Send + Sync {
     async fn find_session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     /// The session with its identity (traits, addresses; no credentials) in one round trip:
     /// what every whoami needs.
-    /// The session a token hash names, with its identity (without credentials), whatever
-    /// their state; from the session cache when it holds them.
     async fn find_session_with_identity(
         &self,
         token_hash: &str,
-    ) -> StoreResult<Option<Arc<ResolvedSession>>>;
+    ) -> StoreResult<Option<(Session, Identity)>>;
     /// Writes the mutable parts: active, methods, AAL, times and devices.
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, id: Uuid) -> StoreResult<Session>;
@@ -85,12 +82,7 @@ impl SessionStore for SqlStore {
     async fn find_session_with_identity(
         &self,
         token_hash: &str,
-    ) -> StoreResult<Option<Arc<ResolvedSession>>> {
-        let cache = self.session_cache();
-        if let Some(cached) = cache.get(token_hash) {
-            return Ok(Some(cached));
-        }
-        let started = cache.begin_fill();
+    ) -> StoreResult<Option<(Session, Identity)>> {
         // Identities have few addresses, so joining both lists costs a handful of rows at most.
         let rows: Vec<WhoamiRow> = sqlx::query_as(
             "SELECT s.id, s.identity_id, s.token_hash, s.active, s.aal, s.authentication_methods, s.devices, \
@@ -133,7 +125,7 @@ impl SessionStore for SqlStore {
                 identity.recovery_addresses.push(address.into_address()?);
             }
         }
-        Ok(Some(cache.fill(started, session, identity)))
+        Ok(Some((session, identity)))
     }
 
     async fn update_session(&self, session: &Session) -> StoreResult<()> {

@@ -1,5 +1,5 @@
-//! Resolved sessions kept in memory, so `/sessions/whoami` answers from memory rather than a
-//! database round trip, while revocation stays instant.
+//! Whoami answers kept in memory, so `/sessions/whoami` answers without a database round trip,
+//! while revocation stays instant.
 //!
 //! Every store write that can change what a session resolves to (the session, its identity,
 //! the identity's addresses) calls [`SessionCache::invalidate`] for the identity before it
@@ -15,40 +15,39 @@
 //! (see [`CHANNEL`]). Each replica listens and invalidates the same way. While a replica's
 //! listener is not connected, its cache is not trusted: lookups miss and fills are dropped.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
+use time::OffsetDateTime;
 use uuid::Uuid;
-
-use crate::identity::Identity;
-use crate::session::Session;
 
 /// The PostgreSQL notification channel that carries ids of changed identities.
 pub const CHANNEL: &str = "ward_session_changes";
 
 const STRIPES: usize = 4096;
 
-/// A session with its identity (without credentials), as the database had them.
-pub struct ResolvedSession {
-    pub session: Session,
-    pub identity: Identity,
-    /// The whoami body, serialized on first use.
-    pub whoami: OnceLock<Bytes>,
+/// A valid session's whoami answer, as the database had it when it was read.
+pub struct CachedWhoami {
+    pub identity_id: Uuid,
+    /// After this the entry answers nothing; the database says why.
+    pub expires_at: OffsetDateTime,
+    /// The serialized session with its identity.
+    pub body: Bytes,
     stamp: u64,
-    weight: u64,
 }
 
 #[derive(Clone)]
 struct ByWeight;
 
-impl quick_cache::Weighter<String, Arc<ResolvedSession>> for ByWeight {
-    fn weight(&self, _token_hash: &String, entry: &Arc<ResolvedSession>) -> u64 {
-        entry.weight
+impl quick_cache::Weighter<String, Arc<CachedWhoami>> for ByWeight {
+    fn weight(&self, token_hash: &String, entry: &Arc<CachedWhoami>) -> u64 {
+        // The body, the key, and the entry's and the table's bookkeeping.
+        (entry.body.len() + token_hash.len() + 160) as u64
     }
 }
 
-type Entries = quick_cache::sync::Cache<String, Arc<ResolvedSession>, ByWeight>;
+type Entries = quick_cache::sync::Cache<String, Arc<CachedWhoami>, ByWeight>;
 
 pub struct SessionCache {
     /// `None` when caching is off.
@@ -65,10 +64,10 @@ impl SessionCache {
         Self::build(None)
     }
 
-    /// A cache holding up to about `max_bytes` of sessions and identities.
+    /// A cache holding up to about `max_bytes` of whoami answers.
     pub fn new(max_bytes: u64) -> Self {
-        // quick_cache sizes its tables from an item estimate; 2 KiB per entry is typical.
-        let estimated = usize::try_from(max_bytes / 2048)
+        // quick_cache sizes its tables from an item estimate; a whoami answer is about 1.5 KB.
+        let estimated = usize::try_from(max_bytes / 1536)
             .unwrap_or(usize::MAX)
             .max(16);
         Self::build(Some(Entries::with_weighter(estimated, max_bytes, ByWeight)))
@@ -99,14 +98,14 @@ impl SessionCache {
         &self.stripes[index]
     }
 
-    /// The cached, still current entry for a token hash.
-    pub fn get(&self, token_hash: &str) -> Option<Arc<ResolvedSession>> {
+    /// The cached, still current answer for a token hash.
+    pub fn get(&self, token_hash: &str) -> Option<Arc<CachedWhoami>> {
         let entries = self.entries.as_ref()?;
         if !self.trusted.load(SeqCst) {
             return None;
         }
         let entry = entries.get(token_hash)?;
-        if entry.stamp == self.stripe(entry.session.identity_id).load(SeqCst) {
+        if entry.stamp == self.stripe(entry.identity_id).load(SeqCst) {
             Some(entry)
         } else {
             entries.remove(token_hash);
@@ -119,30 +118,29 @@ impl SessionCache {
         self.epoch.load(SeqCst)
     }
 
-    /// Wraps what the database returned, and keeps it unless an invalidation happened since
-    /// `started`.
-    pub fn fill(&self, started: u64, session: Session, identity: Identity) -> Arc<ResolvedSession> {
-        let stamp = self.stripe(identity.id).load(SeqCst);
-        // Traits and metadata dominate an entry's size; the rest is roughly constant.
-        let weight = 1024
-            + json_len(&identity.traits)
-            + identity.metadata_public.as_ref().map_or(0, json_len)
-            + identity.metadata_admin.as_ref().map_or(0, json_len);
-        let token_hash = session.token_hash.clone();
-        let resolved = Arc::new(ResolvedSession {
-            session,
-            identity,
-            whoami: OnceLock::new(),
-            stamp,
-            weight,
-        });
-        if let Some(entries) = &self.entries
-            && self.trusted.load(SeqCst)
-            && self.epoch.load(SeqCst) == started
-        {
-            entries.insert(token_hash, resolved.clone());
+    /// Keeps an answer built from what the database returned, unless an invalidation happened
+    /// since `started`.
+    pub fn fill(
+        &self,
+        started: u64,
+        token_hash: &str,
+        identity_id: Uuid,
+        expires_at: OffsetDateTime,
+        body: Bytes,
+    ) {
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        let stamp = self.stripe(identity_id).load(SeqCst);
+        if self.trusted.load(SeqCst) && self.epoch.load(SeqCst) == started {
+            let entry = CachedWhoami {
+                identity_id,
+                expires_at,
+                body,
+                stamp,
+            };
+            entries.insert(token_hash.to_string(), Arc::new(entry));
         }
-        resolved
     }
 
     /// Marks everything cached for `identity_id` stale. Call after the change is committed.
@@ -166,42 +164,20 @@ impl SessionCache {
     }
 }
 
-fn json_len(value: &serde_json::Value) -> u64 {
-    serde_json::to_vec(value).map_or(0, |bytes| bytes.len() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{Identity, IdentityState};
-    use crate::session::{Aal, Session};
-    use time::OffsetDateTime;
-
-    fn entry(identity_id: Uuid, token_hash: &str) -> (Session, Identity) {
-        let now = OffsetDateTime::now_utc();
-        let mut identity =
-            Identity::new("default".into(), serde_json::json!({"email": "a@b.c"}), now);
-        identity.id = identity_id;
-        identity.state = IdentityState::Active;
-        let session = Session {
-            id: Uuid::new_v4(),
-            identity_id,
-            token_hash: token_hash.to_string(),
-            active: true,
-            aal: Aal::Aal1,
-            authentication_methods: Vec::new(),
-            devices: Vec::new(),
-            issued_at: now,
-            authenticated_at: now,
-            expires_at: now + time::Duration::hours(1),
-        };
-        (session, identity)
-    }
 
     fn put(cache: &SessionCache, identity_id: Uuid, token_hash: &str) {
         let started = cache.begin_fill();
-        let (session, identity) = entry(identity_id, token_hash);
-        cache.fill(started, session, identity);
+        let expires = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        cache.fill(
+            started,
+            token_hash,
+            identity_id,
+            expires,
+            Bytes::from_static(b"{}"),
+        );
     }
 
     #[test]
@@ -215,8 +191,8 @@ mod tests {
         cache.invalidate(alice);
         assert!(cache.get("a1").is_none());
         assert!(cache.get("a2").is_none());
-        // Bob shares Alice's stripe with probability 1/4096; this id pair does not.
-        if cache.stripe(alice).as_ptr() != cache.stripe(bob).as_ptr() {
+        // Bob shares Alice's stripe with probability 1/4096.
+        if !std::ptr::eq(cache.stripe(alice), cache.stripe(bob)) {
             assert!(cache.get("b1").is_some());
         }
     }
@@ -228,9 +204,8 @@ mod tests {
         let started = cache.begin_fill();
         // The database was read here, then another request changed Alice and invalidated.
         cache.invalidate(alice);
-        let (session, identity) = entry(alice, "a1");
-        let resolved = cache.fill(started, session, identity);
-        assert_eq!(resolved.session.token_hash, "a1");
+        let expires = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        cache.fill(started, "a1", alice, expires, Bytes::from_static(b"{}"));
         assert!(cache.get("a1").is_none());
     }
 

@@ -317,6 +317,20 @@ async fn settings_profile_and_privileged_password(app: &TestApp, smtp: &SmtpCapt
     };
     let flow = init(token.clone()).await;
     assert_eq!(flow["state"], "show_form");
+    let whoami = |token: String| async move {
+        json_with_status(
+            app.client
+                .get(format!("{}/sessions/whoami", app.public))
+                .header("X-Session-Token", token)
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await
+    };
+    // Cached now; the profile change below must show at once.
+    assert!(whoami(token.clone()).await["identity"]["traits"]["name"].is_null());
     let submit = |flow: Value, body: Value, token: String| async move {
         app.client
             .post(flow["ui"]["action"].as_str().unwrap())
@@ -338,6 +352,10 @@ async fn settings_profile_and_privileged_password(app: &TestApp, smtp: &SmtpCapt
     )
     .await;
     assert_eq!(saved["identity"]["traits"]["name"]["first"], "Ada");
+    assert_eq!(
+        whoami(token.clone()).await["identity"]["traits"]["name"]["first"],
+        "Ada"
+    );
 
     // Two hours later, a password is: re-authenticate first.
     app.state.clock.advance(Duration::from_secs(2 * 3600));

@@ -61,6 +61,13 @@ async fn own_sessions_are_listed_and_revoked(app: &TestApp) {
     .await;
     assert_eq!(body["error"]["code"], 400);
     let second_id = second["session"]["id"].as_str().unwrap();
+    // Each whoami below runs once before its revocation, so the answer is cached: revocation
+    // must still be instant.
+    for session in [&first, &second] {
+        let token = session["session_token"].as_str().unwrap();
+        let response = as_user(app, Method::GET, "/sessions/whoami", token).await;
+        assert_eq!(response.status(), 200);
+    }
     let response = as_user(
         app,
         Method::DELETE,
@@ -148,6 +155,12 @@ async fn admin_session_endpoints(app: &TestApp) {
     )
     .await;
     assert_eq!(fetched["identity"]["id"], identity);
+    assert_eq!(
+        as_user(app, Method::GET, "/sessions/whoami", token)
+            .await
+            .status(),
+        200
+    );
     let response = app
         .admin_request(Method::DELETE, &format!("/admin/sessions/{session}"), None)
         .await;

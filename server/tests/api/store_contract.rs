@@ -334,15 +334,15 @@ async fn whoami_lookup_brings_the_whole_identity(store: &SqlStore) {
         time::Duration::hours(1),
     );
     store.create_session(&session).await.unwrap();
-    let found = store
+    let (found_session, found_identity) = store
         .find_session_with_identity(&token.hash())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(found.session, session);
+    assert_eq!(found_session, session);
     let mut expected = store.get_identity(identity.id).await.unwrap();
     expected.credentials.clear();
-    assert_eq!(found.identity, expected);
+    assert_eq!(found_identity, expected);
     assert!(
         store
             .find_session_with_identity("unknown")
@@ -352,12 +352,12 @@ async fn whoami_lookup_brings_the_whole_identity(store: &SqlStore) {
     );
 }
 
-/// The session cache serves repeated lookups from memory, and every write through the store
-/// (in this process, or on PostgreSQL in another replica) is visible to the next lookup.
+/// Every write through the store that changes a session or its identity drops the identity's
+/// cached whoami answers: at once in this process, and on PostgreSQL in other replicas too.
 mod session_cache {
     use super::*;
     use std::time::Duration;
-    use ward::store::{Dialect, ResolvedSession};
+    use ward::store::Dialect;
 
     #[tokio::test]
     async fn sqlite() {
@@ -392,28 +392,30 @@ mod session_cache {
         panic!("the replica never started listening for changes");
     }
 
-    async fn lookup(store: &SqlStore, token: &SessionToken) -> std::sync::Arc<ResolvedSession> {
-        store
-            .find_session_with_identity(&token.hash())
-            .await
-            .unwrap()
-            .unwrap()
+    fn remember(store: &SqlStore, session: &Session) {
+        let cache = store.session_cache();
+        let started = cache.begin_fill();
+        let body = axum::body::Bytes::from_static(b"{}");
+        cache.fill(
+            started,
+            &session.token_hash,
+            session.identity_id,
+            session.expires_at,
+            body,
+        );
+        assert!(cache.get(&session.token_hash).is_some());
     }
 
-    /// Polls until `check` holds for the lookup; another replica hears of changes a little
-    /// after they commit.
-    async fn eventually(
-        store: &SqlStore,
-        token: &SessionToken,
-        check: impl Fn(&ResolvedSession) -> bool,
-    ) {
+    /// Polls until the answer is gone; another replica hears of changes a little after they
+    /// commit.
+    async fn forgotten(store: &SqlStore, session: &Session) {
         for _ in 0..200 {
-            if check(&*lookup(store, token).await) {
+            if store.session_cache().get(&session.token_hash).is_none() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the cached session never reflected the change");
+        panic!("the cached answer outlived the change");
     }
 
     async fn follows_changes(dsn: &str, two_replicas: bool) {
@@ -429,50 +431,40 @@ mod session_cache {
             time::Duration::hours(1),
         );
         here.create_session(&session).await.unwrap();
-        assert_eq!(lookup(&here, &token).await.identity.traits, identity.traits);
+        let cache = here.session_cache();
 
-        // A write behind the store's back is not seen: the lookup came from memory.
-        sqlx::query("UPDATE identities SET traits = $1 WHERE id = $2")
-            .bind(r#"{"email":"behind@example.com"}"#)
-            .bind(identity.id.to_string())
-            .execute(here.pool())
-            .await
-            .unwrap();
-        assert_eq!(lookup(&here, &token).await.identity.traits, identity.traits);
-
-        // Writes through the store are seen at once here.
+        remember(&here, &session);
         identity.traits = json!({"email": "changed@example.com"});
         here.update_identity(&identity).await.unwrap();
-        assert_eq!(
-            lookup(&here, &token).await.identity.traits,
-            json!({"email": "changed@example.com"})
-        );
-        if !two_replicas {
-            here.revoke_other_sessions(identity.id, None).await.unwrap();
-            assert!(!lookup(&here, &token).await.session.active);
-            here.delete_identity(identity.id).await.unwrap();
-            assert!(
-                here.find_session_with_identity(&token.hash())
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
-            return;
-        }
+        assert!(cache.get(&session.token_hash).is_none());
 
-        // Another replica's writes arrive by notification.
-        let there = replica(dsn).await;
-        assert!(lookup(&here, &token).await.session.active);
-        there
-            .revoke_other_sessions(identity.id, None)
+        remember(&here, &session);
+        here.update_session(&session).await.unwrap();
+        assert!(cache.get(&session.token_hash).is_none());
+
+        remember(&here, &session);
+        here.revoke_other_sessions(identity.id, Some(session.id))
             .await
             .unwrap();
-        eventually(&here, &token, |found| !found.session.active).await;
-        identity.traits = json!({"email": "elsewhere@example.com"});
-        there.update_identity(&identity).await.unwrap();
-        eventually(&here, &token, |found| {
-            found.identity.traits == json!({"email": "elsewhere@example.com"})
-        })
-        .await;
+        assert!(cache.get(&session.token_hash).is_none());
+
+        if two_replicas {
+            let there = replica(dsn).await;
+            remember(&here, &session);
+            there
+                .revoke_other_sessions(identity.id, None)
+                .await
+                .unwrap();
+            forgotten(&here, &session).await;
+
+            remember(&here, &session);
+            identity.traits = json!({"email": "elsewhere@example.com"});
+            there.update_identity(&identity).await.unwrap();
+            forgotten(&here, &session).await;
+        }
+
+        remember(&here, &session);
+        here.delete_identity(identity.id).await.unwrap();
+        assert!(cache.get(&session.token_hash).is_none());
     }
 }
