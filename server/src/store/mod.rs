@@ -103,6 +103,9 @@ impl SqlStore {
             Dialect::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(4)
+                    // An embedded database does not drop connections, and sqlx's check costs a
+                    // round trip to the connection's thread before every query.
+                    .test_before_acquire(false)
                     .after_connect(|connection, _| {
                         Box::pin(async move {
                             connection
