@@ -55,7 +55,7 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
         state: state.clone(),
     });
     let context = move || provide_context(backend.clone());
-    let routes = generate_route_list(app::App);
+    let routes = route_list();
 
     let pkg = Router::new()
         .fallback_service(ServeDir::new(site_root.join("pkg")))
@@ -82,6 +82,16 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
             },
             observe,
         ))
+}
+
+/// The app's routes, generated once per process. Leptos suppresses resource loading in the
+/// whole process while it generates a route list (leptos-rs/leptos#4773): a page rendering
+/// meanwhile, on another router of the same process, would wait forever. Several routers
+/// share a process in the integration tests.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
 
 /// Pages depend on the visitor's cookies and are never cached; static files may be for an hour.
