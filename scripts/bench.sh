@@ -154,6 +154,8 @@ if [ $mode = full ]; then
     echo "and \`ward-bench flows\` ($((workers * 2)) concurrent clients) on the same machine, loopback only."
     echo
     echo "$table"
+    echo
+    echo "How the budgets are met, and the profiles behind any miss: [performance.md](performance.md)."
   } > "$report"
   note "written to $report"
 fi

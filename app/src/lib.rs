@@ -1,5 +1,7 @@
 //! Ward's self-service pages. Compiled twice: with `ssr` into the server, which renders them,
-//! and with `hydrate` into the wasm bundle, which makes them interactive in the browser.
+//! and with `hydrate` into the wasm bundle. Pages are plain server-rendered HTML that works
+//! without JavaScript; only the islands (`#[island]`: the flow form and the theme toggle) are
+//! shipped to the browser and hydrated, which keeps the bundle small.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -21,6 +23,12 @@ use pages::{
     Welcome,
 };
 
+/// The browser entry point: hydrates the islands of the server-rendered page.
+#[cfg(feature = "hydrate")]
+pub fn hydrate() {
+    leptos::mount::hydrate_islands();
+}
+
 /// The stem of the site's files under `/pkg`: `ward.js`, `ward.wasm`, `ward.css`.
 pub const OUTPUT_NAME: &str = "ward";
 
@@ -34,7 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>

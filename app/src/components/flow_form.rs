@@ -8,8 +8,8 @@ use crate::model::{InputAttributes, NodeAttributes, NodeGroup, UiContainer, UiNo
 
 /// Renders `ui` as one form; with `sections`, as one form per node group (settings: profile
 /// and password are saved separately, so one section's required fields never block another).
-#[component]
-pub fn FlowForm(ui: UiContainer, #[prop(optional)] sections: bool) -> impl IntoView {
+#[island]
+pub fn FlowForm(ui: UiContainer, sections: bool) -> impl IntoView {
     let (submitting, set_submitting) = signal(false);
     // Only the browser runs effects: this flips once the page is hydrated.
     let (hydrated, set_hydrated) = signal(false);

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 /// Switches between light and dark. Without JavaScript the page follows the system setting
 /// (`prefers-color-scheme`); once hydrated, this button overrides it and remembers the choice.
-#[component]
+#[island]
 pub fn ThemeToggle() -> impl IntoView {
     let (theme, set_theme) = signal(None::<String>);
 

@@ -13,7 +13,6 @@ pub fn Login() -> impl IntoView {
             links=|| view! {
                 <span>"No account yet? "</span>
                 <a href="/registration" rel="external" data-testid="link-registration">"Sign up"</a>
-                <span>" · "</span>
                 <a href="/recovery" rel="external" data-testid="link-recovery">"Forgot your password?"</a>
             }
         />
