@@ -72,19 +72,16 @@ pub struct Observed {
 /// The standard methods' names without allocating; anything else is `other`.
 fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
-    [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-    ]
-    .iter()
-    .zip(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-    .find_map(|(known, label)| (known == method).then_some(label))
-    .unwrap_or("other")
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 pub async fn observe(State(observed): State<Observed>, request: Request, next: Next) -> Response {

@@ -122,9 +122,7 @@ impl ChangeStore for SqlStore {
             .map(|identity| identity.id)
             .chain(changes.revoke_sessions.map(|(identity_id, _)| identity_id))
             .collect();
-        self.announce(&mut tx, &changed).await?;
-        tx.commit().await?;
-        self.changed(&changed);
+        self.commit_changed(tx, &changed).await?;
         Ok(())
     }
 

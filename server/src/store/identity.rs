@@ -136,9 +136,7 @@ impl IdentityStore for SqlStore {
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         update_identity_rows(&mut tx, identity).await?;
-        self.announce(&mut tx, &[identity.id]).await?;
-        tx.commit().await?;
-        self.changed(&[identity.id]);
+        self.commit_changed(tx, &[identity.id]).await?;
         Ok(())
     }
 
@@ -151,9 +149,7 @@ impl IdentityStore for SqlStore {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.announce(&mut tx, &[id]).await?;
-        tx.commit().await?;
-        self.changed(&[id]);
+        self.commit_changed(tx, &[id]).await?;
         Ok(())
     }
 

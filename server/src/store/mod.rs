@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -156,32 +156,28 @@ impl SqlStore {
         &self.session_cache
     }
 
-    /// Announces in `connection`'s transaction that these identities or their sessions
-    /// changed, so other replicas drop what they cached when it commits. Call
-    /// [`Self::changed`] after the commit for this process.
-    async fn announce(
+    /// Commits `tx`, which changed these identities or their sessions, and drops their cached
+    /// whoami answers: this process's once the commit is done, and on PostgreSQL every other
+    /// replica's through a notification sent in the same transaction.
+    async fn commit_changed(
         &self,
-        connection: &mut AnyConnection,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
         identities: &[Uuid],
     ) -> StoreResult<()> {
-        if !self.notifies {
-            return Ok(());
+        if self.notifies {
+            for id in identities {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(session_cache::CHANNEL)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
-        for id in identities {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(session_cache::CHANNEL)
-                .bind(id.to_string())
-                .execute(&mut *connection)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Drops this process's cached sessions of these identities.
-    fn changed(&self, identities: &[Uuid]) {
+        tx.commit().await?;
         for id in identities {
             self.session_cache.invalidate(*id);
         }
+        Ok(())
     }
 
     /// Runs until the pool closes, applying other replicas' change notifications to the

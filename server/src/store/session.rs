@@ -149,9 +149,7 @@ impl SessionStore for SqlStore {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.announce(&mut tx, &[session.identity_id]).await?;
-        tx.commit().await?;
-        self.changed(&[session.identity_id]);
+        self.commit_changed(tx, &[session.identity_id]).await?;
         Ok(())
     }
 
@@ -193,9 +191,7 @@ impl SessionStore for SqlStore {
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let revoked = revoke_sessions(&mut tx, identity_id, keep).await?;
-        self.announce(&mut tx, &[identity_id]).await?;
-        tx.commit().await?;
-        self.changed(&[identity_id]);
+        self.commit_changed(tx, &[identity_id]).await?;
         Ok(revoked)
     }
 
@@ -205,9 +201,7 @@ impl SessionStore for SqlStore {
             .bind(identity_id.to_string())
             .execute(&mut *tx)
             .await?;
-        self.announce(&mut tx, &[identity_id]).await?;
-        tx.commit().await?;
-        self.changed(&[identity_id]);
+        self.commit_changed(tx, &[identity_id]).await?;
         Ok(())
     }
 }
