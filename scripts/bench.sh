@@ -27,9 +27,9 @@ fi
 
 if [ $mode = full ]; then
   identities=100000 seconds=10 flood_seconds=30 profile_flag=--release bin_dir=$CARGO_TARGET_DIR/release
-  note "building release binaries and the size-optimised site"
-  cargo build --release -p server -p bench
+  note "building the size-optimised site and release binaries (which embed the site)"
   scripts/build-site.sh --release
+  cargo build --release -p server -p bench
 else
   identities=200 seconds=1 flood_seconds=2 profile_flag= bin_dir=$CARGO_TARGET_DIR/debug
   cargo build -p server -p bench

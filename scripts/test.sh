@@ -37,6 +37,9 @@ scripts/build-site.sh
 cargo build -p server --bin ward
 (cd end2end && WARD_BIN="$CARGO_TARGET_DIR/debug/ward" npx playwright test)
 
+note "the release binary, alone in an empty directory, serves its site"
+scripts/test-binary.sh
+
 note "benchmark smoke run (seconds, no budgets: keeps the harness from rotting)"
 scripts/bench.sh --smoke >/dev/null
 note "all tests passed"

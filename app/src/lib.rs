@@ -13,7 +13,7 @@ pub mod model;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -29,11 +29,13 @@ pub fn hydrate() {
     leptos::mount::hydrate_islands();
 }
 
-/// The stem of the site's files under `/pkg`: `ward.js`, `ward.wasm`, `ward.css`.
+/// The stem of the site's bundle files: `ward.js`, `ward.wasm`, `ward.css`, served under
+/// `LeptosOptions::site_pkg_dir`.
 pub const OUTPUT_NAME: &str = "ward";
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{}/{OUTPUT_NAME}.css", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -42,6 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" id="ward-theme" href=stylesheet />
                 <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
@@ -56,7 +59,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="ward-theme" href=format!("/pkg/{OUTPUT_NAME}.css") />
         <Title formatter=|page: String| format!("{page} · Ward") />
         <Router>
             <Layout>

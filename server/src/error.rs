@@ -97,12 +97,16 @@ fn default_message(status: StatusCode) -> &'static str {
         StatusCode::UNAUTHORIZED => "The request could not be authorized",
         StatusCode::FORBIDDEN => "The requested action was forbidden",
         StatusCode::NOT_FOUND => "The requested resource could not be found",
+        StatusCode::METHOD_NOT_ALLOWED => "The request method is not allowed for this resource",
+        StatusCode::REQUEST_TIMEOUT => "The request took too long",
+        StatusCode::UNPROCESSABLE_ENTITY => "The request could not be processed",
         StatusCode::CONFLICT => "The resource could not be created due to a conflict",
         StatusCode::GONE => "The requested resource is no longer available",
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "The request's content type is not supported",
         StatusCode::TOO_MANY_REQUESTS => "Too many requests, please try again later",
         StatusCode::SERVICE_UNAVAILABLE => "The service is temporarily unavailable",
+        status if status.is_client_error() => "The request could not be processed",
         _ => "An internal server error occurred, please contact the system administrator",
     }
 }

@@ -255,7 +255,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = Server::bind(
         state,
         ServeOptions {
-            site_root: ward::http::ui::site_root(),
+            site: ward::http::site::Site::from_env(),
         },
     )
     .await?;
@@ -302,7 +302,15 @@ async fn migrate(args: MigrateSqlArgs) -> anyhow::Result<()> {
         (Some(_), true) => anyhow::bail!("give either a DSN argument or -e, not both"),
         (None, false) => anyhow::bail!("give the DSN as an argument, or -e to read it from DSN"),
     };
-    let store = SqlStore::connect(&dsn).await?;
+    let database = ward::store::DatabaseUrl::parse(&dsn)?;
+    if database.in_memory {
+        println!(
+            "The dsn names an in-memory database: these migrations last only as long as this command."
+        );
+    }
+    let store = SqlStore::connect_to(&database)
+        .await
+        .with_context(|| format!("could not connect to {}", database.redacted()))?;
     let pending = store.pending_migrations().await?;
     if pending.is_empty() {
         println!("The database is up to date.");

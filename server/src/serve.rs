@@ -11,15 +11,16 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::hash::Hasher;
+use crate::http::site::Site;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::SecretKeys;
 use crate::state::{AppState, Shared};
-use crate::store::SqlStore;
+use crate::store::{DatabaseUrl, SqlStore};
 
-/// Options that are not configuration: where the site assets are.
+/// Options that are not configuration: where the site assets come from.
 pub struct ServeOptions {
-    pub site_root: PathBuf,
+    pub site: Site,
 }
 
 /// Builds the shared state: schemas compiled, database connected and (in dev) migrated.
@@ -27,11 +28,19 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let urls = config.base_urls()?;
     let schemas =
         SchemaRegistry::load(&config.identity.schemas, &config.identity.default_schema_id)?;
-    let database = SqlStore::connect(config.dsn())
+    let dsn = DatabaseUrl::parse(config.dsn()).context("dsn")?;
+    let database = SqlStore::connect_to(&dsn)
         .await
-        .with_context(|| "could not connect to the database named by `dsn`")?
+        .with_context(|| format!("could not connect to the database {} (dsn)", dsn.redacted()))?
         .with_session_cache(config.session.cache.max_size);
-    if config.dev {
+    if dsn.in_memory {
+        tracing::warn!(
+            "dsn names an in-memory SQLite database: nothing persists when Ward stops \
+             (identities, sessions and flows are lost)"
+        );
+    }
+    // An in-memory database starts empty every time: migrate it, as Kratos does.
+    if config.dev || dsn.in_memory {
         let applied = database
             .migrate()
             .await
@@ -85,7 +94,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 /// The three listeners, bound and ready to serve.
 pub struct Server {
     state: AppState,
-    site_root: PathBuf,
+    site: Site,
     public: TcpListener,
     admin: TcpListener,
     ui: TcpListener,
@@ -120,7 +129,7 @@ impl Server {
             public,
             admin,
             ui,
-            site_root: options.site_root,
+            site: options.site,
             state,
         })
     }
@@ -139,9 +148,9 @@ impl Server {
 
     /// Serves until `shutdown` turns true, then lets in-flight requests finish.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let public = crate::http::public::router(self.state.clone());
-        let admin = crate::http::admin::router(self.state.clone());
-        let ui = crate::http::ui::router(self.state.clone(), &self.site_root);
+        let public = crate::http::api_service(crate::http::public::router(self.state.clone()));
+        let admin = crate::http::api_service(crate::http::admin::router(self.state.clone()));
+        let ui = crate::http::ui::router(self.state.clone(), self.site.clone());
         let (public_addr, admin_addr, ui_addr) = self.addresses()?;
         tracing::info!(%public_addr, %admin_addr, %ui_addr, "Ward is listening");
 
@@ -155,10 +164,16 @@ impl Server {
         // Peer addresses let sessions record the device they were created from.
         let public = axum::serve(
             self.public,
-            public.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(public),
         )
         .with_graceful_shutdown(signal());
-        let admin = axum::serve(self.admin, admin).with_graceful_shutdown(signal());
+        let admin = axum::serve(
+            self.admin,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(admin),
+        )
+        .with_graceful_shutdown(signal());
         let ui = axum::serve(self.ui, ui).with_graceful_shutdown(signal());
         let courier = match crate::courier::Delivery::from_config(&self.state.config)? {
             Some(delivery) => Some(tokio::spawn(

@@ -1,7 +1,8 @@
 //! `/self-service/errors?id=`: errors stored for the error page.
 
+use crate::http::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -41,6 +42,6 @@ pub fn error_json(id: &str, error: Value, created_at: time::OffsetDateTime) -> V
 
 impl ErrorQuery {
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref().or(self.error.as_deref())
+        self.error.as_deref().or(self.id.as_deref())
     }
 }

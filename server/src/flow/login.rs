@@ -1,12 +1,12 @@
 //! The login flow: browser, API (native apps) and SPA variants.
 
+use crate::http::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::request::{Client, Submission, field};
 use super::respond::{
     answer_new_flow, init_url, is_browser_navigation, respond_flow_error, signed_in_response,
 };
@@ -18,6 +18,7 @@ use super::{
 use crate::config::HookName;
 use crate::error::ApiError;
 use crate::flow::Flow;
+use crate::http::request::{Client, Submission, field};
 use crate::identity::Identity;
 use crate::session::handlers::current_session;
 use crate::session::issue::{issue, session_json};
@@ -53,7 +54,7 @@ async fn init(
 ) -> Result<Response, ApiError> {
     let return_to = validate_return_to(state, query.return_to.as_deref())?;
     let existing = current_session(state, client).await?;
-    match query.aal.as_deref() {
+    match query.aal.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("aal1") => {}
         Some("aal2") if existing.is_none() => {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED)

@@ -1,18 +1,19 @@
 //! Signing out: browser logout URLs with one-time tokens, and native apps by session token.
 
+use crate::http::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::request::Client;
 use super::respond::respond_api_error;
 use super::{FlowType, see_other, validate_return_to};
 use crate::error::{ApiError, ApiResult};
 use crate::http::JsonBody;
+use crate::http::request::Client;
 use crate::session::cookie::{clear_session_cookie, csrf_cookie, new_csrf_token};
 use crate::session::handlers::{current_session, session_inactive};
 use crate::session::{SessionToken, logout_token};

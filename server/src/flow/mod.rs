@@ -5,11 +5,10 @@
 pub mod errors;
 pub mod login;
 pub mod logout;
-mod model;
+pub mod model;
 mod one_time;
 pub mod recovery;
 pub mod registration;
-pub mod request;
 mod respond;
 pub mod settings;
 pub mod verification;
@@ -25,11 +24,11 @@ use subtle::ConstantTimeEq;
 use url::Url;
 use uuid::Uuid;
 
+use crate::http::request::Client;
 pub use model::{
     Flow, FlowKind, FlowType, STATE_CHOOSE_METHOD, STATE_PASSED_CHALLENGE, STATE_SENT_EMAIL,
     STATE_SHOW_FORM, STATE_SUCCESS,
 };
-use request::Client;
 pub use respond::{FlowError, FlowResult, init_url};
 
 use app::model::{InputAttributes, NodeGroup, UiContainer, UiNode, UiText};
@@ -350,7 +349,7 @@ pub fn csrf_cookie_matches(state: &AppState, cookie_header: Option<&str>, flow: 
         return true;
     }
     let cookie = cookie_header
-        .and_then(|header| request::cookie_value(header, &csrf_cookie_name(state)))
+        .and_then(|header| crate::http::request::cookie_value(header, &csrf_cookie_name(state)))
         .unwrap_or_default();
     let expected = flow.csrf_token.as_deref().unwrap_or_default();
     !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(cookie.as_bytes()))

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::request::{Client, field};
 use super::respond::{init_url, respond_flow, respond_flow_error};
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowResult, STATE_SENT_EMAIL, load_for_submit, recovery,
@@ -16,6 +15,7 @@ use super::{
 use crate::config::OneTimeMethod;
 use crate::courier::TemplateType;
 use crate::error::ApiError;
+use crate::http::request::{Client, field};
 use crate::identity::Identity;
 use crate::state::AppState;
 use crate::store::{Changes, OneTimeCode};

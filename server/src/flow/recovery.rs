@@ -1,16 +1,16 @@
 //! The recovery flow: regain access through an address (`code` or `link`). Success signs the
 //! identity in with a privileged session and sends it to a settings flow to set a new password.
 
+use crate::http::Query;
 use app::model::UiText;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::one_time::SubmitQuery;
-use super::request::{Client, Submission};
 use super::respond::{answer_new_flow, is_browser_navigation};
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
@@ -19,6 +19,7 @@ use super::{
 };
 use crate::config::HookName;
 use crate::error::ApiError;
+use crate::http::request::{Client, Submission};
 use crate::identity::VerificationStatus;
 use crate::session::cookie::session_cookie;
 use crate::session::handlers::current_session;

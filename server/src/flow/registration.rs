@@ -1,12 +1,12 @@
 //! The registration flow (one step: traits and credentials in one submission).
 
+use crate::http::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::request::{Client, Submission, field};
 use super::respond::push_continue_with;
 use super::respond::{
     answer_new_flow, init_url, is_browser_navigation, respond_api_error, respond_flow_error,
@@ -22,6 +22,7 @@ use crate::config::HookName;
 use crate::error::ApiError;
 use crate::flow::Flow;
 use crate::hook;
+use crate::http::request::{Client, Submission, field};
 use crate::identity::{Identity, View};
 use crate::session::handlers::current_session;
 use crate::state::AppState;

@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::request::Client;
 use super::{Flow, FlowKind, FlowType, new_flow, see_other, ui_url};
 use crate::error::ApiError;
+use crate::http::request::Client;
 use crate::identity::timestamp;
 use crate::session::cookie::{csrf_cookie, new_csrf_token, session_cookie};
 use crate::state::AppState;

@@ -1,14 +1,14 @@
 //! The settings flow: a signed-in identity changes its profile or password. Changes to
 //! credentials and addresses need a recent sign-in (`privileged_session_max_age`).
 
+use crate::http::Query;
 use app::model::UiText;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::request::{Client, Submission, field};
 use super::respond::{
     answer_new_flow, expired_on_get, init_url, is_browser_navigation, respond_flow,
     respond_flow_error,
@@ -19,6 +19,7 @@ use super::{
 };
 use crate::config::HookName;
 use crate::error::ApiError;
+use crate::http::request::{Client, Submission, field};
 use crate::identity::{Identity, View};
 use crate::session::Session;
 use crate::session::handlers::{current_session, session_inactive};

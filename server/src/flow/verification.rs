@@ -1,20 +1,21 @@
 //! The verification flow: prove that an address is yours (`code` or `link`), in browser, SPA
 //! and API variants. Registration and settings start it for new addresses.
 
+use crate::http::Query;
 use app::model::{AnchorAttributes, NodeGroup, UiNode, UiText};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::one_time::SubmitQuery;
-use super::request::{Client, Submission};
 use super::respond::{answer_new_flow, respond_flow};
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
     new_flow, one_time, read_flow, return_url, validate_return_to,
 };
 use crate::error::ApiError;
+use crate::http::request::{Client, Submission};
 use crate::identity::{Identity, VerificationStatus};
 use crate::state::AppState;
 use crate::store::Changes;

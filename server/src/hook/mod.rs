@@ -1,7 +1,7 @@
 //! Hooks that run after a flow succeeded, as configured per flow and per method.
 
 use crate::config::{HookConfig, HookName};
-use crate::flow::request::Client;
+use crate::http::request::Client;
 use crate::identity::Identity;
 use crate::session::issue::issue;
 use crate::session::{Session, SessionToken};

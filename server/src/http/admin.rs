@@ -28,7 +28,20 @@ const MAX_IDS_FILTER: usize = 500;
 
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
-        .route("/identities", get(list_identities).post(create_identity))
+        .route(
+            "/identities",
+            get(list_identities)
+                .post(create_identity)
+                .patch(super::admin_identities::batch_patch_identities),
+        )
+        .route(
+            "/identities/by/external/{external_id}",
+            get(get_identity_by_external_id),
+        )
+        .route(
+            "/identities/{id}/credentials/{kind}",
+            axum::routing::delete(super::admin_identities::delete_credential),
+        )
         .route(
             "/identities/{id}",
             get(get_identity)
@@ -68,7 +81,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateIdentityBody {
+pub(super) struct CreateIdentityBody {
     schema_id: String,
     traits: Value,
     #[serde(default)]
@@ -217,24 +230,7 @@ async fn create_identity(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateIdentityBody>,
 ) -> ApiResult<Response> {
-    let now = state.clock.now();
-    let schema = state
-        .schemas
-        .get(&body.schema_id)
-        .ok_or_else(|| unknown_schema(&body.schema_id))?;
-    let mut identity = Identity::new(body.schema_id.clone(), body.traits, now);
-    identity.state = body.state.unwrap_or(IdentityState::Active);
-    identity.metadata_public = body.metadata_public.filter(|value| !value.is_null());
-    identity.metadata_admin = body.metadata_admin.filter(|value| !value.is_null());
-    identity.organization_id = body.organization_id;
-    identity.external_id = body.external_id;
-    if let Some(credentials) = body.credentials {
-        import_credentials(&state, &mut identity, credentials, now).await?;
-    }
-    apply_schema(&mut identity, schema, now).map_err(violations_error)?;
-    require_password_identifier(&identity)?;
-    merge_verification(&mut identity, &body.verifiable_addresses, now);
-
+    let identity = new_identity(&state, body).await?;
     state.identities.create_identity(&identity).await?;
     let location = state
         .urls
@@ -253,18 +249,53 @@ async fn create_identity(
     Ok(response)
 }
 
+/// The identity a create body describes, checked against its schema and not yet stored.
+pub(super) async fn new_identity(
+    state: &AppState,
+    body: CreateIdentityBody,
+) -> ApiResult<Identity> {
+    let now = state.clock.now();
+    let schema = state
+        .schemas
+        .get(&body.schema_id)
+        .ok_or_else(|| unknown_schema(&body.schema_id))?;
+    let mut identity = Identity::new(body.schema_id.clone(), body.traits, now);
+    identity.state = body.state.unwrap_or(IdentityState::Active);
+    identity.metadata_public = body.metadata_public.filter(|value| !value.is_null());
+    identity.metadata_admin = body.metadata_admin.filter(|value| !value.is_null());
+    identity.organization_id = body.organization_id;
+    identity.external_id = body.external_id;
+    if let Some(credentials) = body.credentials {
+        import_credentials(state, &mut identity, credentials, now).await?;
+    }
+    apply_schema(&mut identity, schema, now).map_err(violations_error)?;
+    require_password_identifier(&identity)?;
+    merge_verification(&mut identity, &body.verifiable_addresses, now);
+    Ok(identity)
+}
+
 async fn get_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let include: Vec<String> = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .filter(|(key, _)| key == "include_credential")
-        .map(|(_, value)| value)
-        .collect();
-    let include = parse_include(&include)?;
+    let include = parse_include(&Params::parse(raw).all("include_credential"))?;
     let identity = state.identities.get_identity(parse_id(&id)?).await?;
+    Ok(Json(identity_json(&state, &identity, &include)))
+}
+
+/// `GET /admin/identities/by/external/{external_id}`
+async fn get_identity_by_external_id(
+    State(state): State<AppState>,
+    Path(external_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let include = parse_include(&Params::parse(raw).all("include_credential"))?;
+    let identity = state
+        .identities
+        .find_by_external_id(&external_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found().with_reason("No identity has this external_id."))?;
     Ok(Json(identity_json(&state, &identity, &include)))
 }
 
@@ -371,7 +402,11 @@ async fn delete_identity(
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn identity_json(state: &AppState, identity: &Identity, include: &[CredentialType]) -> Value {
+pub(super) fn identity_json(
+    state: &AppState,
+    identity: &Identity,
+    include: &[CredentialType],
+) -> Value {
     identity.to_json(
         &state.schema_url(&identity.schema_id),
         View {
@@ -471,7 +506,7 @@ fn merge_verification(identity: &mut Identity, listed: &[AddressImport], now: Of
     }
 }
 
-fn parse_include(values: &[String]) -> ApiResult<Vec<CredentialType>> {
+pub(super) fn parse_include(values: &[String]) -> ApiResult<Vec<CredentialType>> {
     values
         .iter()
         .map(|value| {
@@ -485,7 +520,7 @@ fn parse_include(values: &[String]) -> ApiResult<Vec<CredentialType>> {
 }
 
 /// A malformed id cannot name an identity: 404, as for an unknown one.
-fn parse_id(id: &str) -> ApiResult<Uuid> {
+pub(super) fn parse_id(id: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| ApiError::not_found())
 }
 

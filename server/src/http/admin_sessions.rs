@@ -1,4 +1,5 @@
-//! Admin session endpoints: an identity's sessions, one session, revoking and extending.
+//! Admin session endpoints: all sessions, an identity's sessions, one session, revoking and
+//! extending.
 
 use axum::Json;
 use axum::Router;
@@ -13,11 +14,13 @@ use super::pagination::{Page, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::session::Session;
 use crate::session::handlers::sessions_page;
-use crate::session::issue::session_json;
+use crate::session::issue::{session_json, session_json_expanded};
 use crate::state::AppState;
+use crate::store::IdentityQuery;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/sessions", get(list_sessions))
         .route(
             "/identities/{id}/sessions",
             get(list_identity_sessions).delete(delete_identity_sessions),
@@ -37,6 +40,74 @@ async fn session_body(state: &AppState, session: &Session) -> ApiResult<Value> {
     Ok(session_json(state, session, &identity))
 }
 
+/// `GET /admin/sessions?active=&expand=identity&expand=devices`: every identity's sessions,
+/// in keyset pages.
+async fn list_sessions(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let params = Params::parse(raw);
+    let page = Page::parse(&params, 250, 1000)?;
+    let active = parse_active(&params)?;
+    let (mut with_identity, mut with_devices) = (false, false);
+    for option in params.all("expand") {
+        match option.to_ascii_lowercase().as_str() {
+            "identity" => with_identity = true,
+            "devices" => with_devices = true,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "Could not parse expand option: {option}"
+                )));
+            }
+        }
+    }
+    let (sessions, next) = sessions_page(&state, None, active, &page).await?;
+    let identities = if with_identity {
+        let mut ids: Vec<Uuid> = sessions.iter().map(|session| session.identity_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let size = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+        state
+            .identities
+            .list_identities(&IdentityQuery {
+                page_size: size.max(1),
+                after: None,
+                credentials_identifier: None,
+                ids,
+            })
+            .await?
+            .identities
+    } else {
+        Vec::new()
+    };
+    let body: Vec<Value> = sessions
+        .iter()
+        .map(|session| {
+            let identity = identities
+                .iter()
+                .find(|identity| identity.id == session.identity_id);
+            session_json_expanded(&state, session, identity, with_devices)
+        })
+        .collect();
+    let mut response = Json(body).into_response();
+    if let Some(link) = page.link_header("/admin/sessions", next, &params) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// `active`, read as Go's `strconv.ParseBool` reads it.
+fn parse_active(params: &Params) -> ApiResult<Option<bool>> {
+    match params.single("active").as_deref() {
+        None => Ok(None),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "active must be true or false, not {other:?}."
+        ))),
+    }
+}
+
 /// `GET /admin/identities/{id}/sessions?active=`
 async fn list_identity_sessions(
     State(state): State<AppState>,
@@ -46,17 +117,8 @@ async fn list_identity_sessions(
     let identity = state.identities.get_identity(parse_id(&id)?).await?;
     let params = Params::parse(raw);
     let page = Page::parse(&params, 250, 1000)?;
-    let active = match params.single("active").as_deref() {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "active must be true or false, not {other:?}."
-            )));
-        }
-    };
-    let (sessions, next) = sessions_page(&state, identity.id, active, &page).await?;
+    let active = parse_active(&params)?;
+    let (sessions, next) = sessions_page(&state, Some(identity.id), active, &page).await?;
     let body: Vec<Value> = sessions
         .iter()
         .map(|session| session_json(&state, session, &identity))

@@ -1,7 +1,8 @@
 //! Request extractors that answer bad input in the Kratos error envelope.
 
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -60,4 +61,44 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::bad_request(reason)
     })
+}
+
+/// Query parameters, read as Kratos reads them: an empty value (`?aal=&return_to=`) is the
+/// same as no value, so a UI that sends every parameter it knows works unchanged. Bad values
+/// are 400 in the Kratos envelope.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = non_empty_pairs(query);
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(encoded.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                ApiError::bad_request(format!(
+                    "The query parameter `{path}` is not valid: {}",
+                    error.into_inner()
+                ))
+            })
+    }
+}
+
+/// The name/value pairs of a query string, without those whose value is empty.
+pub fn non_empty_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(_, value)| !value.is_empty())
+        .collect()
 }

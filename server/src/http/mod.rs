@@ -2,10 +2,14 @@
 
 pub mod admin;
 mod admin_courier;
+mod admin_identities;
 mod admin_sessions;
 mod extract;
+mod lenient;
 pub mod pagination;
 pub mod public;
+pub mod request;
+pub mod site;
 pub mod ui;
 
 use axum::Router;
@@ -19,16 +23,17 @@ use crate::error::ApiError;
 use crate::metrics::{Observed, observe};
 use crate::state::AppState;
 
-pub use extract::{JsonBody, parse_json, read_body};
+pub use extract::{JsonBody, Query, non_empty_pairs, parse_json, read_body};
 
 /// Kratos's request body limit.
 pub const BODY_LIMIT: usize = 5 * 1024 * 1024;
 
-/// Layers every API listener shares: metrics, tracing, the body limit, no-cache headers and a
-/// JSON 404 for unknown paths.
+/// Layers every API listener shares: metrics, tracing, the body limit, no-cache headers, and
+/// errors (unknown paths too) in the Kratos envelope.
 fn api_layers(router: Router, state: &AppState, listener: &'static str) -> Router {
     router
         .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn(lenient::json_errors))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
@@ -42,4 +47,13 @@ fn api_layers(router: Router, state: &AppState, listener: &'static str) -> Route
             },
             observe,
         ))
+}
+
+/// An API listener's service: `router` behind the path leniency of [`lenient`], which must
+/// act before routing.
+pub type ApiService =
+    tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request>;
+
+pub fn api_service(router: Router) -> ApiService {
+    tower::ServiceExt::map_request(router, lenient::canonical_path as fn(_) -> _)
 }

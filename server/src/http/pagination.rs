@@ -11,12 +11,9 @@ use crate::error::{ApiError, ApiResult};
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
+    /// Empty values count as absent, as in Kratos.
     pub fn parse(raw: Option<String>) -> Self {
-        Self(
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        Self(super::non_empty_pairs(raw.as_deref().unwrap_or_default()))
     }
 
     pub fn single(&self, name: &str) -> Option<String> {
@@ -48,14 +45,18 @@ impl Page {
                 "Offset pagination (page, per_page) is not supported; use page_size and page_token.",
             ));
         }
+        // As Kratos: a size of 0 or less is the default, one above the maximum is the maximum.
         let size = match params.single("page_size") {
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|size| (1..=max_size).contains(size))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("page_size must be between 1 and {max_size}."))
-                })?,
+            Some(text) => {
+                let size = text.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("page_size must be a number, not {text:?}."))
+                })?;
+                if size <= 0 {
+                    default_size
+                } else {
+                    u32::try_from(size).unwrap_or(u32::MAX).min(max_size)
+                }
+            }
             None => default_size,
         };
         let after = params

@@ -1,6 +1,7 @@
 //! The public listener's routes that are not self-service flows: schemas and health.
 
-use axum::extract::{Path, Query, State};
+use crate::http::Query;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get};

@@ -1,6 +1,5 @@
 //! The UI listener: the Leptos pages, rendered in-process, and the site's static files.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use app::backend::{Backend, BackendError, SharedBackend};
@@ -13,12 +12,11 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use leptos::prelude::{LeptosOptions, provide_context};
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
+use super::site::Site;
 use crate::flow::{FlowKind, csrf_cookie_matches};
 use crate::identity::timestamp;
 use crate::metrics::{Observed, observe};
@@ -27,29 +25,17 @@ use crate::session::{logout_token, token_from_cookie_header};
 use crate::state::AppState;
 use crate::store::StoreError;
 
-/// Where the built site (`pkg/` and the `public/` files) lives: `LEPTOS_SITE_ROOT`, else
-/// `target/site` under the working directory, as the README's run command builds it.
-pub fn site_root() -> PathBuf {
-    std::env::var_os("LEPTOS_SITE_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/site"))
-}
-
-pub fn router(state: AppState, site_root: &Path) -> Router {
-    let pkg_file = site_root
-        .join("pkg")
-        .join(format!("{}.js", app::OUTPUT_NAME));
-    if !pkg_file.is_file() {
+pub fn router(state: AppState, site: Site) -> Router {
+    if !site.has_bundle() {
         tracing::warn!(
-            path = %pkg_file.display(),
+            site = %site.describe(),
             "the UI's site assets were not found: pages render without styles or interactivity; \
-             build them with `make run` or set LEPTOS_SITE_ROOT"
+             build them with `scripts/build-site.sh` (then rebuild ward) or set LEPTOS_SITE_ROOT"
         );
     }
     let options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
-        .site_root(site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(site.pkg_dir())
         .build();
     let backend: SharedBackend = Arc::new(EngineBackend {
         state: state.clone(),
@@ -57,21 +43,27 @@ pub fn router(state: AppState, site_root: &Path) -> Router {
     let context = move || provide_context(backend.clone());
     let routes = route_list();
 
-    let pkg = Router::new()
-        .fallback_service(ServeDir::new(site_root.join("pkg")))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            // The bundle's file names carry no content hash, so browsers must revalidate.
-            HeaderValue::from_static("no-cache"),
-        ));
-
     let shell_options = options.clone();
+    let not_found_options = options.clone();
+    let render_page = leptos_axum::render_app_async_with_context(context.clone(), move || {
+        app::shell(not_found_options.clone())
+    });
+    // A static file of the site, else the app (its 404 page).
+    let files_or_page = move |request: Request| {
+        let site = site.clone();
+        let render_page = render_page.clone();
+        async move {
+            match site.serve(request.uri().path(), request.headers()) {
+                Some(response) => response,
+                None => render_page(request).await,
+            }
+        }
+    };
     Router::new()
-        .leptos_routes_with_context(&options, routes, context.clone(), move || {
+        .leptos_routes_with_context(&options, routes, context, move || {
             app::shell(shell_options.clone())
         })
-        .nest("/pkg", pkg)
-        .fallback(file_and_error_handler_with_context(context, app::shell))
+        .fallback(files_or_page)
         .with_state(options)
         .layer(middleware::from_fn(cache_policy))
         .layer(TraceLayer::new_for_http())
@@ -94,25 +86,15 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
 
-/// Pages depend on the visitor's cookies and are never cached; static files may be for an hour.
+/// Pages depend on the visitor's cookies and are never cached; the site's files say their own
+/// policy (see [`Site::serve`]).
 async fn cache_policy(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     if !response.headers().contains_key(header::CACHE_CONTROL) {
-        let is_page = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| {
-                value.starts_with("text/html") || value.starts_with("application/json")
-            });
-        let policy = if is_page {
-            "private, no-cache, no-store, must-revalidate"
-        } else {
-            "public, max-age=3600"
-        };
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache, no-store, must-revalidate"),
+        );
     }
     response
 }
@@ -237,7 +219,7 @@ impl Backend for EngineBackend {
         let sessions = state
             .sessions
             .list_sessions(&crate::store::SessionQuery {
-                identity_id: current.identity_id,
+                identity_id: Some(current.identity_id),
                 active: Some(true),
                 now: state.clock.now(),
                 after: None,
@@ -250,7 +232,7 @@ impl Backend for EngineBackend {
             })?;
         let csrf_token = cookie_header
             .and_then(|header| {
-                crate::flow::request::cookie_value(
+                crate::http::request::cookie_value(
                     header,
                     &crate::session::cookie::csrf_cookie_name(state),
                 )
@@ -288,7 +270,7 @@ impl Backend for EngineBackend {
         };
         let expected = cookie_header
             .and_then(|header| {
-                crate::flow::request::cookie_value(
+                crate::http::request::cookie_value(
                     header,
                     &crate::session::cookie::csrf_cookie_name(state),
                 )

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::Session;
 use super::issue::session_json;
 use crate::error::{ApiError, ApiResult};
-use crate::flow::request::{Client, session_token_in};
 use crate::http::pagination::{Page, Params};
+use crate::http::request::{Client, session_token_in};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
 use crate::store::SessionQuery;
@@ -118,7 +118,7 @@ pub async fn list_my_sessions(
     let (current, identity) = require_session(&state, &client).await?;
     let params = Params::parse(raw);
     let page = Page::parse(&params, 250, 1000)?;
-    let (sessions, next) = sessions_page(&state, identity.id, Some(true), &page).await?;
+    let (sessions, next) = sessions_page(&state, Some(identity.id), Some(true), &page).await?;
     let body: Vec<Value> = sessions
         .iter()
         .filter(|session| session.id != current.id)
@@ -134,7 +134,7 @@ pub async fn list_my_sessions(
 /// One page of an identity's sessions and the id to continue after, if more may follow.
 pub async fn sessions_page(
     state: &AppState,
-    identity_id: uuid::Uuid,
+    identity_id: Option<uuid::Uuid>,
     active: Option<bool>,
     page: &Page,
 ) -> ApiResult<(Vec<Session>, Option<uuid::Uuid>)> {

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Device, Session, SessionToken};
-use crate::flow::request::Client;
+use crate::http::request::Client;
 use crate::identity::{Identity, View, timestamp};
 use crate::state::AppState;
 use crate::store::StoreResult;
@@ -33,6 +33,33 @@ pub async fn issue(
 
 /// The session as Kratos returns it: the identity without credentials.
 pub fn session_json(state: &AppState, session: &Session, identity: &Identity) -> Value {
+    session_json_expanded(state, session, Some(identity), true)
+}
+
+/// The session with the identity and devices only where asked for (`expand=`); `null` where
+/// not, as Kratos answers `GET /admin/sessions`.
+pub fn session_json_expanded(
+    state: &AppState,
+    session: &Session,
+    identity: Option<&Identity>,
+    devices: bool,
+) -> Value {
+    let identity = identity
+        .map(|identity| identity.to_json(&state.schema_url(&identity.schema_id), View::default()));
+    let devices = devices.then(|| {
+        session
+            .devices
+            .iter()
+            .map(|device| {
+                json!({
+                    "id": device.id,
+                    "ip_address": device.ip_address,
+                    "user_agent": device.user_agent,
+                    "location": device.location.clone().unwrap_or_default(),
+                })
+            })
+            .collect::<Vec<_>>()
+    });
     json!({
         "id": session.id,
         "active": session.active,
@@ -51,12 +78,7 @@ pub fn session_json(state: &AppState, session: &Session, identity: &Identity) ->
             entry
         }).collect::<Vec<_>>(),
         "issued_at": timestamp(session.issued_at),
-        "identity": identity.to_json(&state.schema_url(&identity.schema_id), View::default()),
-        "devices": session.devices.iter().map(|device| json!({
-            "id": device.id,
-            "ip_address": device.ip_address,
-            "user_agent": device.user_agent,
-            "location": device.location.clone().unwrap_or_default(),
-        })).collect::<Vec<_>>(),
+        "identity": identity,
+        "devices": devices,
     })
 }

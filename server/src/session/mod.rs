@@ -161,7 +161,7 @@ pub fn logout_token(key: &str, session_id: Uuid) -> String {
 
 /// The session token a `Cookie` header carries under `cookie_name`, if any.
 pub fn token_from_cookie_header(header: &str, cookie_name: &str) -> Option<SessionToken> {
-    crate::flow::request::cookie_value(header, cookie_name).map(SessionToken::from_client)
+    crate::http::request::cookie_value(header, cookie_name).map(SessionToken::from_client)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::identity::{insert_identity, update_identity_rows};
 use super::session::{insert_session, revoke_sessions};
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
 use crate::courier::Message;
-use crate::flow::Flow;
+use crate::flow::model::Flow;
 use crate::identity::Identity;
 use crate::session::Session;
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
-use crate::flow::{Flow, FlowKind, FlowType};
+use crate::flow::model::{Flow, FlowKind, FlowType};
 use crate::session::Aal;
 
 #[async_trait]

@@ -52,6 +52,8 @@ pub trait IdentityStore: Send + Sync {
     /// The identity with this recovery (or, `verifiable`, verifiable) address.
     async fn find_by_address(&self, verifiable: bool, value: &str)
     -> StoreResult<Option<Identity>>;
+    /// The identity an outside system knows by `external_id`.
+    async fn find_by_external_id(&self, external_id: &str) -> StoreResult<Option<Identity>>;
 }
 
 #[derive(FromRow)]
@@ -216,10 +218,7 @@ impl IdentityStore for SqlStore {
         .bind(identifier)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => Ok(self.hydrate(vec![row]).await?.pop()),
-            None => Ok(None),
-        }
+        self.hydrate_one(row).await
     }
 
     async fn find_by_address(
@@ -239,14 +238,28 @@ impl IdentityStore for SqlStore {
         .bind(value)
         .fetch_optional(&self.pool)
         .await?;
+        self.hydrate_one(row).await
+    }
+
+    async fn find_by_external_id(&self, external_id: &str) -> StoreResult<Option<Identity>> {
+        let row: Option<IdentityRow> = sqlx::query_as(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE external_id = $1"
+        ))
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.hydrate_one(row).await
+    }
+}
+
+impl SqlStore {
+    async fn hydrate_one(&self, row: Option<IdentityRow>) -> StoreResult<Option<Identity>> {
         match row {
             Some(row) => Ok(self.hydrate(vec![row]).await?.pop()),
             None => Ok(None),
         }
     }
-}
 
-impl SqlStore {
     /// Loads credentials and addresses of the given identity rows with one query per table.
     async fn hydrate(&self, rows: Vec<IdentityRow>) -> StoreResult<Vec<Identity>> {
         if rows.is_empty() {

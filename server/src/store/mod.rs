@@ -8,6 +8,7 @@
 
 mod changes;
 mod courier;
+mod dsn;
 mod flow;
 mod identity;
 mod session;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 pub use changes::{ChangeStore, Changes, OneTimeCode};
 pub use courier::{CourierStore, MessageQuery};
+pub use dsn::{DatabaseUrl, DsnError, PoolSettings};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
 pub use session::{SessionQuery, SessionStore};
@@ -61,17 +63,6 @@ pub enum Dialect {
     Postgres,
 }
 
-impl Dialect {
-    pub fn from_dsn(dsn: &str) -> Option<Self> {
-        let scheme = dsn.split(':').next().unwrap_or_default();
-        match scheme {
-            "sqlite" => Some(Self::Sqlite),
-            "postgres" | "postgresql" | "cockroach" => Some(Self::Postgres),
-            _ => None,
-        }
-    }
-}
-
 /// The SQL store: a connection pool, the dialect it speaks and the whoami cache.
 #[derive(Clone)]
 pub struct SqlStore {
@@ -85,54 +76,55 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    /// Connects without migrating. SQLite runs in WAL mode with a busy timeout and foreign keys.
+    /// Connects without migrating, to a database named by a `dsn` in any of Kratos's forms
+    /// (see [`DatabaseUrl`]). SQLite runs in WAL mode with a busy timeout and foreign keys
+    /// unless the DSN says otherwise.
     pub async fn connect(dsn: &str) -> Result<Self, anyhow::Error> {
+        Self::connect_to(&DatabaseUrl::parse(dsn)?).await
+    }
+
+    pub async fn connect_to(database: &DatabaseUrl) -> Result<Self, anyhow::Error> {
         sqlx::any::install_default_drivers();
-        let dialect = Dialect::from_dsn(dsn).ok_or_else(|| {
-            anyhow::anyhow!("dsn: unsupported database {dsn:?}; use sqlite://... or postgres://...")
-        })?;
-        // CockroachDB speaks the PostgreSQL protocol; Kratos spells its DSN cockroach://.
-        let url = match dsn.strip_prefix("cockroach://") {
-            Some(rest) => format!("postgres://{rest}"),
-            None => dsn.to_string(),
-        };
-        let options = AnyConnectOptions::from_str(&url)?
+        let options = AnyConnectOptions::from_str(&database.connect_url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool = match dialect {
+        let settings = &database.pool;
+        let mut pool = match database.dialect {
             Dialect::Sqlite => {
+                let pragmas = database.pragmas.clone().unwrap_or_default();
                 AnyPoolOptions::new()
                     .max_connections(4)
                     // An embedded database does not drop connections, and sqlx's check costs a
                     // round trip to the connection's thread before every query.
                     .test_before_acquire(false)
-                    .after_connect(|connection, _| {
-                        Box::pin(async move {
-                            connection
-                                .execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                                )
-                                .await
-                                .map(|_| ())
-                        })
+                    .after_connect(move |connection, _| {
+                        let pragmas = pragmas.clone();
+                        Box::pin(async move { connection.execute(&*pragmas).await.map(|_| ()) })
                     })
-                    .connect_with(options)
-                    .await?
             }
-            Dialect::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(options)
-                    .await?
-            }
+            Dialect::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5)),
         };
+        if let Some(max) = settings.max_connections {
+            pool = pool.max_connections(max);
+        }
+        if let Some(min) = settings.min_idle {
+            let max = pool.get_max_connections();
+            pool = pool.min_connections(min.min(max));
+        }
+        if settings.max_lifetime.is_some() || database.in_memory {
+            pool = pool.max_lifetime(settings.max_lifetime);
+        }
+        if settings.idle_timeout.is_some() || database.in_memory {
+            pool = pool.idle_timeout(settings.idle_timeout);
+        }
+        let pool = pool.connect_with(options).await?;
         Ok(Self {
             pool,
-            dialect,
-            notifies: dialect == Dialect::Postgres && !dsn.starts_with("cockroach://"),
-            url,
+            dialect: database.dialect,
+            notifies: database.notifies,
+            url: database.connect_url.clone(),
             session_cache: Arc::new(SessionCache::disabled()),
         })
     }

@@ -39,7 +39,8 @@ pub trait SessionStore: Send + Sync {
 
 #[derive(Debug, Clone)]
 pub struct SessionQuery {
-    pub identity_id: Uuid,
+    /// One identity's sessions, or everyone's.
+    pub identity_id: Option<Uuid>,
     pub active: Option<bool>,
     pub now: OffsetDateTime,
     pub after: Option<Uuid>,
@@ -171,11 +172,21 @@ impl SessionStore for SqlStore {
             Some(false) => " AND (active = 0 OR expires_at <= $3)",
             None => " AND $3 = $3",
         };
+        // $1 is the identity, or empty for all sessions.
+        let owner = match query.identity_id {
+            Some(_) => "identity_id = $1",
+            None => "$1 = ''",
+        };
         let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE identity_id = $1 AND id > $2{filter} ORDER BY id LIMIT $4"
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE {owner} AND id > $2{filter} ORDER BY id LIMIT $4"
         );
         let rows: Vec<SessionRow> = sqlx::query_as(&sql)
-            .bind(query.identity_id.to_string())
+            .bind(
+                query
+                    .identity_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+            )
             .bind(query.after.map(|id| id.to_string()).unwrap_or_default())
             .bind(to_micros(query.now))
             .bind(i64::from(query.limit))

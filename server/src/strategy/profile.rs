@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::traits::{submitted_value, trait_nodes, typed_traits};
 use super::{SettingsOutcome, SettingsStrategy};
-use crate::flow::request::field;
 use crate::flow::{Flow, FlowResult};
+use crate::http::request::field;
 use crate::identity::{Identity, apply_schema};
 use crate::state::AppState;
 use crate::store::StoreError;

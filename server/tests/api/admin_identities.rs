@@ -358,12 +358,25 @@ async fn list_paginates_with_link_headers(app: &TestApp) {
     created.sort();
     assert_eq!(seen, created, "every identity exactly once, in id order");
 
-    for bad in [
-        "page_size=0",
-        "page_size=501",
-        "page_token=garbage",
-        "page=2&per_page=10",
+    // Out-of-range sizes are the default and the maximum, as in Kratos.
+    for (query, expected) in [
+        ("page_size=0", 5),
+        ("page_size=-3", 5),
+        ("page_size=501", 5),
     ] {
+        let response = app
+            .admin_request(Method::GET, &format!("/admin/identities?{query}"), None)
+            .await;
+        let link = response.headers()["link"].to_str().unwrap().to_string();
+        let body = json_with_status(response, 200).await;
+        assert_eq!(body.as_array().unwrap().len(), expected, "{query}");
+        let size = if query == "page_size=501" { 500 } else { 250 };
+        assert!(
+            link.contains(&format!("page_size={size}")),
+            "{query}: {link}"
+        );
+    }
+    for bad in ["page_size=many", "page_token=garbage", "page=2&per_page=10"] {
         let response = app
             .admin_request(Method::GET, &format!("/admin/identities?{bad}"), None)
             .await;

@@ -167,3 +167,43 @@ fn argon2_calibration_prints_config() {
     assert!(!ok);
     assert!(text.contains("not a duration"), "{text}");
 }
+
+#[test]
+fn migrate_takes_kratos_dsns_and_names_bad_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kratos.sqlite");
+    let dsn = format!("sqlite://{}?_fk=true", file.display());
+    let (ok, text) = run(ward().args(["migrate", "sql", "--yes", &dsn]));
+    assert!(ok, "{text}");
+    assert!(
+        file.is_file(),
+        "go-sqlite3 creates the file by default: {text}"
+    );
+
+    let (ok, text) = run(ward().args(["migrate", "sql", "--yes", "memory"]));
+    assert!(ok, "{text}");
+    assert!(text.contains("in-memory"), "{text}");
+
+    let (ok, text) = run(ward().args([
+        "migrate",
+        "sql",
+        "--yes",
+        "sqlite://x.db?_fk=true&_loc=auto",
+    ]));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("`_loc`") && text.contains("_busy_timeout"),
+        "{text}"
+    );
+
+    // Nothing answers on port 1: the error names the database without its password.
+    let (ok, text) = run(ward().args([
+        "migrate",
+        "sql",
+        "--yes",
+        "postgres://ward:hunter22@127.0.0.1:1/ward?sslmode=disable&max_conns=2",
+    ]));
+    assert!(!ok, "{text}");
+    assert!(!text.contains("hunter22"), "{text}");
+    assert!(text.contains("127.0.0.1:1"), "{text}");
+}

@@ -8,6 +8,7 @@ use reqwest::{Method, Response};
 use serde_json::Value;
 use tokio::sync::watch;
 use ward::config::Config;
+use ward::http::site::Site;
 use ward::serve::{ServeOptions, Server, build_state};
 use ward::state::AppState;
 use ward::store::{Dialect, SqlStore};
@@ -157,7 +158,7 @@ impl TestApp {
         let server = Server::bind(
             state,
             ServeOptions {
-                site_root: site_root(),
+                site: Site::Directory { root: site_root() },
             },
         )
         .await

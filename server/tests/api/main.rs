@@ -10,6 +10,7 @@ mod browser_flows;
 mod cli;
 mod courier;
 mod flows;
+mod kratos_compat;
 mod listeners;
 mod mail;
 mod sessions;

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::traits::{submitted_value, trait_nodes, typed_traits};
 use super::{LoginOutcome, LoginStrategy, RegistrationOutcome, RegistrationStrategy};
-use crate::flow::request::field;
 use crate::flow::{Flow, FlowResult};
 use crate::hash::Password;
+use crate::http::request::field;
 use crate::identity::{CredentialType, Identity, apply_schema, credential_entry};
 use crate::state::AppState;
 use crate::store::StoreError;

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{METHOD, PasswordStrategy, missing, password_input, policy, submit_button};
-use crate::flow::request::field;
 use crate::flow::{Flow, FlowResult};
 use crate::hash::Password;
+use crate::http::request::field;
 use crate::identity::{CredentialType, Identity, credential_entry};
 use crate::state::AppState;
 use crate::strategy::{SettingsOutcome, SettingsStrategy};

@@ -1,0 +1,238 @@
+//! Admin identity endpoints beyond one identity's CRUD: batch creation and removing one
+//! credential.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::admin::{CreateIdentityBody, new_identity, parse_id};
+use super::{JsonBody, Query};
+use crate::error::{ApiError, ApiResult};
+use crate::identity::{CredentialType, Identity};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Kratos's limits on one batch: entries, and entries with a plaintext password to hash.
+const BATCH_LIMIT: usize = 1000;
+const BATCH_PLAINTEXT_PASSWORD_LIMIT: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPatchBody {
+    identities: Vec<Option<BatchEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchEntry {
+    /// Kept raw: a bad entry is that entry's error, not the whole request's.
+    create: Option<Value>,
+    #[serde(default)]
+    patch_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+struct BatchResult {
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+/// `PATCH /admin/identities`: creates up to 1,000 identities. Each entry succeeds or fails on
+/// its own (`action: "create"` or `"error"` with the Kratos error object), in request order;
+/// the answer is 200 even when every entry failed, as in Kratos.
+pub async fn batch_patch_identities(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<BatchPatchBody>,
+) -> ApiResult<Json<Value>> {
+    if body.identities.len() > BATCH_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "The request contains more than {BATCH_LIMIT} identities; send at most {BATCH_LIMIT} per request."
+        )));
+    }
+    let plaintext = body
+        .identities
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .create
+                .as_ref()
+                .and_then(|create| create.pointer("/credentials/password/config/password"))
+                .and_then(Value::as_str)
+                .is_some_and(|password| !password.is_empty())
+        })
+        .count();
+    if plaintext > BATCH_PLAINTEXT_PASSWORD_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "The request contains more than {BATCH_PLAINTEXT_PASSWORD_LIMIT} identities with plaintext passwords; \
+             send at most {BATCH_PLAINTEXT_PASSWORD_LIMIT} per request, or import hashed passwords."
+        )));
+    }
+    let mut results = Vec::with_capacity(body.identities.len());
+    for entry in body.identities {
+        let Some(entry) = entry else {
+            results.push(Value::Null);
+            continue;
+        };
+        let result = match create_one(&state, entry.create).await {
+            Ok(id) => BatchResult {
+                action: "create",
+                identity: Some(id),
+                patch_id: entry.patch_id,
+                error: None,
+            },
+            Err(error) => BatchResult {
+                action: "error",
+                identity: None,
+                patch_id: entry.patch_id,
+                error: error.body().get("error").cloned(),
+            },
+        };
+        results.push(json!(result));
+    }
+    Ok(Json(json!({ "identities": results })))
+}
+
+async fn create_one(state: &AppState, create: Option<Value>) -> ApiResult<Uuid> {
+    let create = create.ok_or_else(|| ApiError::bad_request("The entry has no `create`."))?;
+    let body: CreateIdentityBody = serde_json::from_value(create)
+        .map_err(|error| ApiError::bad_request(format!("The entry is not valid: {error}")))?;
+    let identity = new_identity(state, body).await?;
+    state.identities.create_identity(&identity).await?;
+    Ok(identity.id)
+}
+
+#[derive(Deserialize)]
+pub struct CredentialQuery {
+    identifier: Option<String>,
+}
+
+/// `DELETE /admin/identities/{id}/credentials/{type}`: removes a second factor, a password or
+/// one social sign-in link (`?identifier=<provider>:<subject>`), but never the identity's
+/// last way to sign in.
+pub async fn delete_credential(
+    State(state): State<AppState>,
+    Path((id, kind)): Path<(String, String)>,
+    Query(query): Query<CredentialQuery>,
+) -> ApiResult<StatusCode> {
+    let mut identity = state.identities.get_identity(parse_id(&id)?).await?;
+    let not_set_up = || {
+        ApiError::not_found().with_reason(format!(
+            "You tried to remove a {kind} credential, but this identity has none."
+        ))
+    };
+    let kind_value = CredentialType::parse(&kind)
+        .filter(|kind| identity.credentials.contains_key(kind))
+        .ok_or_else(not_set_up)?;
+    match kind_value {
+        CredentialType::Totp | CredentialType::LookupSecret | CredentialType::Webauthn => {
+            identity.credentials.remove(&kind_value);
+        }
+        CredentialType::Password => {
+            refuse_last_first_factor(&identity)?;
+            identity.credentials.remove(&kind_value);
+        }
+        CredentialType::Oidc => {
+            let identifier = query.identifier.ok_or_else(|| {
+                ApiError::bad_request(
+                    "Give the link to remove as ?identifier=<provider>:<subject>.",
+                )
+            })?;
+            refuse_last_first_factor(&identity)?;
+            remove_oidc_link(&mut identity, &identifier)?;
+        }
+        CredentialType::Code | CredentialType::Passkey => {
+            return Err(ApiError::bad_request(format!(
+                "Credentials of type {kind} cannot be deleted."
+            )));
+        }
+    }
+    identity.updated_at = state.clock.now();
+    match state.identities.update_identity(&identity).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(StoreError::NotFound) => Err(ApiError::not_found()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Ways to sign in with a first factor: a password, each social sign-in link, each passkey.
+fn first_factors(identity: &Identity) -> usize {
+    identity
+        .credentials
+        .values()
+        .map(|credential| match credential.kind {
+            CredentialType::Password => usize::from(
+                credential
+                    .config
+                    .get("hashed_password")
+                    .and_then(Value::as_str)
+                    .is_some_and(|hash| !hash.is_empty()),
+            ),
+            CredentialType::Oidc => providers(&credential.config).len(),
+            CredentialType::Passkey => credential
+                .config
+                .get("credentials")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn refuse_last_first_factor(identity: &Identity) -> ApiResult<()> {
+    if first_factors(identity) < 2 {
+        return Err(ApiError::bad_request(
+            "You cannot remove the identity's last first-factor credential.",
+        ));
+    }
+    Ok(())
+}
+
+fn providers(config: &Value) -> Vec<Value> {
+    config
+        .get("providers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Removes the link `<provider>:<subject>`, and the credential with its last link.
+fn remove_oidc_link(identity: &mut Identity, identifier: &str) -> ApiResult<()> {
+    let not_found = || {
+        ApiError::not_found().with_reason(format!(
+            "The identifier `{identifier}` is not among the identity's OIDC credentials."
+        ))
+    };
+    let credential = identity
+        .credentials
+        .get_mut(&CredentialType::Oidc)
+        .ok_or_else(not_found)?;
+    let links = providers(&credential.config);
+    let remaining: Vec<Value> = links
+        .iter()
+        .filter(|link| {
+            let provider = link.get("provider").and_then(Value::as_str).unwrap_or("");
+            let subject = link.get("subject").and_then(Value::as_str).unwrap_or("");
+            format!("{provider}:{subject}") != identifier
+        })
+        .cloned()
+        .collect();
+    if remaining.len() == links.len() {
+        return Err(not_found());
+    }
+    credential.identifiers.retain(|known| known != identifier);
+    if remaining.is_empty() {
+        identity.credentials.remove(&CredentialType::Oidc);
+    } else {
+        credential.config["providers"] = Value::Array(remaining);
+    }
+    Ok(())
+}
