@@ -1,7 +1,7 @@
 // The official Ory SDK drives Ward's native (API) flows unchanged: wire compatibility.
 import { expect, test } from '@playwright/test';
-import { Configuration, FrontendApi } from '@ory/client';
-import { publicURL, uniqueEmail } from './env';
+import { Configuration, FrontendApi, IdentityApi } from '@ory/client';
+import { adminURL, publicURL, uniqueEmail } from './env';
 
 const frontend = new FrontendApi(new Configuration({ basePath: publicURL }));
 const password = 'correct horse battery staple';
@@ -44,4 +44,58 @@ test('native registration, login, whoami and logout through @ory/client', async 
   const after = await frontend.toSession({ xSessionToken: token }).catch((error) => error.response);
   expect(after.status).toBe(401);
   expect(after.data.error.id).toBe('session_inactive');
+});
+
+// Base URLs with a trailing slash, as Kratos's quickstart writes them: the SDK then asks for
+// `//admin/...` and `//self-service/...`, which Ward serves as the plain paths.
+test('admin batch create, lookup by external id, all sessions and credential removal through @ory/client', async () => {
+  const identities = new IdentityApi(new Configuration({ basePath: `${adminURL}/` }));
+  const slashed = new FrontendApi(new Configuration({ basePath: `${publicURL}/` }));
+  const email = uniqueEmail('batch');
+  const externalID = `crm-${email}`;
+
+  const { data: batch } = await identities.batchPatchIdentities({
+    patchIdentitiesBody: {
+      identities: [
+        {
+          patch_id: '00000000-0000-4000-8000-000000000001',
+          create: {
+            schema_id: 'default',
+            traits: { email },
+            external_id: externalID,
+            credentials: { password: { config: { password } } },
+          },
+        },
+        { create: { schema_id: 'default', traits: { email } } },
+      ],
+    },
+  });
+  expect(batch.identities?.[0].action).toBe('create');
+  expect(batch.identities?.[0].patch_id).toBe('00000000-0000-4000-8000-000000000001');
+  expect(batch.identities?.[1].action).toBe('error');
+  expect(batch.identities?.[1].error?.code).toBe(409);
+  const id = batch.identities![0].identity!;
+
+  const { data: found } = await identities.getIdentityByExternalID({ externalID });
+  expect(found.id).toBe(id);
+
+  const { data: flow } = await slashed.createNativeLoginFlow();
+  const { data: login } = await slashed.updateLoginFlow({
+    flow: flow.id,
+    updateLoginFlowBody: { method: 'password', identifier: email, password },
+  });
+  const { data: sessions } = await identities.listSessions({ active: true, expand: ['identity'], pageSize: 1000 });
+  const mine = sessions.find((session) => session.id === login.session.id);
+  expect(mine?.identity?.id).toBe(id);
+
+  // The password is the identity's only way to sign in: Ward keeps it.
+  const refused = await identities
+    .deleteIdentityCredentials({ id, type: 'password' })
+    .catch((error) => error.response);
+  expect(refused.status).toBe(400);
+  const missing = await identities
+    .deleteIdentityCredentials({ id, type: 'totp' })
+    .catch((error) => error.response);
+  expect(missing.status).toBe(404);
+  expect(missing.data.error.code).toBe(404);
 });

@@ -13,7 +13,6 @@ use super::{JsonBody, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::{CredentialType, Identity};
 use crate::state::AppState;
-use crate::store::StoreError;
 
 /// Kratos's limits on one batch: entries, and entries with a plaintext password to hash.
 const BATCH_LIMIT: usize = 1000;
@@ -156,11 +155,8 @@ pub async fn delete_credential(
         }
     }
     identity.updated_at = state.clock.now();
-    match state.identities.update_identity(&identity).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::NotFound) => Err(ApiError::not_found()),
-        Err(error) => Err(error.into()),
-    }
+    state.identities.update_identity(&identity).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Ways to sign in with a first factor: a password, each social sign-in link, each passkey.

@@ -93,7 +93,8 @@ impl Site {
             _ => (path.to_string(), false),
         };
         let file = self.file(&name)?;
-        let etag = HeaderValue::from_str(&format!("\"{}\"", file.digest)).ok()?;
+        let tag = format!("\"{}\"", file.digest);
+        let etag = HeaderValue::from_str(&tag).ok()?;
         let cache = if immutable {
             "public, max-age=31536000, immutable"
         } else if name.starts_with("pkg/") {
@@ -102,7 +103,7 @@ impl Site {
             "public, max-age=3600"
         };
         let mut headers = HeaderMap::new();
-        headers.insert(header::ETAG, etag.clone());
+        headers.insert(header::ETAG, etag);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
         let unchanged = request_headers
             .get(header::IF_NONE_MATCH)
@@ -110,7 +111,7 @@ impl Site {
             .is_some_and(|value| {
                 value
                     .split(',')
-                    .any(|tag| tag.trim().trim_start_matches("W/") == etag.to_str().unwrap_or(""))
+                    .any(|candidate| candidate.trim().trim_start_matches("W/") == tag)
             });
         if unchanged {
             return Some((StatusCode::NOT_MODIFIED, headers).into_response());

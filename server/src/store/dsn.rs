@@ -86,7 +86,7 @@ impl DatabaseUrl {
         }
         let scheme = dsn.split(':').next().unwrap_or_default();
         match scheme {
-            "sqlite" | "sqlite3" => {
+            "sqlite" => {
                 let rest = dsn
                     .strip_prefix(scheme)
                     .and_then(|rest| rest.strip_prefix(':'))
@@ -117,7 +117,6 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 fn parse_sqlite(path: &str, query: &str) -> Result<DatabaseUrl, DsnError> {
-    let mut foreign_keys = true;
     let mut journal_mode = "WAL".to_string();
     let mut busy_timeout_ms: u64 = 5000;
     let mut synchronous = "NORMAL".to_string();
@@ -132,9 +131,9 @@ fn parse_sqlite(path: &str, query: &str) -> Result<DatabaseUrl, DsnError> {
             problem: problem.to_string(),
         };
         match name.as_ref() {
+            // Always on: Ward's schema relies on cascading deletes.
             "_fk" | "_foreign_keys" => {
-                foreign_keys = parse_bool(&value).ok_or_else(|| bad("expected true or false"))?;
-                if !foreign_keys {
+                if !parse_bool(&value).ok_or_else(|| bad("expected true or false"))? {
                     return Err(bad(
                         "Ward's schema relies on foreign keys; remove the parameter or set it to true",
                     ));
@@ -227,8 +226,7 @@ fn parse_sqlite(path: &str, query: &str) -> Result<DatabaseUrl, DsnError> {
     }
     let pragmas = format!(
         "PRAGMA journal_mode = {journal_mode}; PRAGMA synchronous = {synchronous}; \
-         PRAGMA foreign_keys = {}; PRAGMA busy_timeout = {busy_timeout_ms};",
-        if foreign_keys { "ON" } else { "OFF" }
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_timeout_ms};"
     );
     let redacted = if in_memory {
         "memory".to_string()
