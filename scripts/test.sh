@@ -37,6 +37,9 @@ scripts/build-site.sh
 cargo build -p server --bin ward
 (cd end2end && WARD_BIN="$CARGO_TARGET_DIR/debug/ward" npx playwright test)
 
+note "the API against its own OpenAPI description (schemathesis)"
+scripts/test-api.sh "$CARGO_TARGET_DIR/debug/ward"
+
 note "the release binary, alone in an empty directory, serves its site"
 scripts/test-binary.sh
 

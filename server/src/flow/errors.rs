@@ -8,8 +8,22 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::openapi::{ErrorEnvelope, FlowError};
 use crate::state::AppState;
 
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ErrorParams {
+    /// The error's id (`stub:500` answers a sample error); `error` is accepted as its alias.
+    id: Option<String>,
+}
+
+/// A self-service error stored for the error page.
+#[utoipa::path(get, path = "/self-service/errors", operation_id = "getFlowError", tag = "error", params(ErrorParams), responses(
+    (status = 200, description = "The error.", body = FlowError),
+    (status = 400, description = "No `id`.", body = ErrorEnvelope),
+    (status = 404, description = "No such error.", body = ErrorEnvelope)))]
 pub async fn get_error(
     State(state): State<AppState>,
     Query(query): Query<ErrorQuery>,

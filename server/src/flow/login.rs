@@ -1,6 +1,11 @@
 //! The login flow: browser, API (native apps) and SPA variants.
 
+use super::{FlowIdParam, LoginInitParams, SubmitParams};
 use crate::http::Query;
+use crate::http::openapi::{
+    ErrorEnvelope, FlowSubmission, GetFlowAnswers, LoginFlow, LoginFlowOrError, SubmitAnswers,
+    SuccessfulLogin,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,6 +32,13 @@ use crate::state::AppState;
 use crate::strategy::LoginOutcome;
 
 /// `GET /self-service/login/browser`
+#[utoipa::path(get, path = "/self-service/login/browser", operation_id = "createBrowserLoginFlow", tag = "login",
+    params(LoginInitParams),
+    responses(
+        (status = 200, description = "The new flow, for a client that asked for JSON.", body = LoginFlow),
+        (status = 303, description = "To the flow's page, or where a browser goes instead (already signed in, an error page)."),
+        (status = 400, description = "Already signed in (`session_already_available`), a `return_to` that is not allowed, or an unknown `aal`.", body = ErrorEnvelope),
+        (status = 401, description = "`aal=aal2` without a session (`session_aal1_required`).", body = ErrorEnvelope)))]
 pub async fn init_browser(
     State(state): State<AppState>,
     client: Client,
@@ -37,6 +49,15 @@ pub async fn init_browser(
 }
 
 /// `GET /self-service/login/api`
+#[utoipa::path(get, path = "/self-service/login/api", operation_id = "createNativeLoginFlow", tag = "login",
+    params(LoginInitParams),
+    responses(
+        (status = 200, description = "The new flow.", body = LoginFlow, links(
+            ("getLoginFlow" = (operation_id = "getLoginFlow", parameters(("id" = "$response.body#/id")))),
+            ("updateLoginFlow" = (operation_id = "updateLoginFlow", parameters(("flow" = "$response.body#/id")))),
+        )),
+        (status = 400, description = "Already signed in (`session_already_available`), a `return_to` that is not allowed, or an unknown `aal`.", body = ErrorEnvelope),
+        (status = 401, description = "`aal=aal2` without a session (`session_aal1_required`).", body = ErrorEnvelope)))]
 pub async fn init_api(
     State(state): State<AppState>,
     client: Client,
@@ -115,6 +136,11 @@ fn after_defaults(state: &AppState) -> [Option<&url::Url>; 2] {
 }
 
 /// `GET /self-service/login/flows?id=`
+#[utoipa::path(get, path = "/self-service/login/flows", operation_id = "getLoginFlow", tag = "login",
+    params(FlowIdParam),
+    responses(
+        (status = 200, description = "The flow.", body = LoginFlow),
+        GetFlowAnswers))]
 pub async fn get_flow(
     State(state): State<AppState>,
     client: Client,
@@ -124,6 +150,13 @@ pub async fn get_flow(
 }
 
 /// `POST /self-service/login?flow=`
+#[utoipa::path(post, path = "/self-service/login", operation_id = "updateLoginFlow", tag = "login",
+    params(SubmitParams),
+    request_body(content((FlowSubmission = "application/json"), (FlowSubmission = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Done: the session (and, for API flows, its token).", body = SuccessfulLogin),
+        (status = 400, description = "The form has errors (the flow with messages), or the request is not usable (the envelope).", body = LoginFlowOrError),
+        SubmitAnswers))]
 pub async fn submit(
     State(state): State<AppState>,
     client: Client,

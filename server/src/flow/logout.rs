@@ -13,11 +13,30 @@ use super::respond::respond_api_error;
 use super::{FlowType, see_other, validate_return_to};
 use crate::error::{ApiError, ApiResult};
 use crate::http::JsonBody;
+use crate::http::openapi::{ErrorEnvelope, LogoutFlow};
 use crate::http::request::Client;
 use crate::session::cookie::{clear_session_cookie, csrf_cookie, new_csrf_token};
 use crate::session::handlers::{current_session, session_inactive};
 use crate::session::{SessionToken, logout_token};
 use crate::state::AppState;
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct LogoutParams {
+    /// The logout token of the logout URL.
+    token: Option<String>,
+    /// Where to go afterwards; must be an allowed return URL.
+    return_to: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct LogoutInitParams {
+    /// Where the logout URL sends the browser afterwards; must be an allowed return URL.
+    return_to: Option<String>,
+}
 
 #[derive(Deserialize)]
 pub struct LogoutQuery {
@@ -26,6 +45,12 @@ pub struct LogoutQuery {
 }
 
 /// `GET /self-service/logout/browser`: a logout URL with a fresh one-time token.
+#[utoipa::path(get, path = "/self-service/logout/browser", operation_id = "createBrowserLogoutFlow", tag = "logout", params(LogoutInitParams),
+    responses(
+        (status = 200, description = "The logout URL and its token.", body = LogoutFlow),
+        (status = 303, description = "A browser without a session: to the error page."),
+        (status = 400, description = "A `return_to` that is not allowed.", body = ErrorEnvelope),
+        (status = 401, description = "No session.", body = ErrorEnvelope)))]
 pub async fn create_browser_logout(
     State(state): State<AppState>,
     client: Client,
@@ -58,6 +83,13 @@ pub async fn create_browser_logout(
 }
 
 /// `GET /self-service/logout?token=`: ends the browser's session.
+#[utoipa::path(get, path = "/self-service/logout", operation_id = "updateLogoutFlow", tag = "logout", params(LogoutParams),
+    responses(
+        (status = 204, description = "Signed out (clients that asked for JSON)."),
+        (status = 303, description = "Signed out: to the return address; or an error page."),
+        (status = 400, description = "No token, or a `return_to` that is not allowed.", body = ErrorEnvelope),
+        (status = 401, description = "No session.", body = ErrorEnvelope),
+        (status = 403, description = "The token is not this session's.", body = ErrorEnvelope)))]
 pub async fn logout(
     State(state): State<AppState>,
     client: Client,
@@ -133,13 +165,18 @@ pub async fn logout(
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutApiBody {
     session_token: String,
 }
 
 /// `DELETE /self-service/logout/api` with `{session_token}`: ends a native app's session.
+#[utoipa::path(delete, path = "/self-service/logout/api", operation_id = "performNativeLogout", tag = "logout",
+    request_body = LogoutApiBody, responses(
+        (status = 204, description = "The session ended."),
+        (status = 400, description = "The body is not `{session_token}`.", body = ErrorEnvelope),
+        (status = 403, description = "The token names no active session.", body = ErrorEnvelope)))]
 pub async fn logout_api(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LogoutApiBody>,

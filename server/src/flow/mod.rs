@@ -88,7 +88,7 @@ pub fn routes() -> Router<AppState> {
         .route("/self-service/recovery/flows", get(recovery::get_flow))
         .route(
             "/self-service/recovery",
-            get(recovery::submit).post(recovery::submit),
+            get(recovery::open_link).post(recovery::submit),
         )
         .route(
             "/self-service/verification/browser",
@@ -104,8 +104,98 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/self-service/verification",
-            get(verification::submit).post(verification::submit),
+            get(verification::open_link).post(verification::submit),
         )
+}
+
+/// The self-service endpoints in the API description.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    login::init_browser,
+    login::init_api,
+    login::get_flow,
+    login::submit,
+    registration::init_browser,
+    registration::init_api,
+    registration::get_flow,
+    registration::submit,
+    settings::init_browser,
+    settings::init_api,
+    settings::get_flow,
+    settings::submit,
+    recovery::init_browser,
+    recovery::init_api,
+    recovery::get_flow,
+    recovery::submit,
+    recovery::open_link,
+    verification::init_browser,
+    verification::init_api,
+    verification::get_flow,
+    verification::submit,
+    verification::open_link,
+    logout::create_browser_logout,
+    logout::logout,
+    logout::logout_api,
+    errors::get_error,
+))]
+pub struct Api;
+
+// Query parameters as the API description states them; [`InitQuery`], [`FlowId`] and
+// `one_time::SubmitQuery` read them.
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct InitParams {
+    /// Where to go when the flow is done; must be an allowed return URL.
+    return_to: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct LoginInitParams {
+    /// Where to go when the flow is done; must be an allowed return URL.
+    return_to: Option<String>,
+    /// `true` (or `1`) asks a signed-in user to sign in again; any other value does not.
+    refresh: Option<String>,
+    /// The assurance level to reach: `aal1` (or `aal2` once second factors are enabled).
+    aal: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FlowIdParam {
+    /// The flow's id.
+    id: String,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SubmitParams {
+    /// The flow's id. Without a usable one a browser is sent to start a new flow; other
+    /// clients get an error.
+    flow: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct LinkParams {
+    /// The token of a recovery link.
+    token: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct CodeLinkParams {
+    /// The code of a verification link.
+    code: Option<String>,
+    /// The token of a verification link.
+    token: Option<String>,
 }
 
 /// Query parameters that start a flow.

@@ -1,7 +1,12 @@
 //! The recovery flow: regain access through an address (`code` or `link`). Success signs the
 //! identity in with a privileged session and sends it to a settings flow to set a new password.
 
+use super::{FlowIdParam, InitParams, LinkParams, SubmitParams};
 use crate::http::Query;
+use crate::http::openapi::{
+    ErrorEnvelope, FlowSubmission, GetFlowAnswers, RecoveryCodeForIdentity, RecoveryFlow,
+    RecoveryFlowOrError, RecoveryLinkForIdentity, SubmitAnswers,
+};
 use app::model::UiText;
 use axum::Json;
 use axum::extract::State;
@@ -29,6 +34,13 @@ use crate::store::{Changes, StoreError};
 use crate::strategy::one_time::OneTimeStrategy;
 
 /// `GET /self-service/recovery/browser`
+#[utoipa::path(get, path = "/self-service/recovery/browser", operation_id = "createBrowserRecoveryFlow", tag = "recovery",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow, for a client that asked for JSON.", body = RecoveryFlow),
+        (status = 302, description = "Already signed in: to the return address."),
+        (status = 303, description = "To the flow's page, or where a browser goes instead (already signed in, an error page)."),
+        (status = 400, description = "Already signed in (`session_already_available`), recovery disabled, or a `return_to` that is not allowed.", body = ErrorEnvelope)))]
 pub async fn init_browser(
     State(state): State<AppState>,
     client: Client,
@@ -39,6 +51,14 @@ pub async fn init_browser(
 }
 
 /// `GET /self-service/recovery/api`
+#[utoipa::path(get, path = "/self-service/recovery/api", operation_id = "createNativeRecoveryFlow", tag = "recovery",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow.", body = RecoveryFlow, links(
+            ("getRecoveryFlow" = (operation_id = "getRecoveryFlow", parameters(("id" = "$response.body#/id")))),
+            ("updateRecoveryFlow" = (operation_id = "updateRecoveryFlow", parameters(("flow" = "$response.body#/id")))),
+        )),
+        (status = 400, description = "Already signed in (`session_already_available`), recovery disabled, or a `return_to` that is not allowed.", body = ErrorEnvelope)))]
 pub async fn init_api(
     State(state): State<AppState>,
     client: Client,
@@ -72,6 +92,11 @@ async fn init(
 }
 
 /// `GET /self-service/recovery/flows?id=`
+#[utoipa::path(get, path = "/self-service/recovery/flows", operation_id = "getRecoveryFlow", tag = "recovery",
+    params(FlowIdParam),
+    responses(
+        (status = 200, description = "The flow.", body = RecoveryFlow),
+        GetFlowAnswers))]
 pub async fn get_flow(
     State(state): State<AppState>,
     client: Client,
@@ -81,6 +106,13 @@ pub async fn get_flow(
 }
 
 /// `POST /self-service/recovery?flow=`, and `GET` with `&token=` from a recovery link.
+#[utoipa::path(post, path = "/self-service/recovery", operation_id = "updateRecoveryFlow", tag = "recovery",
+    params(SubmitParams),
+    request_body(content((FlowSubmission = "application/json"), (FlowSubmission = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Done: the flow in its new state.", body = RecoveryFlow),
+        (status = 400, description = "The form has errors (the flow with messages), or the request is not usable (the envelope).", body = RecoveryFlowOrError),
+        SubmitAnswers))]
 pub async fn submit(
     State(state): State<AppState>,
     client: Client,
@@ -89,6 +121,23 @@ pub async fn submit(
     Submission(form): Submission,
 ) -> Response {
     one_time::submit(&state, &client, &method, &query, &form, FlowKind::Recovery).await
+}
+
+/// `GET /self-service/recovery?flow=&...`: a recovery link opened from a message.
+#[utoipa::path(get, path = "/self-service/recovery", operation_id = "openRecoveryLink", tag = "recovery",
+    params(SubmitParams, LinkParams),
+    responses(
+        (status = 200, description = "Done: the flow in its new state (clients that asked for JSON).", body = RecoveryFlow),
+        (status = 400, description = "The link is not valid (the flow with a message), or the request is not usable (the envelope).", body = RecoveryFlowOrError),
+        SubmitAnswers))]
+pub async fn open_link(
+    state: State<AppState>,
+    client: Client,
+    method: axum::http::Method,
+    query: Query<SubmitQuery>,
+    submission: Submission,
+) -> Response {
+    submit(state, client, method, query, submission).await
 }
 
 /// Checks the secret; on success: a privileged session, the address verified (it was just
@@ -240,13 +289,17 @@ pub(super) async fn finish(
 }
 
 /// Admin routes that start a recovery for an identity (`/admin/recovery/{code,link}`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(admin_code, admin_link))]
+pub struct AdminApi;
+
 pub fn admin_routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/recovery/code", axum::routing::post(admin_code))
         .route("/recovery/link", axum::routing::post(admin_link))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdminRecovery {
     identity_id: Uuid,
@@ -318,6 +371,11 @@ async fn admin_flow(
 }
 
 /// `POST /admin/recovery/code`: 201 with a code to hand to the user and the page to enter it.
+#[utoipa::path(post, path = "/admin/recovery/code", operation_id = "createRecoveryCodeForIdentity", tag = "recovery",
+    request_body = AdminRecovery, responses(
+    (status = 201, description = "The code and the page to enter it.", body = RecoveryCodeForIdentity),
+    (status = 400, description = "A bad body, an unknown identity, or recovery by code disabled.",
+        body = ErrorEnvelope)))]
 async fn admin_code(
     State(state): State<AppState>,
     crate::http::JsonBody(request): crate::http::JsonBody<AdminRecovery>,
@@ -339,6 +397,11 @@ async fn admin_code(
 }
 
 /// `POST /admin/recovery/link`: a link that recovers the account when opened.
+#[utoipa::path(post, path = "/admin/recovery/link", operation_id = "createRecoveryLinkForIdentity", tag = "recovery",
+    request_body = AdminRecovery, responses(
+    (status = 200, description = "The link.", body = RecoveryLinkForIdentity),
+    (status = 400, description = "A bad body, an unknown identity, or recovery by link disabled.",
+        body = ErrorEnvelope)))]
 async fn admin_link(
     State(state): State<AppState>,
     crate::http::JsonBody(request): crate::http::JsonBody<AdminRecovery>,

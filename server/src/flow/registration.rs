@@ -1,6 +1,11 @@
 //! The registration flow (one step: traits and credentials in one submission).
 
+use super::{FlowIdParam, InitParams, SubmitParams};
 use crate::http::Query;
+use crate::http::openapi::{
+    ErrorEnvelope, FlowSubmission, GetFlowAnswers, RegistrationFlow, RegistrationFlowOrError,
+    SubmitAnswers, SuccessfulRegistration,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,6 +40,12 @@ fn disabled() -> ApiError {
 }
 
 /// `GET /self-service/registration/browser`
+#[utoipa::path(get, path = "/self-service/registration/browser", operation_id = "createBrowserRegistrationFlow", tag = "registration",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow, for a client that asked for JSON.", body = RegistrationFlow),
+        (status = 303, description = "To the flow's page, or where a browser goes instead (already signed in, an error page)."),
+        (status = 400, description = "Already signed in (`session_already_available`), registration disabled, or a `return_to` that is not allowed.", body = ErrorEnvelope)))]
 pub async fn init_browser(
     State(state): State<AppState>,
     client: Client,
@@ -45,6 +56,14 @@ pub async fn init_browser(
 }
 
 /// `GET /self-service/registration/api`
+#[utoipa::path(get, path = "/self-service/registration/api", operation_id = "createNativeRegistrationFlow", tag = "registration",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow.", body = RegistrationFlow, links(
+            ("getRegistrationFlow" = (operation_id = "getRegistrationFlow", parameters(("id" = "$response.body#/id")))),
+            ("updateRegistrationFlow" = (operation_id = "updateRegistrationFlow", parameters(("flow" = "$response.body#/id")))),
+        )),
+        (status = 400, description = "Already signed in (`session_already_available`), registration disabled, or a `return_to` that is not allowed.", body = ErrorEnvelope)))]
 pub async fn init_api(
     State(state): State<AppState>,
     client: Client,
@@ -88,6 +107,11 @@ fn after_url(state: &AppState, flow: Option<&Flow>) -> String {
 }
 
 /// `GET /self-service/registration/flows?id=`
+#[utoipa::path(get, path = "/self-service/registration/flows", operation_id = "getRegistrationFlow", tag = "registration",
+    params(FlowIdParam),
+    responses(
+        (status = 200, description = "The flow.", body = RegistrationFlow),
+        GetFlowAnswers))]
 pub async fn get_flow(
     State(state): State<AppState>,
     client: Client,
@@ -97,6 +121,14 @@ pub async fn get_flow(
 }
 
 /// `POST /self-service/registration?flow=`
+#[utoipa::path(post, path = "/self-service/registration", operation_id = "updateRegistrationFlow", tag = "registration",
+    params(SubmitParams),
+    request_body(content((FlowSubmission = "application/json"), (FlowSubmission = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Done: the identity (and, with the `session` hook, a session).", body = SuccessfulRegistration),
+        (status = 302, description = "A browser that is signed in already: to the return address."),
+        (status = 400, description = "The form has errors (the flow with messages), or the request is not usable (the envelope).", body = RegistrationFlowOrError),
+        SubmitAnswers))]
 pub async fn submit(
     State(state): State<AppState>,
     client: Client,

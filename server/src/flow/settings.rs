@@ -1,7 +1,11 @@
 //! The settings flow: a signed-in identity changes its profile or password. Changes to
 //! credentials and addresses need a recent sign-in (`privileged_session_max_age`).
 
+use super::{FlowIdParam, InitParams, SubmitParams};
 use crate::http::Query;
+use crate::http::openapi::{
+    ErrorEnvelope, FlowSubmission, GetFlowAnswers, SettingsFlow, SettingsFlowOrError, SubmitAnswers,
+};
 use app::model::UiText;
 use axum::Json;
 use axum::extract::State;
@@ -57,6 +61,14 @@ fn sign_in_first(state: &AppState, client: &Client, flow_type: FlowType) -> Resp
 }
 
 /// `GET /self-service/settings/browser`
+#[utoipa::path(get, path = "/self-service/settings/browser", operation_id = "createBrowserSettingsFlow", tag = "settings",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow, for a client that asked for JSON.", body = SettingsFlow),
+        (status = 303, description = "To the flow's page, or where a browser goes instead (already signed in, an error page)."),
+        (status = 400, description = "A `return_to` that is not allowed.", body = ErrorEnvelope),
+        (status = 401, description = "No session (`session_inactive`).", body = ErrorEnvelope),
+        (status = 403, description = "The session does not have the required AAL (`session_aal2_required`).", body = ErrorEnvelope)))]
 pub async fn init_browser(
     State(state): State<AppState>,
     client: Client,
@@ -67,6 +79,16 @@ pub async fn init_browser(
 }
 
 /// `GET /self-service/settings/api`
+#[utoipa::path(get, path = "/self-service/settings/api", operation_id = "createNativeSettingsFlow", tag = "settings",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow.", body = SettingsFlow, links(
+            ("getSettingsFlow" = (operation_id = "getSettingsFlow", parameters(("id" = "$response.body#/id")))),
+            ("updateSettingsFlow" = (operation_id = "updateSettingsFlow", parameters(("flow" = "$response.body#/id")))),
+        )),
+        (status = 400, description = "A `return_to` that is not allowed.", body = ErrorEnvelope),
+        (status = 401, description = "No session (`session_inactive`).", body = ErrorEnvelope),
+        (status = 403, description = "The session does not have the required AAL (`session_aal2_required`).", body = ErrorEnvelope)))]
 pub async fn init_api(
     State(state): State<AppState>,
     client: Client,
@@ -94,6 +116,12 @@ async fn init(
 }
 
 /// `GET /self-service/settings/flows?id=`: only for the identity the flow belongs to.
+#[utoipa::path(get, path = "/self-service/settings/flows", operation_id = "getSettingsFlow", tag = "settings",
+    params(FlowIdParam),
+    responses(
+        (status = 200, description = "The flow.", body = SettingsFlow),
+        (status = 401, description = "No session.", body = ErrorEnvelope),
+        GetFlowAnswers))]
 pub async fn get_flow(
     State(state): State<AppState>,
     client: Client,
@@ -127,6 +155,14 @@ fn identity_mismatch() -> ApiError {
 }
 
 /// `POST /self-service/settings?flow=`
+#[utoipa::path(post, path = "/self-service/settings", operation_id = "updateSettingsFlow", tag = "settings",
+    params(SubmitParams),
+    request_body(content((FlowSubmission = "application/json"), (FlowSubmission = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Done: the flow in its new state.", body = SettingsFlow),
+        (status = 400, description = "The form has errors (the flow with messages), or the request is not usable (the envelope).", body = SettingsFlowOrError),
+        (status = 401, description = "No session.", body = ErrorEnvelope),
+        SubmitAnswers))]
 pub async fn submit(
     State(state): State<AppState>,
     client: Client,

@@ -1,7 +1,12 @@
 //! The verification flow: prove that an address is yours (`code` or `link`), in browser, SPA
 //! and API variants. Registration and settings start it for new addresses.
 
+use super::{CodeLinkParams, FlowIdParam, InitParams, SubmitParams};
 use crate::http::Query;
+use crate::http::openapi::{
+    ErrorEnvelope, FlowSubmission, GetFlowAnswers, SubmitAnswers, VerificationFlow,
+    VerificationFlowOrError,
+};
 use app::model::{AnchorAttributes, NodeGroup, UiNode, UiText};
 use axum::Json;
 use axum::extract::State;
@@ -22,6 +27,12 @@ use crate::store::Changes;
 use crate::strategy::one_time::OneTimeStrategy;
 
 /// `GET /self-service/verification/browser`
+#[utoipa::path(get, path = "/self-service/verification/browser", operation_id = "createBrowserVerificationFlow", tag = "verification",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow, for a client that asked for JSON.", body = VerificationFlow),
+        (status = 303, description = "To the flow's page, or where a browser goes instead (already signed in, an error page)."),
+        (status = 400, description = "Verification disabled, or a `return_to` that is not allowed.", body = ErrorEnvelope)))]
 pub async fn init_browser(
     State(state): State<AppState>,
     client: Client,
@@ -32,6 +43,14 @@ pub async fn init_browser(
 }
 
 /// `GET /self-service/verification/api`
+#[utoipa::path(get, path = "/self-service/verification/api", operation_id = "createNativeVerificationFlow", tag = "verification",
+    params(InitParams),
+    responses(
+        (status = 200, description = "The new flow.", body = VerificationFlow, links(
+            ("getVerificationFlow" = (operation_id = "getVerificationFlow", parameters(("id" = "$response.body#/id")))),
+            ("updateVerificationFlow" = (operation_id = "updateVerificationFlow", parameters(("flow" = "$response.body#/id")))),
+        )),
+        (status = 400, description = "Verification disabled, or a `return_to` that is not allowed.", body = ErrorEnvelope)))]
 pub async fn init_api(
     State(state): State<AppState>,
     client: Client,
@@ -55,6 +74,11 @@ async fn init(
 }
 
 /// `GET /self-service/verification/flows?id=`
+#[utoipa::path(get, path = "/self-service/verification/flows", operation_id = "getVerificationFlow", tag = "verification",
+    params(FlowIdParam),
+    responses(
+        (status = 200, description = "The flow.", body = VerificationFlow),
+        GetFlowAnswers))]
 pub async fn get_flow(
     State(state): State<AppState>,
     client: Client,
@@ -64,6 +88,13 @@ pub async fn get_flow(
 }
 
 /// `POST /self-service/verification?flow=`, and `GET` with `&code=`/`&token=` from a message.
+#[utoipa::path(post, path = "/self-service/verification", operation_id = "updateVerificationFlow", tag = "verification",
+    params(SubmitParams),
+    request_body(content((FlowSubmission = "application/json"), (FlowSubmission = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Done: the flow in its new state.", body = VerificationFlow),
+        (status = 400, description = "The form has errors (the flow with messages), or the request is not usable (the envelope).", body = VerificationFlowOrError),
+        SubmitAnswers))]
 pub async fn submit(
     State(state): State<AppState>,
     client: Client,
@@ -80,6 +111,23 @@ pub async fn submit(
         FlowKind::Verification,
     )
     .await
+}
+
+/// `GET /self-service/verification?flow=&...`: a verification link opened from a message.
+#[utoipa::path(get, path = "/self-service/verification", operation_id = "openVerificationLink", tag = "verification",
+    params(SubmitParams, CodeLinkParams),
+    responses(
+        (status = 200, description = "Done: the flow in its new state (clients that asked for JSON).", body = VerificationFlow),
+        (status = 400, description = "The link is not valid (the flow with a message), or the request is not usable (the envelope).", body = VerificationFlowOrError),
+        SubmitAnswers))]
+pub async fn open_link(
+    state: State<AppState>,
+    client: Client,
+    method: axum::http::Method,
+    query: Query<SubmitQuery>,
+    submission: Submission,
+) -> Response {
+    submit(state, client, method, query, submission).await
 }
 
 /// Marks the identity's pending `addresses` as `sent`; returns whether any changed.

@@ -15,12 +15,30 @@ use super::JsonBody;
 use super::pagination::{Page, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::hash::{HashFormat, Password};
+use crate::http::openapi::{
+    self, ErrorEnvelope, Identity as IdentitySchema, JsonPatchOperation, Version,
+};
+use crate::http::pagination::PageParams;
 use crate::identity::{
     CredentialType, Identity, IdentityState, VerificationStatus, Via, View, apply_schema,
     credential_entry,
 };
 use crate::state::AppState;
 use crate::store::IdentityQuery;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_identities,
+    create_identity,
+    get_identity,
+    get_identity_by_external_id,
+    replace_identity,
+    patch_identity,
+    delete_identity,
+    version,
+    metrics
+))]
+pub struct Api;
 
 const DEFAULT_PAGE_SIZE: u32 = 250;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -57,14 +75,22 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin", admin.clone())
         .merge(admin)
         .route("/version", get(version))
-        .route("/metrics/prometheus", get(metrics));
+        .route("/metrics/prometheus", get(metrics))
+        .route(openapi::PATH, get(openapi::admin_description));
     super::api_layers(routes.with_state(state.clone()), &state, "admin")
 }
 
+/// Ward's version.
+#[utoipa::path(get, path = "/version", operation_id = "getVersion", tag = "metadata",
+    responses((status = 200, description = "The version.", body = Version)))]
 async fn version() -> Json<Value> {
     Json(json!({"version": env!("CARGO_PKG_VERSION")}))
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics/prometheus", operation_id = "prometheus", tag = "metadata", responses((status = 200,
+    description = "The metrics, in the OpenMetrics text format.",
+    content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(
@@ -79,8 +105,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"schema_id": "default", "traits": {"email": "ada@example.com"}}))]
 pub(super) struct CreateIdentityBody {
     schema_id: String,
     traits: Value,
@@ -95,6 +122,7 @@ pub(super) struct CreateIdentityBody {
     /// Accepted for Kratos compatibility: recovery addresses follow from the traits, so a
     /// listed one adds nothing.
     #[serde(default, rename = "recovery_addresses")]
+    #[schema(value_type = Option<Vec<openapi::JsonObject>>)]
     _recovery_addresses: serde::de::IgnoredAny,
     #[serde(default)]
     credentials: Option<CredentialsImport>,
@@ -104,7 +132,7 @@ pub(super) struct CreateIdentityBody {
     external_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplaceIdentityBody {
     schema_id: String,
@@ -123,7 +151,7 @@ struct ReplaceIdentityBody {
 
 /// An address as given on import or patch; it only sets the verification state of an address
 /// the schema derives from the traits.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddressImport {
     value: String,
@@ -134,33 +162,37 @@ struct AddressImport {
     #[serde(default)]
     status: Option<VerificationStatus>,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<openapi::Timestamp>)]
     verified_at: Option<OffsetDateTime>,
     // Present when an identity read from Ward or Kratos is posted back; ignored.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<String>)]
     id: Option<Value>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<String>)]
     created_at: Option<Value>,
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<String>)]
     updated_at: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CredentialsImport {
     #[serde(default)]
     password: Option<PasswordImport>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordImport {
     config: PasswordImportConfig,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordImportConfig {
     #[serde(default)]
@@ -174,6 +206,33 @@ struct PasswordImportConfig {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
+/// Query parameters of `GET /admin/identities`, for the API description.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListIdentitiesParams {
+    /// Only these identities (repeat the parameter; at most 500).
+    ids: Option<Vec<Uuid>>,
+    /// Only the identity with this credential identifier.
+    credentials_identifier: Option<String>,
+    /// Include these credentials' configuration (repeatable: `password`, `oidc`, ...).
+    include_credential: Option<Vec<String>>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct IncludeCredentialParams {
+    /// Include these credentials' configuration (repeatable: `password`, `oidc`, ...).
+    include_credential: Option<Vec<String>>,
+}
+
+/// Identities, oldest first, a page at a time.
+#[utoipa::path(get, path = "/admin/identities", operation_id = "listIdentities", tag = "identity",
+    params(ListIdentitiesParams, PageParams), responses(
+    (status = 200, description = "One page of identities.", body = Vec<IdentitySchema>,
+        headers(("Link" = String, description = "The first and next pages."))),
+    (status = 400, description = "A bad filter or page parameter.", body = ErrorEnvelope)))]
 async fn list_identities(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -226,6 +285,21 @@ async fn list_identities(
     Ok((headers, Json(body)).into_response())
 }
 
+/// Creates (imports) an identity.
+#[utoipa::path(post, path = "/admin/identities", operation_id = "createIdentity", tag = "identity",
+    request_body = CreateIdentityBody, responses(
+    (status = 201, description = "Created; `Location` names it.", body = IdentitySchema,
+        headers(("Location" = String, description = "The new identity's URL.")),
+        links(
+            ("getIdentity" = (operation_id = "getIdentity", parameters(("id" = "$response.body#/id")))),
+            ("updateIdentity" = (operation_id = "updateIdentity", parameters(("id" = "$response.body#/id")))),
+            ("patchIdentity" = (operation_id = "patchIdentity", parameters(("id" = "$response.body#/id")))),
+            ("deleteIdentity" = (operation_id = "deleteIdentity", parameters(("id" = "$response.body#/id")))),
+            ("listIdentitySessions" = (operation_id = "listIdentitySessions",
+                parameters(("id" = "$response.body#/id")))),
+        )),
+    (status = 400, description = "The body or the traits are not valid.", body = ErrorEnvelope),
+    (status = 409, description = "An identifier or address is taken.", body = ErrorEnvelope)))]
 async fn create_identity(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateIdentityBody>,
@@ -274,6 +348,13 @@ pub(super) async fn new_identity(
     Ok(identity)
 }
 
+/// One identity.
+#[utoipa::path(get, path = "/admin/identities/{id}", operation_id = "getIdentity", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id."), IncludeCredentialParams),
+    responses(
+    (status = 200, description = "The identity.", body = IdentitySchema),
+    (status = 400, description = "An unknown credential type.", body = ErrorEnvelope),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope)))]
 async fn get_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -285,6 +366,13 @@ async fn get_identity(
 }
 
 /// `GET /admin/identities/by/external/{external_id}`
+#[utoipa::path(get, path = "/admin/identities/by/external/{external_id}", operation_id = "getIdentityByExternalID", tag = "identity",
+    params(("external_id" = String, Path, description = "The identity's external id."),
+        IncludeCredentialParams),
+    responses(
+    (status = 200, description = "The identity.", body = IdentitySchema),
+    (status = 400, description = "An unknown credential type.", body = ErrorEnvelope),
+    (status = 404, description = "No identity has that external id.", body = ErrorEnvelope)))]
 async fn get_identity_by_external_id(
     State(state): State<AppState>,
     Path(external_id): Path<String>,
@@ -299,6 +387,14 @@ async fn get_identity_by_external_id(
     Ok(Json(identity_json(&state, &identity, &include)))
 }
 
+/// Replaces an identity's schema, traits, state, metadata and (optionally) credentials.
+#[utoipa::path(put, path = "/admin/identities/{id}", operation_id = "updateIdentity", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id.")),
+    request_body = ReplaceIdentityBody, responses(
+    (status = 200, description = "The identity as stored.", body = IdentitySchema),
+    (status = 400, description = "The body or the traits are not valid.", body = ErrorEnvelope),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope),
+    (status = 409, description = "An identifier or address is taken.", body = ErrorEnvelope)))]
 async fn replace_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -337,6 +433,15 @@ const IMMUTABLE_PATHS: [&str; 6] = [
     "/updated_at",
 ];
 
+/// Changes an identity with an RFC 6902 JSON Patch; `/id`, `/credentials` and
+/// `/state_changed_at` cannot be changed.
+#[utoipa::path(patch, path = "/admin/identities/{id}", operation_id = "patchIdentity", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id.")),
+    request_body = Vec<JsonPatchOperation>, responses(
+    (status = 200, description = "The identity as stored.", body = IdentitySchema),
+    (status = 400, description = "The patch is not valid or touches an immutable path.", body = ErrorEnvelope),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope),
+    (status = 409, description = "An identifier or address is taken.", body = ErrorEnvelope)))]
 async fn patch_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -391,6 +496,11 @@ async fn patch_identity(
     Ok(Json(identity_json(&state, &identity, &[])))
 }
 
+/// Deletes an identity with its sessions and credentials.
+#[utoipa::path(delete, path = "/admin/identities/{id}", operation_id = "deleteIdentity", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id.")), responses(
+    (status = 204, description = "Deleted."),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope)))]
 async fn delete_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,

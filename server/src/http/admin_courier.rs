@@ -9,11 +9,26 @@ use axum::routing::get;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::pagination::{Page, Params};
+use super::openapi::{CourierMessage, ErrorEnvelope};
+use super::pagination::{Page, PageParams, Params};
 use crate::courier::MessageStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::MessageQuery;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_messages, get_message))]
+pub struct Api;
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListMessagesParams {
+    /// Only messages in this state: `queued`, `processing`, `sent` or `abandoned`.
+    status: Option<String>,
+    /// Only messages to this address.
+    recipient: Option<String>,
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -22,6 +37,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /admin/courier/messages?status=&recipient=&page_size=&page_token=`, newest first.
+#[utoipa::path(get, path = "/admin/courier/messages", operation_id = "listCourierMessages", tag = "courier",
+    params(ListMessagesParams, PageParams), responses(
+    (status = 200, description = "One page of messages.", body = Vec<CourierMessage>,
+        headers(("Link" = String, description = "The first and next pages."))),
+    (status = 400, description = "A bad filter or page parameter.", body = ErrorEnvelope)))]
 async fn list_messages(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -61,6 +81,11 @@ async fn list_messages(
 }
 
 /// `GET /admin/courier/messages/{id}`
+#[utoipa::path(get, path = "/admin/courier/messages/{id}", operation_id = "getCourierMessage", tag = "courier",
+    params(("id" = Uuid, Path, description = "The message's id.")), responses(
+    (status = 200, description = "The message.", body = CourierMessage),
+    (status = 400, description = "A bad id.", body = ErrorEnvelope),
+    (status = 404, description = "No such message.", body = ErrorEnvelope)))]
 async fn get_message(
     State(state): State<AppState>,
     Path(id): Path<String>,

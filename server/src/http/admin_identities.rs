@@ -11,23 +11,30 @@ use uuid::Uuid;
 use super::admin::{CreateIdentityBody, new_identity, parse_id};
 use super::{JsonBody, Query};
 use crate::error::{ApiError, ApiResult};
+use crate::http::openapi::{BatchPatchResult, ErrorEnvelope};
 use crate::identity::{CredentialType, Identity};
 use crate::state::AppState;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(batch_patch_identities, delete_credential))]
+pub struct Api;
 
 /// Kratos's limits on one batch: entries, and entries with a plaintext password to hash.
 const BATCH_LIMIT: usize = 1000;
 const BATCH_PLAINTEXT_PASSWORD_LIMIT: usize = 200;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchPatchBody {
     identities: Vec<Option<BatchEntry>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BatchEntry {
-    /// Kept raw: a bad entry is that entry's error, not the whole request's.
+    /// The identity, as `POST /admin/identities` takes it. Kept raw: a bad entry is that
+    /// entry's error (`action: "error"`), not the whole request's.
+    #[schema(value_type = Value, required = false)]
     create: Option<Value>,
     #[serde(default)]
     patch_id: Option<Uuid>,
@@ -47,6 +54,10 @@ struct BatchResult {
 /// `PATCH /admin/identities`: creates up to 1,000 identities. Each entry succeeds or fails on
 /// its own (`action: "create"` or `"error"` with the Kratos error object), in request order;
 /// the answer is 200 even when every entry failed, as in Kratos.
+#[utoipa::path(patch, path = "/admin/identities", operation_id = "batchPatchIdentities", tag = "identity",
+    request_body = BatchPatchBody, responses(
+    (status = 200, description = "One result per entry, in request order.", body = BatchPatchResult),
+    (status = 400, description = "The body is not valid, or too many entries.", body = ErrorEnvelope)))]
 pub async fn batch_patch_identities(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<BatchPatchBody>,
@@ -109,14 +120,24 @@ async fn create_one(state: &AppState, create: Option<Value>) -> ApiResult<Uuid> 
     Ok(identity.id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CredentialQuery {
+    /// Which social sign-in link to remove: `<provider>:<subject>`.
     identifier: Option<String>,
 }
 
 /// `DELETE /admin/identities/{id}/credentials/{type}`: removes a second factor, a password or
 /// one social sign-in link (`?identifier=<provider>:<subject>`), but never the identity's
 /// last way to sign in.
+#[utoipa::path(delete, path = "/admin/identities/{id}/credentials/{type}", operation_id = "deleteIdentityCredentials", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id."),
+        ("type" = String, Path, description = "The credential type."), CredentialQuery),
+    responses(
+    (status = 204, description = "Removed."),
+    (status = 400, description = "The identity's last way to sign in, or a type that cannot be removed here.",
+        body = ErrorEnvelope),
+    (status = 404, description = "No such identity, or no such credential.", body = ErrorEnvelope)))]
 pub async fn delete_credential(
     State(state): State<AppState>,
     Path((id, kind)): Path<(String, String)>,

@@ -12,11 +12,51 @@ use uuid::Uuid;
 
 use super::pagination::{Page, Params};
 use crate::error::{ApiError, ApiResult};
+use crate::http::openapi::{ErrorEnvelope, Session as SessionSchema};
+use crate::http::pagination::PageParams;
 use crate::session::Session;
 use crate::session::handlers::sessions_page;
 use crate::session::issue::{session_json, session_json_expanded};
 use crate::state::AppState;
 use crate::store::IdentityQuery;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_sessions,
+    list_identity_sessions,
+    delete_identity_sessions,
+    get_session,
+    revoke_session,
+    extend_session
+))]
+pub struct Api;
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ListSessionsParams {
+    /// Only active (`true`) or only inactive (`false`) sessions.
+    active: Option<bool>,
+    /// Fill in `identity` and/or `devices` (repeatable), which are `null` otherwise.
+    #[param(inline)]
+    expand: Option<Vec<Expand>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Expand {
+    Identity,
+    Devices,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ActiveParam {
+    /// Only active (`true`) or only inactive (`false`) sessions.
+    active: Option<bool>,
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,6 +82,11 @@ async fn session_body(state: &AppState, session: &Session) -> ApiResult<Value> {
 
 /// `GET /admin/sessions?active=&expand=identity&expand=devices`: every identity's sessions,
 /// in keyset pages.
+#[utoipa::path(get, path = "/admin/sessions", operation_id = "listSessions", tag = "session",
+    params(ListSessionsParams, PageParams), responses(
+    (status = 200, description = "One page of sessions.", body = Vec<SessionSchema>,
+        headers(("Link" = String, description = "The first and next pages."))),
+    (status = 400, description = "A bad filter or page parameter.", body = ErrorEnvelope)))]
 async fn list_sessions(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -109,6 +154,13 @@ fn parse_active(params: &Params) -> ApiResult<Option<bool>> {
 }
 
 /// `GET /admin/identities/{id}/sessions?active=`
+#[utoipa::path(get, path = "/admin/identities/{id}/sessions", operation_id = "listIdentitySessions", tag = "session",
+    params(("id" = Uuid, Path, description = "The identity's id."), ActiveParam, PageParams),
+    responses(
+    (status = 200, description = "One page of the identity's sessions.", body = Vec<SessionSchema>,
+        headers(("Link" = String, description = "The first and next pages."))),
+    (status = 400, description = "A bad id, filter or page parameter.", body = ErrorEnvelope),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope)))]
 async fn list_identity_sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -135,6 +187,11 @@ async fn list_identity_sessions(
 }
 
 /// `DELETE /admin/identities/{id}/sessions`: signs the identity out everywhere.
+#[utoipa::path(delete, path = "/admin/identities/{id}/sessions", operation_id = "deleteIdentitySessions", tag = "session",
+    params(("id" = Uuid, Path, description = "The identity's id.")), responses(
+    (status = 204, description = "Every session of the identity is gone."),
+    (status = 400, description = "A bad id.", body = ErrorEnvelope),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope)))]
 async fn delete_identity_sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -144,6 +201,12 @@ async fn delete_identity_sessions(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// One session, with its identity.
+#[utoipa::path(get, path = "/admin/sessions/{id}", operation_id = "getSession", tag = "session",
+    params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "The session.", body = SessionSchema),
+    (status = 400, description = "A bad id.", body = ErrorEnvelope),
+    (status = 404, description = "No such session.", body = ErrorEnvelope)))]
 async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -153,6 +216,11 @@ async fn get_session(
 }
 
 /// `DELETE /admin/sessions/{id}`: deactivates the session.
+#[utoipa::path(delete, path = "/admin/sessions/{id}", operation_id = "disableSession", tag = "session",
+    params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 204, description = "Deactivated."),
+    (status = 400, description = "A bad id.", body = ErrorEnvelope),
+    (status = 404, description = "No such session.", body = ErrorEnvelope)))]
 async fn revoke_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -165,6 +233,11 @@ async fn revoke_session(
 
 /// `PATCH /admin/sessions/{id}/extend`: a fresh lifespan from now, once less than
 /// `session.earliest_possible_extend` of it is left.
+#[utoipa::path(patch, path = "/admin/sessions/{id}/extend", operation_id = "extendSession", tag = "session",
+    params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "The session, extended or not yet due.", body = SessionSchema),
+    (status = 400, description = "A bad id.", body = ErrorEnvelope),
+    (status = 404, description = "No such active session.", body = ErrorEnvelope)))]
 async fn extend_session(
     State(state): State<AppState>,
     Path(id): Path<String>,

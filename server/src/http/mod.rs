@@ -6,6 +6,7 @@ mod admin_identities;
 mod admin_sessions;
 mod extract;
 mod lenient;
+pub mod openapi;
 pub mod pagination;
 pub mod public;
 pub mod request;

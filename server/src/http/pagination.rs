@@ -32,6 +32,17 @@ impl Params {
     }
 }
 
+/// The keyset page parameters, for the API description ([`Page::parse`] reads them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageParams {
+    /// Items per page: 0 or less means the default, more than the maximum the maximum.
+    page_size: Option<i64>,
+    /// Where the next page starts: the `page_token` of the `Link` header's `rel="next"`.
+    page_token: Option<String>,
+}
+
 /// Which page: how many items, after which id.
 pub struct Page {
     pub size: u32,

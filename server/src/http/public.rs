@@ -10,8 +10,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::openapi::{
+    self, ErrorEnvelope, HealthNotReady, HealthStatus, IdentitySchema, JsonObject,
+};
 use crate::session::handlers as sessions;
 use crate::state::AppState;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_schemas, get_schema))]
+pub struct Api;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(alive, ready))]
+pub struct HealthApi;
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
@@ -24,12 +35,29 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sessions/{id}", delete(sessions::revoke_my_session))
         .merge(crate::flow::routes())
-        .merge(health_routes());
+        .merge(health_routes())
+        .route(openapi::PATH, get(openapi::public_description))
+        .route("/identities", any(to_admin))
+        .route("/identities/{*rest}", any(to_admin))
+        .route("/admin/{*rest}", any(to_admin));
     let router = super::api_layers(routes.with_state(state.clone()), &state, "public");
     match cors_layer(&state.config.serve.public.cors) {
         Some(cors) => router.layer(cors),
         None => router,
     }
+}
+
+/// Admin paths asked of the public listener: 307 to the same path and query on the admin
+/// listener (under `/admin`), method and body kept, as Kratos answers SDKs configured with one
+/// base URL. Nothing is served from here.
+async fn to_admin(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    let rest = path.strip_prefix("/admin").unwrap_or(path);
+    let mut target = state.urls.admin.clone();
+    let base = target.path().trim_end_matches('/').to_string();
+    target.set_path(&format!("{base}/admin{rest}"));
+    target.set_query(uri.query());
+    axum::response::Redirect::temporary(target.as_str()).into_response()
 }
 
 /// `serve.public.cors` as a CORS layer; `None` when disabled. Origins may use one `*`
@@ -88,10 +116,17 @@ pub fn health_routes() -> Router<AppState> {
         .route("/health/ready", get(ready))
 }
 
+/// Whether Ward is up; it does not check the database.
+#[utoipa::path(get, path = "/health/alive", operation_id = "isAlive", tag = "health",
+    responses((status = 200, description = "Ward is running.", body = HealthStatus)))]
 async fn alive() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Whether Ward can serve requests: its database answers.
+#[utoipa::path(get, path = "/health/ready", operation_id = "isReady", tag = "health", responses(
+    (status = 200, description = "Ready.", body = HealthStatus),
+    (status = 503, description = "Not ready, with the reason per dependency.", body = HealthNotReady)))]
 async fn ready(State(state): State<AppState>) -> Response {
     let check =
         tokio::time::timeout(std::time::Duration::from_secs(2), state.database.ping()).await;
@@ -108,12 +143,21 @@ async fn ready(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Pagination {
+    /// The page, from 0.
+    #[param(minimum = 0)]
     page: Option<usize>,
+    /// Schemas per page; at most 1000.
+    #[param(minimum = 0)]
     per_page: Option<usize>,
 }
 
+/// The identity schemas Ward knows.
+#[utoipa::path(get, path = "/schemas", operation_id = "listIdentitySchemas", tag = "identity", params(Pagination), responses(
+    (status = 200, description = "The schemas with their ids.", body = Vec<IdentitySchema>),
+    (status = 400, description = "A query parameter is not a number.", body = ErrorEnvelope)))]
 async fn list_schemas(
     State(state): State<AppState>,
     Query(pagination): Query<Pagination>,
@@ -131,6 +175,11 @@ async fn list_schemas(
     Ok(Json(schemas))
 }
 
+/// One identity schema, by its id or the unpadded base64url of its id (as in `schema_url`).
+#[utoipa::path(get, path = "/schemas/{id}", operation_id = "getIdentitySchema", tag = "identity",
+    params(("id" = String, Path, description = "The schema's id.")), responses(
+    (status = 200, description = "The JSON Schema.", body = JsonObject),
+    (status = 404, description = "No such schema.", body = ErrorEnvelope)))]
 async fn get_schema(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -10,11 +10,28 @@ use serde_json::{Value, json};
 use super::Session;
 use super::issue::session_json;
 use crate::error::{ApiError, ApiResult};
+use crate::http::openapi::{Count, ErrorEnvelope, Session as SessionSchema};
+use crate::http::pagination::PageParams;
 use crate::http::pagination::{Page, Params};
 use crate::http::request::{Client, session_token_in};
 use crate::identity::{Identity, IdentityState};
 use crate::state::AppState;
 use crate::store::SessionQuery;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(whoami, list_my_sessions, revoke_my_other_sessions, revoke_my_session))]
+pub struct Api;
+
+/// The session token header, for the API description; browsers send the session cookie
+/// instead.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct SessionCredentials {
+    /// A session token (`ory_st_…`) of an API flow.
+    #[param(rename = "X-Session-Token")]
+    session_token: Option<String>,
+}
 
 /// The caller's valid session and its active identity (without credentials), if the request
 /// carries one. One database round trip.
@@ -58,6 +75,13 @@ pub fn session_inactive() -> ApiError {
 /// `GET /sessions/whoami`: the caller's session, or 401 `session_inactive`. Valid sessions'
 /// answers are kept in the session cache (`session.cache`), which every change to a session
 /// or its identity clears at once; an inactive session always reads the database.
+#[utoipa::path(get, path = "/sessions/whoami", operation_id = "toSession", tag = "session", params(SessionCredentials),
+    responses(
+        (status = 200, description = "The caller's session; header `X-Kratos-Authenticated-Identity-Id` names the identity.",
+            body = SessionSchema),
+        (status = 401, description = "No valid session (`session_inactive`).", body = ErrorEnvelope),
+        (status = 403, description = "The session's AAL is below what is required (`session_aal2_required`).",
+            body = ErrorEnvelope)))]
 pub async fn whoami(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let token = session_token_in(request.headers(), &state.config.session.cookie.name)
         .ok_or_else(session_inactive)?;
@@ -110,6 +134,12 @@ async fn require_session(state: &AppState, client: &Client) -> ApiResult<(Sessio
 }
 
 /// `GET /sessions`: the caller's other active sessions.
+#[utoipa::path(get, path = "/sessions", operation_id = "listMySessions", tag = "session", params(SessionCredentials, PageParams),
+    responses(
+        (status = 200, description = "The caller's other active sessions, newest first.",
+            body = Vec<SessionSchema>, headers(("Link" = String, description = "The first and next pages."))),
+        (status = 400, description = "Bad paging parameters.", body = ErrorEnvelope),
+        (status = 401, description = "No valid session.", body = ErrorEnvelope)))]
 pub async fn list_my_sessions(
     State(state): State<AppState>,
     client: Client,
@@ -159,6 +189,9 @@ pub async fn sessions_page(
 }
 
 /// `DELETE /sessions`: signs out everywhere else; answers how many sessions ended.
+#[utoipa::path(delete, path = "/sessions", operation_id = "disableMyOtherSessions", tag = "session", params(SessionCredentials), responses(
+    (status = 200, description = "How many sessions ended.", body = Count),
+    (status = 401, description = "No valid session.", body = ErrorEnvelope)))]
 pub async fn revoke_my_other_sessions(
     State(state): State<AppState>,
     client: Client,
@@ -172,6 +205,13 @@ pub async fn revoke_my_other_sessions(
 }
 
 /// `DELETE /sessions/{id}`: ends another of the caller's sessions.
+#[utoipa::path(delete, path = "/sessions/{id}", operation_id = "disableMySession", tag = "session",
+    params(("id" = uuid::Uuid, Path, description = "The session to end."), SessionCredentials),
+    responses(
+        (status = 204, description = "Ended."),
+        (status = 400, description = "That is the current session.", body = ErrorEnvelope),
+        (status = 401, description = "No valid session.", body = ErrorEnvelope),
+        (status = 404, description = "No such session of the caller's.", body = ErrorEnvelope)))]
 pub async fn revoke_my_session(
     State(state): State<AppState>,
     client: Client,

@@ -17,6 +17,8 @@ dialect_tests!(
     all_sessions_in_pages,
     credentials_are_removed_one_at_a_time,
     batch_creates_identities_one_by_one,
+    admin_paths_on_the_public_listener_redirect,
+    each_listener_describes_its_api,
 );
 
 async fn get(app: &TestApp, url: String) -> reqwest::Response {
@@ -495,4 +497,59 @@ async fn kratos_pool_parameters_apply() {
         store.ping().await.unwrap();
         store.close().await;
     }
+}
+
+async fn admin_paths_on_the_public_listener_redirect(app: &TestApp) {
+    for (method, path, target) in [
+        (
+            Method::GET,
+            "/identities?page_size=1",
+            "/admin/identities?page_size=1",
+        ),
+        (Method::DELETE, "/identities/abc", "/admin/identities/abc"),
+        (Method::POST, "/admin/recovery/link", "/admin/recovery/link"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.public))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 307, "{method} {path}");
+        let location = response.headers()["location"].to_str().unwrap();
+        assert_eq!(
+            location,
+            format!("{}{target}", app.admin.trim_end_matches('/'))
+        );
+    }
+    // The public listener's own `/sessions` stays its own.
+    let response = get(app, format!("{}/sessions", app.public)).await;
+    assert_eq!(
+        json_with_status(response, 401).await["error"]["id"],
+        "session_inactive"
+    );
+}
+
+async fn each_listener_describes_its_api(app: &TestApp) {
+    let public = json_with_status(
+        get(app, format!("{}/.well-known/openapi.json", app.public)).await,
+        200,
+    )
+    .await;
+    assert_eq!(public["openapi"], "3.1.0");
+    assert_eq!(
+        public["paths"]["/self-service/login/api"]["get"]["operationId"],
+        "createNativeLoginFlow"
+    );
+    assert!(public["paths"].get("/admin/identities").is_none());
+    let admin = json_with_status(
+        get(app, format!("{}/.well-known/openapi.json", app.admin)).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        admin["paths"]["/admin/identities"]["post"]["operationId"],
+        "createIdentity"
+    );
+    assert!(admin["paths"].get("/self-service/login/api").is_none());
 }

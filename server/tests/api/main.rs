@@ -6,6 +6,7 @@ mod harness;
 
 mod account;
 mod admin_identities;
+mod api_description;
 mod browser_flows;
 mod cli;
 mod courier;
