@@ -38,7 +38,28 @@ use crate::store::IdentityQuery;
     version,
     metrics
 ))]
-pub struct Api;
+struct Api;
+
+/// The admin listener's API description.
+pub fn description() -> &'static Value {
+    use utoipa::OpenApi;
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        openapi::document(
+            "Ward admin API",
+            "Identities, sessions, recovery and the courier, as Ory Kratos serves them on its \
+             admin port. Every path is also served without its `/admin` prefix.",
+            [
+                Api::openapi(),
+                super::admin_identities::Api::openapi(),
+                super::admin_sessions::Api::openapi(),
+                super::admin_courier::Api::openapi(),
+                crate::flow::recovery::AdminApi::openapi(),
+                super::public::HealthApi::openapi(),
+            ],
+        )
+    })
+}
 
 const DEFAULT_PAGE_SIZE: u32 = 250;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -76,7 +97,10 @@ pub fn router(state: AppState) -> Router {
         .merge(admin)
         .route("/version", get(version))
         .route("/metrics/prometheus", get(metrics))
-        .route(openapi::PATH, get(openapi::admin_description));
+        .route(
+            openapi::PATH,
+            get(|| async { openapi::answer(description()) }),
+        );
     super::api_layers(routes.with_state(state.clone()), &state, "admin")
 }
 

@@ -18,7 +18,25 @@ use crate::state::AppState;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list_schemas, get_schema))]
-pub struct Api;
+struct Api;
+
+/// The public listener's API description.
+pub fn description() -> &'static Value {
+    use utoipa::OpenApi;
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        openapi::document(
+            "Ward public API",
+            "Self-service flows, sessions and identity schemas, as Ory Kratos serves them.",
+            [
+                Api::openapi(),
+                HealthApi::openapi(),
+                crate::flow::Api::openapi(),
+                sessions::Api::openapi(),
+            ],
+        )
+    })
+}
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(alive, ready))]
@@ -36,7 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}", delete(sessions::revoke_my_session))
         .merge(crate::flow::routes())
         .merge(health_routes())
-        .route(openapi::PATH, get(openapi::public_description))
+        .route(
+            openapi::PATH,
+            get(|| async { openapi::answer(description()) }),
+        )
         .route("/identities", any(to_admin))
         .route("/identities/{*rest}", any(to_admin))
         .route("/admin/{*rest}", any(to_admin));
