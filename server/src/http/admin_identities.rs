@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::admin::{CreateIdentityBody, new_identity, parse_id};
+use super::identity_body::{CreateIdentityBody, new_identity, parse_id};
 use super::{JsonBody, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::http::openapi::{BatchPatchResult, ErrorEnvelope};

@@ -5,6 +5,7 @@ mod admin_courier;
 mod admin_identities;
 mod admin_sessions;
 mod extract;
+mod identity_body;
 mod lenient;
 pub mod openapi;
 pub mod pagination;
