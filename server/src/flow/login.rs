@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::respond::{
-    answer_new_flow, init_url, is_browser_navigation, respond_flow_error, signed_in_response,
+    SignedIn, answer_new_flow, init_url, is_browser_navigation, respond_flow_error,
+    signed_in_response,
 };
 use super::{
     FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
@@ -278,8 +279,7 @@ async fn finish(
         client,
         &flow,
         body,
-        token.as_ref().map(|t| t.expose()),
-        &session,
+        SignedIn::new(&session, token.as_ref().map(|t| t.expose())),
         &destination,
     ))
 }

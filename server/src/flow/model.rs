@@ -143,6 +143,17 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Binds a browser flow to `token`: the field submissions are checked against and the
+    /// form's hidden `csrf_token`.
+    pub fn set_csrf_token(&mut self, token: &str) {
+        self.csrf_token = Some(token.to_string());
+        if let Some(node) = self.ui.input_mut("csrf_token")
+            && let app::model::NodeAttributes::Input(input) = &mut node.attributes
+        {
+            input.value = Some(json!(token));
+        }
+    }
+
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires_at <= now
     }

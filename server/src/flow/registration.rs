@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::respond::push_continue_with;
 use super::respond::{
-    answer_new_flow, init_url, is_browser_navigation, respond_api_error, respond_flow_error,
-    signed_in_response,
+    SignedIn, answer_new_flow, init_url, is_browser_navigation, respond_api_error,
+    respond_flow_error, signed_in_response,
 };
 use super::verification;
 use super::{
@@ -205,9 +205,20 @@ async fn finish(
 ) -> Result<Response, FlowError> {
     let mut identity = identity;
     let mut changes = Changes::default();
+    let hooks = hook::registration_hooks(state, method);
+    // Signing the new identity in gives the browser a new CSRF token; the verification flow
+    // made for this browser below must carry that one, or the browser could not read it.
+    let csrf_token = crate::session::cookie::new_csrf_token();
+    let signs_in = hook::configured(hooks, HookName::Session);
     // With verification on, every new address gets its message in the same transaction.
-    let verification =
-        verification::start_for(state, client, &mut identity, flow.flow_type, &mut changes);
+    let verification = verification::start_for(
+        state,
+        client,
+        &mut identity,
+        flow.flow_type,
+        signs_in.then_some(csrf_token.as_str()),
+        &mut changes,
+    );
     flow.state = STATE_PASSED_CHALLENGE.into();
     flow.updated_at = state.clock.now();
     changes.create_identity = Some(identity.clone());
@@ -231,12 +242,7 @@ async fn finish(
     let show_verification = verification
         .as_ref()
         .and_then(|item| item["flow"]["url"].as_str())
-        .filter(|_| {
-            hook::configured(
-                hook::registration_hooks(state, method),
-                HookName::ShowVerificationUi,
-            )
-        });
+        .filter(|_| hook::configured(hooks, HookName::ShowVerificationUi));
     let destination = show_verification
         .map(str::to_string)
         .unwrap_or_else(|| after_url(state, Some(&flow)));
@@ -248,8 +254,11 @@ async fn finish(
                 client,
                 &flow,
                 body,
-                Some(token.expose()),
-                &session,
+                SignedIn {
+                    session: &session,
+                    token: Some(token.expose()),
+                    csrf_token,
+                },
                 &destination,
             ))
         }

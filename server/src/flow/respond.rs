@@ -242,6 +242,27 @@ pub fn expired_on_get(state: &AppState, flow: &Flow) -> ApiError {
         .with_details(json!({"redirect_to": init("browser"), "api": init("api")}))
 }
 
+/// A session a flow just issued (or refreshed), as the answer hands it over.
+pub struct SignedIn<'a> {
+    pub session: &'a crate::session::Session,
+    /// The new session token; `None` when an existing session was refreshed.
+    pub token: Option<&'a str>,
+    /// The browser's CSRF token from now on: a new identity in a browser gets a new one. Flows
+    /// made for that browser in the same request (a verification flow after sign-up) must
+    /// carry it.
+    pub csrf_token: String,
+}
+
+impl<'a> SignedIn<'a> {
+    pub fn new(session: &'a crate::session::Session, token: Option<&'a str>) -> Self {
+        Self {
+            session,
+            token,
+            csrf_token: new_csrf_token(),
+        }
+    }
+}
+
 /// The answer after a flow signed someone in: a redirect with cookies for browsers, JSON with
 /// cookies for SPAs, JSON with the session token for native apps. `body` already holds what
 /// the flow reports (`session`, `identity`).
@@ -250,10 +271,14 @@ pub fn signed_in_response(
     client: &Client,
     flow: &Flow,
     mut body: Value,
-    token: Option<&str>,
-    session: &crate::session::Session,
+    signed_in: SignedIn<'_>,
     destination: &str,
 ) -> Response {
+    let SignedIn {
+        session,
+        token,
+        csrf_token,
+    } = signed_in;
     match flow.flow_type {
         FlowType::Api => {
             if !body["continue_with"].is_array() {
@@ -285,8 +310,7 @@ pub fn signed_in_response(
                 token.and_then(|token| session_cookie(state, token, session.expires_at))
             {
                 headers.append(header::SET_COOKIE, cookie);
-                // A new identity in this browser gets a new CSRF token.
-                if let Some(csrf) = csrf_cookie(state, &new_csrf_token()) {
+                if let Some(csrf) = csrf_cookie(state, &csrf_token) {
                     headers.append(header::SET_COOKIE, csrf);
                 }
             }

@@ -299,8 +299,14 @@ async fn finish(
     });
     let mut continue_with = Vec::new();
     if new_addresses
-        && let Some(item) =
-            verification::start_for(state, client, &mut identity, flow.flow_type, &mut changes)
+        && let Some(item) = verification::start_for(
+            state,
+            client,
+            &mut identity,
+            flow.flow_type,
+            None,
+            &mut changes,
+        )
     {
         continue_with.push(item);
     }

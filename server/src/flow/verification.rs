@@ -222,12 +222,14 @@ pub(super) async fn finish(
 
 /// Starts verification of `identity`'s unverified addresses after a flow of `flow_type` (the
 /// `verification` hook): a new verification flow with a message per address, all written in
-/// `changes`. Returns the `continue_with` item that points at it.
+/// `changes`. Returns the `continue_with` item that points at it. `csrf_token` replaces the
+/// browser's current token when the same answer gives the browser a new one.
 pub fn start_for(
     state: &AppState,
     client: &Client,
     identity: &mut Identity,
     flow_type: FlowType,
+    csrf_token: Option<&str>,
     changes: &mut Changes,
 ) -> Option<Value> {
     let strategy = state.strategies.verification.as_ref()?;
@@ -239,6 +241,9 @@ pub fn start_for(
         .collect();
     let first = pending.first()?.clone();
     let (mut flow, _) = new_flow(state, client, FlowKind::Verification, flow_type, None);
+    if let Some(token) = csrf_token.filter(|_| flow_type == FlowType::Browser) {
+        flow.set_csrf_token(token);
+    }
     for address in &pending {
         let result = one_time::send(state, strategy, &mut flow, address, Some(identity), changes);
         if result.is_err() {

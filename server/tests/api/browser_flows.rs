@@ -539,3 +539,54 @@ async fn stored_errors(app: &TestApp) {
         "{html}"
     );
 }
+
+/// The reference UI's path after sign-up with `show_verification_ui`: the browser is sent to
+/// the verification flow the sign-up started, and must be able to read it with the CSRF
+/// cookie the sign-up just replaced.
+async fn sign_up_leads_to_a_readable_verification_flow(dialect: ward::store::Dialect) {
+    let hooks = r#"[{"hook":"session"},{"hook":"show_verification_ui"}]"#;
+    let extra = [("SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS", hooks)];
+    let Some((app, _smtp)) = crate::mail::spawn(dialect, &extra).await else {
+        return;
+    };
+    let browser = app.browser();
+    let response = sign_up(&app, &browser, "verify-me@example.com").await;
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let prefix = format!("{}/verification?flow=", app.ui);
+    assert!(location.starts_with(&prefix), "{location}");
+    let flow = get_browser_flow(&app, &browser, "verification", &location[prefix.len()..]).await;
+    assert_eq!(flow["state"], "sent_email");
+    assert!(
+        flow["ui"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["attributes"]["name"] == "code")
+    );
+    // The form's token is the browser's new one: submitting a wrong code is judged, not refused.
+    let form = [
+        ("csrf_token", csrf_of(&flow)),
+        ("method", "code".to_string()),
+        ("code", "000000".to_string()),
+    ];
+    let response = browser
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .header("accept", "application/json")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let refused = json_with_status(response, 400).await;
+    assert_eq!(crate::account::message_ids(&refused), [4070006]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_leads_to_a_readable_verification_flow_sqlite() {
+    sign_up_leads_to_a_readable_verification_flow(ward::store::Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_leads_to_a_readable_verification_flow_postgres() {
+    sign_up_leads_to_a_readable_verification_flow(ward::store::Dialect::Postgres).await;
+}
