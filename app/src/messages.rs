@@ -31,11 +31,27 @@ pub fn english(id: u32, context: &Value) -> String {
     match id {
         1010001 => "Sign in".into(),
         1010003 => "Please confirm this action by verifying that it is you.".into(),
+        1010004 => "Please complete the second authentication challenge.".into(),
+        1010006 => "Authentication code".into(),
+        1010007 => "Backup recovery code".into(),
+        1010009 => "Use Authenticator".into(),
+        1010010 => "Use backup recovery code".into(),
         1010013 => "Continue".into(),
         1010022 => "Sign in with password".into(),
         1040001 => "Sign up".into(),
         1040003 => "Continue".into(),
         1050001 => "Your changes have been saved!".into(),
+        1050004 => "Unlink TOTP Authenticator App".into(),
+        1050005 => "Authenticator app QR code".into(),
+        1050006 | 1050009 => field("secret"),
+        1050007 => "Reveal backup recovery codes".into(),
+        1050008 => "Generate new backup recovery codes".into(),
+        1050010 => "These are your back up recovery codes. Please keep them in a safe place!".into(),
+        1050011 => "Confirm backup recovery codes".into(),
+        1050014 => format!("Secret was used at {}", field("used_at")),
+        1050015 => lookup_codes(context),
+        1050016 => "Disable this method".into(),
+        1050017 => "This is your authenticator app secret. Use it if you can not scan the QR code.".into(),
         1060001 => "You successfully recovered your account. Please change your password or set up an alternative sign-in method within the next few minutes.".into(),
         1060002 => "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),
         1060003 => "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),
@@ -59,6 +75,11 @@ pub fn english(id: u32, context: &Value) -> String {
         4000004 => format!("Does not match pattern \"{}\".", field("pattern")),
         4000005 => format!("The password can not be used because {}.", field("reason")),
         4000006 => "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.".into(),
+        4000008 => "The provided authentication code is invalid, please try again.".into(),
+        4000011 => "You have no TOTP device set up.".into(),
+        4000012 => "This backup recovery code has already been used.".into(),
+        4000014 => "You have no backup recovery codes set up.".into(),
+        4000016 => "The backup recovery code is not valid.".into(),
         4000007 => "An account with the same identifier (email, phone, username, ...) exists already.".into(),
         4000017 => format!("Length must be <= {}, but got {}.", field("max_length"), field("actual_length")),
         4000018 => format!("Must be >= {} but found {}.", field("minimum"), field("actual")),
@@ -95,6 +116,24 @@ pub fn english(id: u32, context: &Value) -> String {
         5000001 => field("reason"),
         _ => format!("Message {id}"),
     }
+}
+
+/// The backup codes of message 1050015: each code, or "used" for a spent one.
+fn lookup_codes(context: &Value) -> String {
+    let secrets = context.get("secrets").and_then(Value::as_array);
+    secrets
+        .into_iter()
+        .flatten()
+        .map(|secret| match secret.get("id").and_then(Value::as_u64) {
+            Some(1050014) => "used".to_string(),
+            _ => secret
+                .pointer("/context/secret")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn quoted(value: &str) -> String {

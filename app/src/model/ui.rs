@@ -159,6 +159,32 @@ impl UiNode {
         }
     }
 
+    /// An image node (`img`), such as a QR code in a `data:` URL.
+    pub fn image(group: NodeGroup, id: &str, src: String, size: u32, label: UiText) -> Self {
+        Self {
+            node_type: "img".into(),
+            group,
+            attributes: NodeAttributes::Other(serde_json::json!({
+                "node_type": "img", "id": id, "src": src, "width": size, "height": size,
+            })),
+            messages: Vec::new(),
+            meta: NodeMeta { label: Some(label) },
+        }
+    }
+
+    /// A text node: `text` shown as it is (a secret to copy, a list of codes).
+    pub fn text(group: NodeGroup, id: &str, text: UiText, label: UiText) -> Self {
+        Self {
+            node_type: "text".into(),
+            group,
+            attributes: NodeAttributes::Other(serde_json::json!({
+                "node_type": "text", "id": id, "text": text,
+            })),
+            messages: Vec::new(),
+            meta: NodeMeta { label: Some(label) },
+        }
+    }
+
     pub fn name(&self) -> Option<&str> {
         match &self.attributes {
             NodeAttributes::Input(input) => Some(&input.name),

@@ -70,7 +70,7 @@ pub struct SettingsFlowConfig {
     /// Changing credentials or addresses needs a sign-in at most this long ago.
     #[serde(with = "duration")]
     pub privileged_session_max_age: Duration,
-    pub required_aal: String,
+    pub required_aal: super::RequiredAal,
     pub before: HookList,
     pub after: SettingsAfterHooks,
 }
@@ -81,7 +81,7 @@ impl Default for SettingsFlowConfig {
             ui_url: None,
             lifespan: Duration::from_secs(3600),
             privileged_session_max_age: Duration::from_secs(3600),
-            required_aal: "highest_available".into(),
+            required_aal: super::RequiredAal::HighestAvailable,
             before: HookList::default(),
             after: SettingsAfterHooks::default(),
         }

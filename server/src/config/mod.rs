@@ -12,6 +12,7 @@ use url::Url;
 
 mod account;
 mod load;
+mod mfa;
 mod units;
 
 pub use account::{
@@ -19,6 +20,7 @@ pub use account::{
     OneTimeMethod, ProfileMethod, SettingsFlowConfig, Smtp, TemplateConfig, TemplatePair,
 };
 pub use load::Loaded;
+pub use mfa::{RequiredAal, TotpConfig, TotpMethod, WhoamiConfig};
 use units::{byte_size, duration, optional_duration};
 
 /// Parses a byte size as config does ("19MB", "64KB"; units of 1024).
@@ -371,6 +373,7 @@ pub struct Methods {
     pub code: CodeMethod,
     pub link: LinkMethod,
     pub profile: ProfileMethod,
+    pub totp: TotpMethod,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -473,6 +476,7 @@ pub struct SessionConfig {
     #[serde(with = "optional_duration")]
     pub earliest_possible_extend: Option<Duration>,
     pub cookie: SessionCookie,
+    pub whoami: WhoamiConfig,
     /// Ward only: whoami answers kept in memory by `/sessions/whoami`.
     pub cache: SessionCacheConfig,
 }
@@ -483,6 +487,7 @@ impl Default for SessionConfig {
             lifespan: Duration::from_secs(24 * 3600),
             earliest_possible_extend: None,
             cookie: SessionCookie::default(),
+            whoami: WhoamiConfig::default(),
             cache: SessionCacheConfig::default(),
         }
     }

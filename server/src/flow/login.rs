@@ -21,14 +21,14 @@ use super::{
     load_for_submit, new_flow, read_flow, return_url, see_other, session_already_available,
     validate_return_to,
 };
-use crate::config::HookName;
+use crate::config::{HookName, RequiredAal};
 use crate::error::ApiError;
 use crate::flow::Flow;
 use crate::http::request::{Client, Submission, field};
 use crate::identity::Identity;
 use crate::session::handlers::current_session;
 use crate::session::issue::{issue, session_json};
-use crate::session::{Aal, AuthenticationMethod};
+use crate::session::{Aal, AuthenticationMethod, SessionToken};
 use crate::state::AppState;
 use crate::strategy::LoginOutcome;
 
@@ -76,23 +76,24 @@ async fn init(
 ) -> Result<Response, ApiError> {
     let return_to = validate_return_to(state, query.return_to.as_deref())?;
     let existing = current_session(state, client).await?;
-    match query.aal.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("aal1") => {}
-        Some("aal2") if existing.is_none() => {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED)
-                .with_id("session_aal1_required")
-                .with_reason(
-                    "You must sign in with a first factor before you can add a second one.",
-                ));
-        }
+    let requested = match query.aal.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("aal1") => Aal::Aal1,
+        Some("aal2") => Aal::Aal2,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "The requested authenticator assurance level {other:?} is not available: no second-factor method is enabled."
+                "The requested authenticator assurance level {other:?} is not available; ask for aal1 or aal2."
             )));
         }
+    };
+    if requested == Aal::Aal2 && existing.is_none() {
+        return Err(aal1_required());
     }
     let refresh = query.refresh() && existing.is_some();
-    if existing.is_some() && !refresh {
+    // A session that already has the level asked for needs no login, unless it re-authenticates.
+    if let Some((session, _)) = &existing
+        && session.aal >= requested
+        && !refresh
+    {
         if is_browser_navigation(client, flow_type) {
             let target =
                 return_to.unwrap_or_else(|| return_url(state, None, &after_defaults(state)));
@@ -103,14 +104,45 @@ async fn init(
 
     let (mut flow, set_cookie) = new_flow(state, client, FlowKind::Login, flow_type, return_to);
     flow.refresh = refresh;
-    if let Some((session, _)) = existing.filter(|_| refresh) {
-        // The session's identity comes without credentials; the identifier lives in them.
-        let identity = state.identities.get_identity(session.identity_id).await?;
-        prefill_identifier(&mut flow, &identity);
-        flow.ui.messages.push(app::model::UiText::plain(1010003));
+    flow.requested_aal = requested;
+    // Refreshing and stepping up concern the signed-in identity (with its credentials).
+    let identity = match &existing {
+        Some((session, _)) if refresh || requested == Aal::Aal2 => {
+            Some(state.identities.get_identity(session.identity_id).await?)
+        }
+        _ => None,
+    };
+    populate(state, &mut flow, identity.as_ref());
+    if let Some(identity) = &identity {
+        if requested == Aal::Aal1 {
+            prefill_identifier(&mut flow, identity);
+        }
+        if refresh {
+            flow.ui.messages.push(app::model::UiText::plain(1010003));
+        }
     }
     state.flows.create_flow(&flow).await?;
     Ok(answer_new_flow(state, client, &flow, set_cookie))
+}
+
+/// Adds the nodes of the methods that prove the assurance level the flow asks for; an aal2
+/// flow belongs to the signed-in `identity` and offers its second factors.
+pub(super) fn populate(state: &AppState, flow: &mut Flow, identity: Option<&Identity>) {
+    if flow.requested_aal == Aal::Aal2 {
+        flow.identity_id = identity.map(|identity| identity.id);
+        flow.ui.messages.push(app::model::UiText::plain(1010004));
+    }
+    for strategy in &state.strategies.login {
+        if strategy.aal() == flow.requested_aal {
+            strategy.populate_login(state, flow, identity);
+        }
+    }
+}
+
+fn aal1_required() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED)
+        .with_id("session_aal1_required")
+        .with_reason("You must sign in with a first factor before you can add a second one.")
 }
 
 /// Re-authentication asks for the password of the signed-in identity only.
@@ -189,7 +221,21 @@ async fn run(
     form: &Value,
 ) -> Result<Response, FlowError> {
     let existing = current_session(state, client).await?;
-    if existing.is_some() && !flow.refresh {
+    // The identity an aal2 flow steps up: the signed-in one, which the flow was made for.
+    let mut step_up = None;
+    if flow.requested_aal == Aal::Aal2 {
+        let Some((session, _)) = &existing else {
+            return Err(aal1_required().into());
+        };
+        if flow.identity_id != Some(session.identity_id) {
+            return Err(super::settings::identity_mismatch().into());
+        }
+        step_up = Some(state.identities.get_identity(session.identity_id).await?);
+    }
+    if let Some((session, _)) = &existing
+        && session.aal >= flow.requested_aal
+        && !flow.refresh
+    {
         if is_browser_navigation(client, flow.flow_type) {
             return Ok(see_other(&return_url(
                 state,
@@ -202,7 +248,13 @@ async fn run(
     flow.ui.clear_messages();
     flow.active = field(form, "method").map(str::to_string);
     for strategy in &state.strategies.login {
-        match strategy.login(state, &mut flow, form).await? {
+        if strategy.aal() != flow.requested_aal {
+            continue;
+        }
+        match strategy
+            .login(state, &mut flow, form, step_up.as_ref())
+            .await?
+        {
             LoginOutcome::NotMine => continue,
             LoginOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
             LoginOutcome::Authenticated { identity, method } => {
@@ -244,24 +296,49 @@ async fn finish(
         return Err(FlowError::Rejected(Box::new(flow)));
     }
     let now = state.clock.now();
-    let (session, token) =
-        match existing.filter(|session| flow.refresh && session.identity_id == identity.id) {
-            Some(mut session) => {
-                session.authenticated_at = now;
-                session.authentication_methods.push(AuthenticationMethod {
-                    method: method.into(),
-                    aal: Aal::Aal1,
-                    completed_at: now,
-                    provider: None,
-                });
-                state.sessions.update_session(&session).await?;
-                (session, None)
+    let aal = if flow.requested_aal == Aal::Aal2 {
+        Aal::Aal2
+    } else {
+        Aal::Aal1
+    };
+    let continuing = existing
+        .filter(|session| session.identity_id == identity.id && (flow.refresh || aal == Aal::Aal2));
+    let continuing_identity = continuing.is_some();
+    let (session, token) = match continuing {
+        // Re-authentication and step-up continue the signed-in session.
+        Some(mut session) => {
+            session.authenticated_at = now;
+            session.authentication_methods.push(AuthenticationMethod {
+                method: method.into(),
+                aal,
+                completed_at: now,
+                provider: None,
+            });
+            session.aal = session.achieved_aal();
+            // A browser's session that gains a level gets a new token (ASVS 3.2.1); native
+            // apps keep theirs, which they hold and send, and get it back in the answer.
+            let token = if flow.flow_type == FlowType::Browser && aal == Aal::Aal2 {
+                let token = SessionToken::generate();
+                session.token_hash = token.hash();
+                Some(token)
+            } else {
+                client
+                    .header_token
+                    .as_deref()
+                    .map(SessionToken::from_client)
+            };
+            if aal == Aal::Aal2 {
+                // The second factor may have changed the identity (a backup code used up).
+                state.identities.update_identity(identity).await?;
             }
-            None => {
-                let (session, token) = issue(state, identity, method, client).await?;
-                (session, Some(token))
-            }
-        };
+            state.sessions.update_session(&session).await?;
+            (session, token)
+        }
+        None => {
+            let (session, token) = issue(state, identity, method, client).await?;
+            (session, Some(token))
+        }
+    };
     flow.state = STATE_PASSED_CHALLENGE.into();
     flow.updated_at = now;
     state.flows.update_flow(&flow).await?;
@@ -272,14 +349,31 @@ async fn finish(
             .await?;
     }
 
-    let destination = return_url(state, Some(&flow), &after_defaults(state));
+    let mut destination = return_url(state, Some(&flow), &after_defaults(state));
+    // A first factor is not enough for an identity with a second one (where whoami asks for
+    // the highest level available): browsers go on to the second factor, then where they were
+    // going.
+    if session.aal < Aal::Aal2
+        && state.config.session.whoami.required_aal == RequiredAal::HighestAvailable
+        && identity.has_second_factor()
+    {
+        destination = crate::session::step_up_url(state, Some(&destination));
+    }
     let body = json!({ "session": session_json(state, &session, identity) });
+    let mut signed_in = SignedIn::new(&session, token.as_ref().map(|t| t.expose()));
+    if continuing_identity {
+        // The same identity keeps its CSRF token.
+        signed_in.csrf_token = client
+            .cookie(&crate::session::cookie::csrf_cookie_name(state))
+            .map(str::to_string)
+            .unwrap_or(signed_in.csrf_token);
+    }
     Ok(signed_in_response(
         state,
         client,
         &flow,
         body,
-        SignedIn::new(&session, token.as_ref().map(|t| t.expose())),
+        signed_in,
         &destination,
     ))
 }

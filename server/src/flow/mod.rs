@@ -332,11 +332,8 @@ pub fn new_flow(
         updated_at: now,
     };
     match kind {
-        FlowKind::Login => {
-            for strategy in &state.strategies.login {
-                strategy.populate_login(state, &mut flow);
-            }
-        }
+        // Login nodes depend on the assurance level asked for: see `login::populate`.
+        FlowKind::Login => {}
         FlowKind::Registration => {
             for strategy in &state.strategies.registration {
                 strategy.populate_registration(state, &mut flow);

@@ -208,11 +208,26 @@ async fn replace_expired(
         old.flow_type,
         old.return_to.clone(),
     );
-    if old.kind == FlowKind::Settings
-        && let Some(identity_id) = old.identity_id
-    {
-        let identity = state.identities.get_identity(identity_id).await?;
-        super::settings::attach(state, &mut flow, &identity);
+    // The nodes that depend on the identity: settings shows its values, an aal2 login its
+    // second factors.
+    let identity = match (old.kind, old.identity_id) {
+        (FlowKind::Settings | FlowKind::Login, Some(id)) => {
+            Some(state.identities.get_identity(id).await?)
+        }
+        _ => None,
+    };
+    match old.kind {
+        FlowKind::Settings => {
+            if let Some(identity) = &identity {
+                super::settings::attach(state, &mut flow, identity);
+            }
+        }
+        FlowKind::Login => {
+            flow.refresh = old.refresh;
+            flow.requested_aal = old.requested_aal;
+            super::login::populate(state, &mut flow, identity.as_ref());
+        }
+        _ => {}
     }
     let expired_at = old.expires_at;
     flow.ui.messages.push(app::model::UiText::new(

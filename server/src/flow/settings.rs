@@ -25,8 +25,9 @@ use crate::config::HookName;
 use crate::error::ApiError;
 use crate::http::request::{Client, Submission, field};
 use crate::identity::{Identity, View};
-use crate::session::Session;
-use crate::session::handlers::{current_session, session_inactive};
+use crate::session::handlers::{current_session, lacks_second_factor, session_inactive};
+use crate::session::{Aal, AuthenticationMethod, Session};
+use crate::session::{aal2_required, step_up_url};
 use crate::state::AppState;
 use crate::store::Changes;
 use crate::strategy::SettingsOutcome;
@@ -108,6 +109,13 @@ async fn init(
     let Some((session, _)) = current_session(state, client).await? else {
         return Ok(sign_in_first(state, client, flow_type));
     };
+    if needs_second_factor(state, &session).await? {
+        let back = init_url(state, FlowKind::Settings);
+        if is_browser_navigation(client, flow_type) {
+            return Ok(see_other(&step_up_url(state, Some(&back))));
+        }
+        return Ok(aal2_required(state, Some(&back)));
+    }
     let identity = state.identities.get_identity(session.identity_id).await?;
     let (mut flow, set_cookie) = new_flow(state, client, FlowKind::Settings, flow_type, return_to);
     attach(state, &mut flow, &identity);
@@ -141,6 +149,9 @@ pub async fn get_flow(
     if flow.identity_id != Some(session.identity_id) {
         return Err(identity_mismatch());
     }
+    if needs_second_factor(&state, &session).await? {
+        return Ok(aal2_required(&state, Some(&flow_page(&state, &flow))));
+    }
     if flow.is_expired(state.clock.now()) {
         return Err(expired_on_get(&state, &flow));
     }
@@ -148,7 +159,22 @@ pub async fn get_flow(
     Ok(Json(flow.to_json()).into_response())
 }
 
-fn identity_mismatch() -> ApiError {
+/// Whether the session must prove the identity's second factor before settings
+/// (`selfservice.flows.settings.required_aal`).
+async fn needs_second_factor(state: &AppState, session: &Session) -> Result<bool, ApiError> {
+    let required = state.config.selfservice.flows.settings.required_aal;
+    lacks_second_factor(state, session, required).await
+}
+
+/// The settings page showing `flow`.
+fn flow_page(state: &AppState, flow: &Flow) -> String {
+    let mut page = ui_url(state, FlowKind::Settings);
+    page.query_pairs_mut()
+        .append_pair("flow", &flow.id.to_string());
+    page.to_string()
+}
+
+pub(super) fn identity_mismatch() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN)
         .with_id("security_identity_mismatch")
         .with_reason("The requested flow does not belong to this user.")
@@ -194,6 +220,13 @@ pub async fn submit(
         if flow.identity_id != Some(session.identity_id) {
             return Err(identity_mismatch().into());
         }
+        if needs_second_factor(&state, &session).await? {
+            let back = flow_page(&state, &flow);
+            if is_browser_navigation(&client, flow.flow_type) {
+                return Ok(see_other(&step_up_url(&state, Some(&back))));
+            }
+            return Ok(aal2_required(&state, Some(&back)));
+        }
         run(&state, &client, flow, session, &form).await
     }
     .await;
@@ -222,11 +255,31 @@ async fn run(
         {
             SettingsOutcome::NotMine => continue,
             SettingsOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
-            SettingsOutcome::Changed { method, privileged } => {
+            SettingsOutcome::Changed {
+                method,
+                privileged,
+                second_factor,
+            } => {
                 if privileged && !is_privileged(state, &session) {
                     return Ok(refresh_required(state, client, &flow));
                 }
-                return finish(state, client, flow, identity, &original, &session, method).await;
+                let mut session = session;
+                let original_aal = session.aal;
+                if second_factor {
+                    let now = state.clock.now();
+                    session.authentication_methods.push(AuthenticationMethod {
+                        method: method.into(),
+                        aal: Aal::Aal2,
+                        completed_at: now,
+                        provider: None,
+                    });
+                    session.aal = session.achieved_aal();
+                }
+                let before = Before {
+                    identity: &original,
+                    aal: original_aal,
+                };
+                return finish(state, client, flow, identity, before, &session, method).await;
             }
         }
     }
@@ -251,9 +304,7 @@ fn is_privileged(state: &AppState, session: &Session) -> bool {
 
 /// The caller must sign in again; the refresh login returns to this settings flow.
 fn refresh_required(state: &AppState, client: &Client, flow: &Flow) -> Response {
-    let mut back = ui_url(state, FlowKind::Settings);
-    back.query_pairs_mut()
-        .append_pair("flow", &flow.id.to_string());
+    let back = flow_page(state, flow);
     let mut login = state
         .urls
         .public
@@ -262,7 +313,7 @@ fn refresh_required(state: &AppState, client: &Client, flow: &Flow) -> Response 
     login
         .query_pairs_mut()
         .append_pair("refresh", "true")
-        .append_pair("return_to", back.as_str());
+        .append_pair("return_to", &back);
     if is_browser_navigation(client, flow.flow_type) {
         return see_other(login.as_str());
     }
@@ -277,6 +328,12 @@ fn refresh_required(state: &AppState, client: &Client, flow: &Flow) -> Response 
     (StatusCode::FORBIDDEN, Json(body)).into_response()
 }
 
+/// The identity and the session's level before the change.
+struct Before<'a> {
+    identity: &'a Identity,
+    aal: Aal,
+}
+
 /// Stores the change with what follows from it (verification of new addresses, revoked
 /// sessions) in one transaction, then shows the flow again with "saved".
 async fn finish(
@@ -284,10 +341,14 @@ async fn finish(
     client: &Client,
     mut flow: Flow,
     mut identity: Identity,
-    original: &Identity,
+    before: Before<'_>,
     session: &Session,
     method: &'static str,
 ) -> Result<Response, FlowError> {
+    let Before {
+        identity: original,
+        aal: original_aal,
+    } = before;
     let now = state.clock.now();
     let mut changes = Changes::default();
     let new_addresses = identity.verifiable_addresses.iter().any(|address| {
@@ -334,6 +395,9 @@ async fn finish(
         .insert("continue_with".into(), json!(continue_with));
     changes.update_identity = Some(identity);
     changes.update_flows.push(flow.clone());
+    if session.aal != original_aal {
+        changes.update_sessions.push(session.clone());
+    }
     state.changes.commit(changes, now).await?;
 
     if is_browser_navigation(client, flow.flow_type)

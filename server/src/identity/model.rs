@@ -200,6 +200,22 @@ pub struct View<'a> {
 }
 
 impl Identity {
+    /// Whether a second factor is set up (a TOTP app, backup codes), so that the highest level
+    /// available to the identity is aal2. Needs the credentials loaded.
+    pub fn has_second_factor(&self) -> bool {
+        let configured = |kind, key: &str| {
+            self.credentials
+                .get(&kind)
+                .is_some_and(|credential| match credential.config.get(key) {
+                    Some(Value::String(text)) => !text.is_empty(),
+                    Some(Value::Array(items)) => !items.is_empty(),
+                    _ => false,
+                })
+        };
+        configured(CredentialType::Totp, "totp_url")
+            || configured(CredentialType::LookupSecret, "recovery_codes")
+    }
+
     pub fn new(schema_id: String, traits: Value, now: OffsetDateTime) -> Self {
         Self {
             id: Uuid::new_v4(),

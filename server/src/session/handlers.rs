@@ -7,8 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Session;
 use super::issue::session_json;
+use super::{Aal, Session};
+use crate::config::RequiredAal;
 use crate::error::{ApiError, ApiResult};
 use crate::http::openapi::{Count, ErrorEnvelope, Session as SessionSchema};
 use crate::http::pagination::PageParams;
@@ -66,6 +67,21 @@ async fn session_for_hash(
     }))
 }
 
+/// Whether `session` is below what `required` asks of it: aal2 when its identity has a second
+/// factor (`highest_available`).
+pub async fn lacks_second_factor(
+    state: &AppState,
+    session: &Session,
+    required: RequiredAal,
+) -> ApiResult<bool> {
+    Ok(required == RequiredAal::HighestAvailable
+        && session.aal < Aal::Aal2
+        && state
+            .identities
+            .has_second_factor(session.identity_id)
+            .await?)
+}
+
 pub fn session_inactive() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED)
         .with_id("session_inactive")
@@ -96,6 +112,9 @@ pub async fn whoami(State(state): State<AppState>, request: Request) -> ApiResul
     let (session, identity) = session_for_hash(&state, &token_hash)
         .await?
         .ok_or_else(session_inactive)?;
+    if lacks_second_factor(&state, &session, state.config.session.whoami.required_aal).await? {
+        return Ok(super::aal2_required(&state, None));
+    }
     let body = serde_json::to_vec(&session_json(&state, &session, &identity))
         .map(Bytes::from)
         .map_err(ApiError::internal)?;

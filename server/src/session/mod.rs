@@ -104,10 +104,59 @@ impl Session {
         }
     }
 
+    /// The level its methods prove together: aal2 with a first and a second factor, aal1 with
+    /// a first factor only (as Kratos counts).
+    pub fn achieved_aal(&self) -> Aal {
+        let has = |aal| {
+            self.authentication_methods
+                .iter()
+                .any(|method| method.aal == aal)
+        };
+        match (has(Aal::Aal1), has(Aal::Aal2)) {
+            (true, true) => Aal::Aal2,
+            (false, false) => Aal::Aal0,
+            _ => Aal::Aal1,
+        }
+    }
+
     /// Whether the session can be used at `now`.
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
         self.active && self.expires_at > now
     }
+}
+
+/// Where a browser proves its second factor: the aal2 login flow, then `return_to`.
+pub fn step_up_url(state: &crate::state::AppState, return_to: Option<&str>) -> String {
+    let mut url = state
+        .urls
+        .public
+        .join("self-service/login/browser")
+        .unwrap_or_else(|_| state.urls.public.clone());
+    url.query_pairs_mut().append_pair("aal", "aal2");
+    if let Some(return_to) = return_to {
+        url.query_pairs_mut().append_pair("return_to", return_to);
+    }
+    url.to_string()
+}
+
+/// 403 `session_aal2_required`: the session lacks the second factor its identity has; the
+/// body says where a browser proves it (at the top level and in `details`, as Kratos does).
+pub fn aal2_required(
+    state: &crate::state::AppState,
+    return_to: Option<&str>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let target = step_up_url(state, return_to);
+    let mut body = crate::error::ApiError::new(axum::http::StatusCode::FORBIDDEN)
+        .with_id("session_aal2_required")
+        .with_reason(
+            "An active session was found but it lacks the second factor its identity has set up; \
+             sign in with the second factor to continue.",
+        )
+        .with_details(serde_json::json!({ "redirect_browser_to": target }))
+        .body();
+    body["redirect_browser_to"] = serde_json::json!(target);
+    (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response()
 }
 
 /// A session token as handed to the client: `ory_st_` and 32 alphanumerics (~190 bits from the

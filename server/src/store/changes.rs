@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::courier::insert_message;
 use super::flow::{insert_flow, update_flow_row};
 use super::identity::{insert_identity, update_identity_rows};
-use super::session::{insert_session, revoke_sessions};
+use super::session::{insert_session, revoke_sessions, write_session};
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
 use crate::courier::Message;
 use crate::flow::model::Flow;
@@ -45,6 +45,7 @@ pub struct Changes {
     pub use_codes: Vec<Uuid>,
     pub messages: Vec<Message>,
     pub create_sessions: Vec<Session>,
+    pub update_sessions: Vec<Session>,
     /// Deactivate the identity's sessions except the one given.
     pub revoke_sessions: Option<(Uuid, Option<Uuid>)>,
 }
@@ -113,6 +114,9 @@ impl ChangeStore for SqlStore {
         for session in &changes.create_sessions {
             insert_session(&mut tx, session).await?;
         }
+        for session in &changes.update_sessions {
+            write_session(&mut tx, session).await?;
+        }
         if let Some((identity_id, keep)) = changes.revoke_sessions {
             revoke_sessions(&mut tx, identity_id, keep).await?;
         }
@@ -121,6 +125,12 @@ impl ChangeStore for SqlStore {
             .iter()
             .map(|identity| identity.id)
             .chain(changes.revoke_sessions.map(|(identity_id, _)| identity_id))
+            .chain(
+                changes
+                    .update_sessions
+                    .iter()
+                    .map(|session| session.identity_id),
+            )
             .collect();
         self.commit_changed(tx, &changed).await?;
         Ok(())

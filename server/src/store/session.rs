@@ -21,7 +21,8 @@ pub trait SessionStore: Send + Sync {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<(Session, Identity)>>;
-    /// Writes the mutable parts: active, methods, AAL, times and devices.
+    /// Writes the mutable parts: active, methods, AAL, times, devices and the token's hash (a
+    /// step-up gives browsers a new token).
     async fn update_session(&self, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, id: Uuid) -> StoreResult<Session>;
     /// An identity's sessions by id, after `after`, at most `limit`; only active (and unexpired
@@ -131,25 +132,7 @@ impl SessionStore for SqlStore {
 
     async fn update_session(&self, session: &Session) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE sessions SET active = $2, aal = $3, authentication_methods = $4, devices = $5, \
-             authenticated_at = $6, expires_at = $7, updated_at = $8 WHERE id = $1",
-        )
-        .bind(session.id.to_string())
-        .bind(i64::from(session.active))
-        .bind(session.aal.as_str())
-        .bind(encode(serde_json::to_string(
-            &session.authentication_methods,
-        ))?)
-        .bind(encode(serde_json::to_string(&session.devices))?)
-        .bind(to_micros(session.authenticated_at))
-        .bind(to_micros(session.expires_at))
-        .bind(to_micros(OffsetDateTime::now_utc()))
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        write_session(&mut tx, session).await?;
         self.commit_changed(tx, &[session.identity_id]).await?;
         Ok(())
     }
@@ -334,6 +317,34 @@ fn session_from_row(row: SessionRow) -> StoreResult<Session> {
 
 fn encode(value: serde_json::Result<String>) -> StoreResult<String> {
     value.map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// Writes the mutable parts of a stored session.
+pub(super) async fn write_session(
+    connection: &mut AnyConnection,
+    session: &Session,
+) -> StoreResult<()> {
+    let updated = sqlx::query(
+            "UPDATE sessions SET active = $2, aal = $3, authentication_methods = $4, devices = $5, \
+             authenticated_at = $6, expires_at = $7, updated_at = $8, token_hash = $9 WHERE id = $1",
+        )
+        .bind(session.id.to_string())
+        .bind(i64::from(session.active))
+        .bind(session.aal.as_str())
+        .bind(encode(serde_json::to_string(
+            &session.authentication_methods,
+        ))?)
+        .bind(encode(serde_json::to_string(&session.devices))?)
+        .bind(to_micros(session.authenticated_at))
+        .bind(to_micros(session.expires_at))
+        .bind(to_micros(OffsetDateTime::now_utc()))
+        .bind(&session.token_hash)
+        .execute(&mut *connection)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 pub(super) async fn insert_session(

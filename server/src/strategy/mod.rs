@@ -4,6 +4,7 @@
 pub mod one_time;
 pub mod password;
 pub mod profile;
+pub mod totp;
 pub mod traits;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use crate::flow::{Flow, FlowResult};
 use crate::identity::Identity;
+use crate::session::Aal;
 use crate::state::AppState;
 
 /// What a login strategy made of a submission.
@@ -39,16 +41,26 @@ pub enum RegistrationOutcome {
     Rejected,
 }
 
+/// A login method. First factors (`aal1`) serve login flows that ask for aal1; second factors
+/// (`aal2`) serve the step-up flows of a signed-in identity, which the engine hands them.
 #[async_trait]
 pub trait LoginStrategy: Send + Sync {
     fn method(&self) -> &'static str;
-    /// Adds this method's nodes to a new login flow.
-    fn populate_login(&self, state: &AppState, flow: &mut Flow);
+    /// The assurance level a success with this method proves.
+    fn aal(&self) -> Aal {
+        Aal::Aal1
+    }
+    /// Adds this method's nodes to a new login flow; `identity` (with its credentials) is the
+    /// signed-in identity of an aal2 flow, `None` on aal1 flows.
+    fn populate_login(&self, state: &AppState, flow: &mut Flow, identity: Option<&Identity>);
+    /// Judges a submission. On aal2 flows `identity` is the signed-in identity; a strategy that
+    /// changes it (a backup code used up) returns the changed identity for the engine to store.
     async fn login(
         &self,
         state: &AppState,
         flow: &mut Flow,
         form: &Value,
+        identity: Option<&Identity>,
     ) -> FlowResult<LoginOutcome>;
 }
 
@@ -68,10 +80,12 @@ pub trait RegistrationStrategy: Send + Sync {
 pub enum SettingsOutcome {
     NotMine,
     /// The identity was changed in place; `privileged` says whether the change needs a recent
-    /// sign-in (credentials, addresses).
+    /// sign-in (credentials, addresses); `second_factor` that it set up a second factor, which
+    /// the submission just proved, so the session gains aal2 (as in Kratos).
     Changed {
         method: &'static str,
         privileged: bool,
+        second_factor: bool,
     },
     Rejected,
 }
@@ -114,6 +128,12 @@ impl Strategies {
             strategies.registration.push(password.clone());
             strategies.settings.push(password);
         }
+        if methods.totp.enabled {
+            let totp = Arc::new(totp::TotpStrategy);
+            strategies.login.push(totp.clone());
+            strategies.settings.push(totp);
+        }
+
         let flows = &config.selfservice.flows;
         let one_time =
             |enabled: bool, method| enabled.then_some(one_time::OneTimeStrategy { method });

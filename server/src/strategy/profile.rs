@@ -95,6 +95,7 @@ impl SettingsStrategy for ProfileStrategy {
         Ok(SettingsOutcome::Changed {
             method: METHOD,
             privileged: addresses(&before) != addresses(identity),
+            second_factor: false,
         })
     }
 }

@@ -18,7 +18,12 @@ dialect_tests!(
     stored_errors,
 );
 
-async fn browser_flow(app: &TestApp, browser: &Client, kind: &str, query: &str) -> String {
+pub(crate) async fn browser_flow(
+    app: &TestApp,
+    browser: &Client,
+    kind: &str,
+    query: &str,
+) -> String {
     let response = browser
         .get(format!("{}/self-service/{kind}/browser{query}", app.public))
         .send()
@@ -31,7 +36,12 @@ async fn browser_flow(app: &TestApp, browser: &Client, kind: &str, query: &str) 
     location[prefix.len()..].to_string()
 }
 
-async fn get_browser_flow(app: &TestApp, browser: &Client, kind: &str, id: &str) -> Value {
+pub(crate) async fn get_browser_flow(
+    app: &TestApp,
+    browser: &Client,
+    kind: &str,
+    id: &str,
+) -> Value {
     let response = browser
         .get(format!("{}/self-service/{kind}/flows?id={id}", app.public))
         .header("accept", "application/json")
@@ -42,7 +52,7 @@ async fn get_browser_flow(app: &TestApp, browser: &Client, kind: &str, id: &str)
 }
 
 /// Signs up in `browser` through the registration page's form; the answer is the redirect.
-async fn sign_up(app: &TestApp, browser: &Client, email: &str) -> reqwest::Response {
+pub(crate) async fn sign_up(app: &TestApp, browser: &Client, email: &str) -> reqwest::Response {
     let id = browser_flow(app, browser, "registration", "").await;
     let flow = get_browser_flow(app, browser, "registration", &id).await;
     let form = [
@@ -61,7 +71,7 @@ async fn sign_up(app: &TestApp, browser: &Client, email: &str) -> reqwest::Respo
     response
 }
 
-fn csrf_of(flow: &Value) -> String {
+pub(crate) fn csrf_of(flow: &Value) -> String {
     node(flow, "csrf_token")["attributes"]["value"]
         .as_str()
         .unwrap()

@@ -14,5 +14,6 @@ mod flows;
 mod kratos_compat;
 mod listeners;
 mod mail;
+mod second_factor;
 mod sessions;
 mod store_contract;

@@ -45,7 +45,7 @@ impl LoginStrategy for PasswordStrategy {
         METHOD
     }
 
-    fn populate_login(&self, state: &AppState, flow: &mut Flow) {
+    fn populate_login(&self, state: &AppState, flow: &mut Flow, _identity: Option<&Identity>) {
         let mut identifier = InputAttributes::new("identifier", "text");
         identifier.required = true;
         identifier.autocomplete = Some("username".into());
@@ -85,6 +85,7 @@ impl LoginStrategy for PasswordStrategy {
         state: &AppState,
         flow: &mut Flow,
         form: &Value,
+        _identity: Option<&Identity>,
     ) -> FlowResult<LoginOutcome> {
         if field(form, "method") != Some(METHOD) {
             return Ok(LoginOutcome::NotMine);

@@ -66,6 +66,7 @@ impl SettingsStrategy for PasswordStrategy {
         Ok(SettingsOutcome::Changed {
             method: METHOD,
             privileged: true,
+            second_factor: false,
         })
     }
 }

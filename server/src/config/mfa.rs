@@ -1,0 +1,36 @@
+//! Second factors: `selfservice.methods.totp` and the assurance levels sessions
+//! must reach (`session.whoami.required_aal`, `selfservice.flows.settings.required_aal`).
+
+use serde::{Deserialize, Serialize};
+
+/// `selfservice.methods.totp`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TotpMethod {
+    pub enabled: bool,
+    pub config: TotpConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TotpConfig {
+    /// The issuer authenticator apps show; the public base URL's host when unset.
+    pub issuer: Option<String>,
+}
+
+/// The assurance level a session must have: `aal1`, or `highest_available` (aal2 once the
+/// identity has a second factor).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiredAal {
+    Aal1,
+    #[default]
+    HighestAvailable,
+}
+
+/// `session.whoami`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WhoamiConfig {
+    pub required_aal: RequiredAal,
+}
