@@ -43,6 +43,7 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
       HASHERS_ARGON2_MEMORY: '1MB',
       HASHERS_ARGON2_ITERATIONS: '1',
+      SELFSERVICE_METHODS_TOTP_ENABLED: 'true',
     },
   },
 });

@@ -183,8 +183,51 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
             }
             .into_any()
         }
-        // Images, texts, scripts and divs come with later methods (TOTP, WebAuthn).
-        NodeAttributes::Other(_) => ().into_any(),
+        NodeAttributes::Other(attributes) => {
+            let text = |key: &str| {
+                attributes
+                    .get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            match text("node_type").as_str() {
+                // A QR code to scan.
+                "img" => {
+                    let size = |key: &str| attributes.get(key).and_then(serde_json::Value::as_u64);
+                    view! {
+                        <figure class="ward-image" data-testid=text("id")>
+                            <img
+                                src=text("src")
+                                width=size("width")
+                                height=size("height")
+                                alt=label.clone()
+                            />
+                            <figcaption>{label}</figcaption>
+                        </figure>
+                    }
+                    .into_any()
+                }
+                // A secret to type in by hand, or codes to keep.
+                "text" => {
+                    let shown = attributes
+                        .get("text")
+                        .cloned()
+                        .and_then(|value| serde_json::from_value::<UiText>(value).ok())
+                        .map(|message| text_of(&message))
+                        .unwrap_or_default();
+                    view! {
+                        <div class="ward-text" data-testid=text("id")>
+                            <p class="ward-label">{label}</p>
+                            <code class="ward-secret">{shown}</code>
+                        </div>
+                    }
+                    .into_any()
+                }
+                // Scripts and divs come with WebAuthn.
+                _ => ().into_any(),
+            }
+        }
     }
 }
 

@@ -56,4 +56,7 @@ pub struct FlowView {
     pub return_to: Option<String>,
     /// Login: whether this is a re-authentication of a signed-in user.
     pub refresh: bool,
+    /// Set on flows that continue a signed-in session (the second factor after the password):
+    /// the way back is signing out, not the page's usual links.
+    pub sign_out_url: Option<String>,
 }

@@ -56,7 +56,20 @@ pub fn FlowScreen(
                 {move || {
                     page.get()
                         .map(|result| match result {
-                            Ok(FlowPage::Show(flow)) => view! { <FlowForm ui=flow.ui sections /> }.into_any(),
+                            Ok(FlowPage::Show(flow)) => match flow.sign_out_url {
+                                Some(url) => view! {
+                                    <FlowForm ui=flow.ui sections />
+                                    <nav class="ward-links">
+                                        <a href=url rel="external" data-testid="sign-out">"Sign out"</a>
+                                    </nav>
+                                }
+                                    .into_any(),
+                                None => view! {
+                                    <FlowForm ui=flow.ui sections />
+                                    <nav class="ward-links">{links.run()}</nav>
+                                }
+                                    .into_any(),
+                            },
                             Ok(FlowPage::Redirect(url)) => view! { <ExternalRedirect url /> }.into_any(),
                             Err(_) => view! {
                                 <p class="ward-message ward-message-error" data-testid="flow-error">
@@ -67,7 +80,6 @@ pub fn FlowScreen(
                         })
                 }}
             </Suspense>
-            <nav class="ward-links">{links.run()}</nav>
         </section>
     }
 }

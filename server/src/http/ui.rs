@@ -21,7 +21,7 @@ use crate::flow::{FlowKind, csrf_cookie_matches};
 use crate::identity::timestamp;
 use crate::metrics::{Observed, observe};
 use crate::session::handlers::session_for_token;
-use crate::session::{logout_token, token_from_cookie_header};
+use crate::session::{Aal, logout_token, token_from_cookie_header};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -123,6 +123,18 @@ impl EngineBackend {
     }
 }
 
+/// The URL that signs the browser's session `session_id` out.
+fn logout_url(state: &AppState, session_id: Uuid) -> Result<url::Url, BackendError> {
+    let mut url = state
+        .urls
+        .public
+        .join("self-service/logout")
+        .map_err(|_| BackendError)?;
+    url.query_pairs_mut()
+        .append_pair("token", &logout_token(state.secrets.current(), session_id));
+    Ok(url)
+}
+
 #[async_trait::async_trait]
 impl Backend for EngineBackend {
     async fn whoami(
@@ -133,14 +145,7 @@ impl Backend for EngineBackend {
         let Some((session, identity)) = self.cookie_session(cookie_header).await? else {
             return Ok(None);
         };
-        let mut logout_url = state
-            .urls
-            .public
-            .join("self-service/logout")
-            .map_err(|_| BackendError)?;
-        logout_url
-            .query_pairs_mut()
-            .append_pair("token", &logout_token(state.secrets.current(), session.id));
+        let logout_url = logout_url(state, session.id)?;
         Ok(Some(SessionView {
             id: session.id.to_string(),
             identity_id: identity.id.to_string(),
@@ -200,10 +205,19 @@ impl Backend for EngineBackend {
         {
             return restart();
         }
+        let sign_out_url = if flow.kind == FlowKind::Login && flow.requested_aal == Aal::Aal2 {
+            match self.cookie_session(cookie_header).await? {
+                Some((session, _)) => Some(logout_url(state, session.id)?.to_string()),
+                None => None,
+            }
+        } else {
+            None
+        };
         Ok(FlowPage::Show(FlowView {
             id: flow.id.to_string(),
             return_to: flow.return_to.clone(),
             refresh: flow.refresh,
+            sign_out_url,
             ui: flow.ui,
         }))
     }

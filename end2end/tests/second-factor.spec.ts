@@ -1,0 +1,56 @@
+import { createHmac } from 'node:crypto';
+import { expect, test } from '@playwright/test';
+import { uniqueEmail } from './env';
+import { password, signIn, signUp } from './helpers';
+
+/** RFC 6238 with SHA-1, 6 digits, 30-second steps: what an authenticator app shows. */
+function totp(base32: string, at = Date.now()): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of base32.replace(/=+$/, '')) {
+    bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
+  }
+  const bytes = Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', bytes).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+test('set up an authenticator app, then sign in with password and code', async ({ page }) => {
+  const email = uniqueEmail('totp');
+  await signUp(page, email);
+  await page.getByTestId('settings').click();
+  await expect(page).toHaveURL(/\/settings\?flow=/);
+
+  // The QR code and the secret for typing in by hand.
+  await expect(page.getByTestId('totp_qr').locator('img')).toBeVisible();
+  const secret = (await page.getByTestId('totp_secret_key').locator('code').textContent())!.trim();
+  expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+  await page.screenshot({ path: 'test-results/totp-setup.png', fullPage: true });
+  await page.getByTestId('totp_code').fill(totp(secret));
+  await page.getByTestId('submit-method-totp').click();
+  await expect(page.getByTestId('message-1050001')).toBeVisible();
+  await expect(page.getByTestId('submit-totp_unlink-true')).toBeVisible();
+
+  await page.goto('/welcome');
+  await page.getByTestId('sign-out').click();
+  await expect(page.getByTestId('session-status')).toHaveText('You are not signed in.');
+
+  // The password alone leads to the second-factor page, not into the account.
+  await signIn(page, email, password);
+  await expect(page).toHaveURL(/\/login\?flow=/);
+  await expect(page.getByTestId('message-1010004')).toBeVisible();
+  await expect(page.getByTestId('password')).toHaveCount(0);
+  // The way back is signing out, not signing up.
+  await expect(page.getByTestId('sign-out')).toBeVisible();
+  await expect(page.getByTestId('link-registration')).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/totp-login.png', fullPage: true });
+  // The setup code is spent; the next step's code is what the app shows then.
+  await page.getByTestId('totp_code').fill(totp(secret, Date.now() + 30_000));
+  await page.getByTestId('submit-method-totp').click();
+  await expect(page).toHaveURL(/\/welcome$/);
+  await expect(page.getByTestId('session-status')).toContainText(email);
+});
