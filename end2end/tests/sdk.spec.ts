@@ -2,9 +2,9 @@
 import { expect, test } from '@playwright/test';
 import { Configuration, FrontendApi, IdentityApi } from '@ory/client';
 import { adminURL, publicURL, uniqueEmail } from './env';
+import { password, totp } from './helpers';
 
 const frontend = new FrontendApi(new Configuration({ basePath: publicURL }));
-const password = 'correct horse battery staple';
 
 test('native registration, login, whoami and logout through @ory/client', async () => {
   const email = uniqueEmail('sdk');
@@ -98,4 +98,50 @@ test('admin batch create, lookup by external id, all sessions and credential rem
     .catch((error) => error.response);
   expect(missing.status).toBe(404);
   expect(missing.data.error.code).toBe(404);
+});
+
+test('native TOTP set-up and aal2 step-up through @ory/client', async () => {
+  const email = uniqueEmail('sdk-totp');
+  const { data: registrationFlow } = await frontend.createNativeRegistrationFlow();
+  const { data: registered } = await frontend.updateRegistrationFlow({
+    flow: registrationFlow.id,
+    updateRegistrationFlowBody: { method: 'password', password, traits: { email } },
+  });
+  const first = registered.session_token!;
+
+  const { data: settings } = await frontend.createNativeSettingsFlow({ xSessionToken: first });
+  const secretNode = settings.ui.nodes.find(
+    (node) => node.type === 'text' && (node.attributes as { id: string }).id === 'totp_secret_key',
+  )!;
+  const secret = (secretNode.attributes as { text: { context: { secret: string } } }).text.context
+    .secret;
+  const { data: saved } = await frontend.updateSettingsFlow({
+    flow: settings.id,
+    xSessionToken: first,
+    updateSettingsFlowBody: { method: 'totp', totp_code: totp(secret) },
+  });
+  expect(saved.state).toBe('success');
+
+  // A password sign-in is aal1; whoami asks for the second factor.
+  const { data: loginFlow } = await frontend.createNativeLoginFlow();
+  const { data: login } = await frontend.updateLoginFlow({
+    flow: loginFlow.id,
+    updateLoginFlowBody: { method: 'password', identifier: email, password },
+  });
+  const token = login.session_token!;
+  const refused = await frontend.toSession({ xSessionToken: token }).catch((error) => error.response);
+  expect(refused.status).toBe(403);
+  expect(refused.data.error.id).toBe('session_aal2_required');
+
+  const { data: stepUp } = await frontend.createNativeLoginFlow({ aal: 'aal2', xSessionToken: token });
+  expect(stepUp.requested_aal).toBe('aal2');
+  const { data: done } = await frontend.updateLoginFlow({
+    flow: stepUp.id,
+    xSessionToken: token,
+    updateLoginFlowBody: { method: 'totp', totp_code: totp(secret, Date.now() + 30_000) },
+  });
+  expect(done.session.authenticator_assurance_level).toBe('aal2');
+  const { data: session } = await frontend.toSession({ xSessionToken: token });
+  expect(session.authenticator_assurance_level).toBe('aal2');
+  expect(session.authentication_methods?.map((method) => method.method)).toEqual(['password', 'totp']);
 });

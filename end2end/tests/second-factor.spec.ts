@@ -1,23 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
-import { password, signIn, signUp } from './helpers';
-
-/** RFC 6238 with SHA-1, 6 digits, 30-second steps: what an authenticator app shows. */
-function totp(base32: string, at = Date.now()): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const char of base32.replace(/=+$/, '')) {
-    bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
-  }
-  const bytes = Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
-  const mac = createHmac('sha1', bytes).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0xf;
-  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return value.toString().padStart(6, '0');
-}
+import { password, signIn, signUp, totp } from './helpers';
 
 test('set up an authenticator app, then sign in with password and code', async ({ page }) => {
   const email = uniqueEmail('totp');
