@@ -52,6 +52,7 @@ pub fn english(id: u32, context: &Value) -> String {
         1050015 => lookup_codes(context),
         1050016 => "Disable this method".into(),
         1050017 => "This is your authenticator app secret. Use it if you can not scan the QR code.".into(),
+        1059001 => "Your account needs a second factor: set up an authenticator app below to continue.".into(),
         1060001 => "You successfully recovered your account. Please change your password or set up an alternative sign-in method within the next few minutes.".into(),
         1060002 => "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),
         1060003 => "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),

@@ -152,6 +152,28 @@ impl Config {
                 "salt_length must be at least 8 and key_length at least 16",
             ));
         }
+        if self.session.whoami.enforce_mfa_enrolment.is_on()
+            && !self.selfservice.methods.totp.enabled
+        {
+            return Err(ConfigError::invalid(
+                "session.whoami.enforce_mfa_enrolment",
+                "needs a second factor to enrol in: enable selfservice.methods.totp",
+            ));
+        }
+        if let super::MfaEnrolment::Schemas(ids) = &self.session.whoami.enforce_mfa_enrolment {
+            let known = |id: &String| {
+                self.identity.schemas.iter().any(|schema| &schema.id == id)
+                    || (self.identity.schemas.is_empty() && id == &self.identity.default_schema_id)
+            };
+            if let Some(unknown) = ids.iter().find(|id| !known(id)) {
+                return Err(ConfigError::invalid(
+                    "session.whoami.enforce_mfa_enrolment",
+                    format!(
+                        "names identity schema {unknown:?}, which identity.schemas does not have"
+                    ),
+                ));
+            }
+        }
         let min_cost = if self.dev { 4 } else { 12 };
         if !(min_cost..=31).contains(&self.hashers.bcrypt.cost) {
             return Err(ConfigError::invalid(
@@ -525,6 +547,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("hashers.algorithm"), "{error}");
+    }
+
+    #[test]
+    fn mfa_enrolment_needs_a_factor_and_known_schemas() {
+        let load = |policy: &str, totp: &str| {
+            let file = yaml(&format!(
+                "{MINIMAL}session:\n  whoami:\n    enforce_mfa_enrolment: {policy}\n"
+            ));
+            let env = env(&[("SELFSERVICE_METHODS_TOTP_ENABLED", totp)]);
+            Config::load_from(&[file.path().into()], &env, false).map_err(|error| error.to_string())
+        };
+        let error = load("true", "false").unwrap_err();
+        assert!(error.contains("selfservice.methods.totp"), "{error}");
+        let error = load("[staff]", "true").unwrap_err();
+        assert!(error.contains("\"staff\""), "{error}");
+        let config = load("[default]", "true").unwrap();
+        let policy = &config.config.session.whoami.enforce_mfa_enrolment;
+        assert!(policy.applies_to("default") && !policy.applies_to("other"));
     }
 
     #[test]

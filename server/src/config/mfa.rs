@@ -33,4 +33,38 @@ pub enum RequiredAal {
 #[serde(default)]
 pub struct WhoamiConfig {
     pub required_aal: RequiredAal,
+    /// Ward only: identities must set a second factor up before their sessions are accepted.
+    pub enforce_mfa_enrolment: MfaEnrolment,
+}
+
+/// `session.whoami.enforce_mfa_enrolment`: `true` for every identity, or the identity schema
+/// ids whose identities must enrol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MfaEnrolment {
+    All(bool),
+    Schemas(Vec<String>),
+}
+
+impl Default for MfaEnrolment {
+    fn default() -> Self {
+        Self::All(false)
+    }
+}
+
+impl MfaEnrolment {
+    pub fn is_on(&self) -> bool {
+        match self {
+            Self::All(on) => *on,
+            Self::Schemas(schemas) => !schemas.is_empty(),
+        }
+    }
+
+    /// Whether identities of `schema_id` must enrol.
+    pub fn applies_to(&self, schema_id: &str) -> bool {
+        match self {
+            Self::All(on) => *on,
+            Self::Schemas(schemas) => schemas.iter().any(|schema| schema == schema_id),
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub use account::{
     OneTimeMethod, ProfileMethod, SettingsFlowConfig, Smtp, TemplateConfig, TemplatePair,
 };
 pub use load::Loaded;
-pub use mfa::{RequiredAal, TotpConfig, TotpMethod, WhoamiConfig};
+pub use mfa::{MfaEnrolment, RequiredAal, TotpConfig, TotpMethod, WhoamiConfig};
 use units::{byte_size, duration, optional_duration};
 
 /// Parses a byte size as config does ("19MB", "64KB"; units of 1024).

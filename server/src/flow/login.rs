@@ -353,11 +353,17 @@ async fn finish(
     // A first factor is not enough for an identity with a second one (where whoami asks for
     // the highest level available): browsers go on to the second factor, then where they were
     // going.
+    let whoami = &state.config.session.whoami;
     if session.aal < Aal::Aal2
-        && state.config.session.whoami.required_aal == RequiredAal::HighestAvailable
+        && whoami.required_aal == RequiredAal::HighestAvailable
         && identity.has_second_factor()
     {
         destination = crate::session::step_up_url(state, Some(&destination));
+    } else if whoami.enforce_mfa_enrolment.applies_to(&identity.schema_id)
+        && !identity.has_second_factor()
+    {
+        // The account is of no use until it has a second factor: settings first.
+        destination = init_url(state, FlowKind::Settings);
     }
     let body = json!({ "session": session_json(state, &session, identity) });
     let mut signed_in = SignedIn::new(&session, token.as_ref().map(|t| t.expose()));

@@ -119,6 +119,17 @@ async fn init(
     let identity = state.identities.get_identity(session.identity_id).await?;
     let (mut flow, set_cookie) = new_flow(state, client, FlowKind::Settings, flow_type, return_to);
     attach(state, &mut flow, &identity);
+    if state
+        .config
+        .session
+        .whoami
+        .enforce_mfa_enrolment
+        .applies_to(&identity.schema_id)
+        && !identity.has_second_factor()
+    {
+        // Ward's own message id: Kratos has no enrolment policy.
+        flow.ui.messages.push(UiText::plain(1059001));
+    }
     state.flows.create_flow(&flow).await?;
     Ok(answer_new_flow(state, client, &flow, set_cookie))
 }
@@ -317,15 +328,11 @@ fn refresh_required(state: &AppState, client: &Client, flow: &Flow) -> Response 
     if is_browser_navigation(client, flow.flow_type) {
         return see_other(login.as_str());
     }
-    let mut body = ApiError::new(StatusCode::FORBIDDEN)
-        .with_id("session_refresh_required")
-        .with_reason(
-            "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
-        )
-        .with_details(json!({"redirect_browser_to": login.as_str()}))
-        .body();
-    body["redirect_browser_to"] = json!(login.as_str());
-    (StatusCode::FORBIDDEN, Json(body)).into_response()
+    crate::session::forbidden_with_redirect(
+        "session_refresh_required",
+        "The login session is too old and thus not allowed to update these fields. Please re-authenticate.",
+        login.as_str(),
+    )
 }
 
 /// The identity and the session's level before the change.

@@ -82,6 +82,14 @@ pub async fn lacks_second_factor(
             .await?)
 }
 
+/// Whether `identity` must still set a second factor up before its sessions are accepted
+/// (`session.whoami.enforce_mfa_enrolment`).
+pub async fn must_enrol(state: &AppState, identity: &Identity) -> ApiResult<bool> {
+    let policy = &state.config.session.whoami.enforce_mfa_enrolment;
+    Ok(policy.applies_to(&identity.schema_id)
+        && !state.identities.has_second_factor(identity.id).await?)
+}
+
 pub fn session_inactive() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED)
         .with_id("session_inactive")
@@ -112,8 +120,12 @@ pub async fn whoami(State(state): State<AppState>, request: Request) -> ApiResul
     let (session, identity) = session_for_hash(&state, &token_hash)
         .await?
         .ok_or_else(session_inactive)?;
-    if lacks_second_factor(&state, &session, state.config.session.whoami.required_aal).await? {
+    let whoami = &state.config.session.whoami;
+    if lacks_second_factor(&state, &session, whoami.required_aal).await? {
         return Ok(super::aal2_required(&state, None));
+    }
+    if must_enrol(&state, &identity).await? {
+        return Ok(super::mfa_enrolment_required(&state));
     }
     let body = serde_json::to_vec(&session_json(&state, &session, &identity))
         .map(Bytes::from)

@@ -140,19 +140,41 @@ pub fn step_up_url(state: &crate::state::AppState, return_to: Option<&str>) -> S
 }
 
 /// 403 `session_aal2_required`: the session lacks the second factor its identity has; the
-/// body says where a browser proves it (at the top level and in `details`, as Kratos does).
+/// body says where a browser proves it.
 pub fn aal2_required(
     state: &crate::state::AppState,
     return_to: Option<&str>,
 ) -> axum::response::Response {
+    forbidden_with_redirect(
+        "session_aal2_required",
+        "An active session was found but it lacks the second factor its identity has set up; \
+         sign in with the second factor to continue.",
+        &step_up_url(state, return_to),
+    )
+}
+
+/// 403 `session_mfa_enrolment_required` (Ward only): the identity must set a second factor up
+/// first; `redirect_browser_to` is the settings page, where it can.
+pub fn mfa_enrolment_required(state: &crate::state::AppState) -> axum::response::Response {
+    forbidden_with_redirect(
+        "session_mfa_enrolment_required",
+        "This account must set up a second factor before it can be used; do so in the \
+         account settings.",
+        &crate::flow::init_url(state, crate::flow::FlowKind::Settings),
+    )
+}
+
+/// A 403 envelope with `redirect_browser_to` at the top level and in `details`, as Kratos
+/// shapes its AAL errors.
+pub fn forbidden_with_redirect(
+    id: &'static str,
+    reason: &str,
+    target: &str,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let target = step_up_url(state, return_to);
     let mut body = crate::error::ApiError::new(axum::http::StatusCode::FORBIDDEN)
-        .with_id("session_aal2_required")
-        .with_reason(
-            "An active session was found but it lacks the second factor its identity has set up; \
-             sign in with the second factor to continue.",
-        )
+        .with_id(id)
+        .with_reason(reason)
         .with_details(serde_json::json!({ "redirect_browser_to": target }))
         .body();
     body["redirect_browser_to"] = serde_json::json!(target);

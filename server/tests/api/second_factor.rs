@@ -484,3 +484,41 @@ async fn browsers_go_on_to_the_second_factor(app: &TestApp) {
     assert_eq!(session["authenticator_assurance_level"], "aal2");
     assert_eq!(whoami_with(first_cookie).await.status(), 401);
 }
+
+/// `session.whoami.enforce_mfa_enrolment` (Ward only): an identity without a second factor is
+/// sent to settings, and its sessions are refused until it has one.
+async fn enrolment_is_enforced_when_configured(dialect: Dialect) {
+    let extra = [("SESSION_WHOAMI_ENFORCE_MFA_ENROLMENT", "true")];
+    let Some(app) = with_totp(dialect, &extra).await else {
+        return;
+    };
+    let registered = register(&app, "must@example.com").await;
+    let token = registered["session_token"].as_str().unwrap().to_string();
+    let refused = json_with_status(whoami(&app, &token).await, 403).await;
+    assert_eq!(refused["error"]["id"], "session_mfa_enrolment_required");
+    let settings_url = refused["redirect_browser_to"].as_str().unwrap();
+    assert!(
+        settings_url.ends_with("/self-service/settings/browser"),
+        "{settings_url}"
+    );
+    let flow = json_with_status(
+        get_with_token(&app, "/self-service/settings/api", &token).await,
+        200,
+    )
+    .await;
+    assert_eq!(ui_message_ids(&flow), [1059001]);
+    set_up_totp(&app, &token).await;
+    let session = json_with_status(whoami(&app, &token).await, 200).await;
+    assert_eq!(session["authenticator_assurance_level"], "aal2");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_is_enforced_when_configured_sqlite() {
+    enrolment_is_enforced_when_configured(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_is_enforced_when_configured_postgres() {
+    enrolment_is_enforced_when_configured(Dialect::Postgres).await;
+}
