@@ -44,6 +44,7 @@ export default defineConfig({
       HASHERS_ARGON2_MEMORY: '1MB',
       HASHERS_ARGON2_ITERATIONS: '1',
       SELFSERVICE_METHODS_TOTP_ENABLED: 'true',
+      SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED: 'true',
     },
   },
 });

@@ -37,3 +37,27 @@ test('set up an authenticator app, then sign in with password and code', async (
   await expect(page).toHaveURL(/\/welcome$/);
   await expect(page.getByTestId('session-status')).toContainText(email);
 });
+
+test('generate backup codes, then sign in with password and one of them', async ({ page }) => {
+  const email = uniqueEmail('codes');
+  await signUp(page, email);
+  await page.getByTestId('settings').click();
+  await page.getByTestId('submit-lookup_secret_regenerate-true').click();
+  const shown = (await page.getByTestId('lookup_secret_codes').locator('code').textContent())!;
+  const codes = shown.split(',').map((code) => code.trim());
+  expect(codes).toHaveLength(12);
+  await page.screenshot({ path: 'test-results/backup-codes.png', fullPage: true });
+  await page.getByTestId('submit-lookup_secret_confirm-true').click();
+  await expect(page.getByTestId('message-1050001')).toBeVisible();
+  // Shown once: the page no longer has them.
+  await expect(page.getByTestId('lookup_secret_codes')).toHaveCount(0);
+
+  await page.goto('/welcome');
+  await page.getByTestId('sign-out').click();
+  await signIn(page, email, password);
+  await expect(page.getByTestId('message-1010004')).toBeVisible();
+  await page.getByTestId('lookup_secret').fill(codes[0]);
+  await page.getByTestId('submit-method-lookup_secret').click();
+  await expect(page).toHaveURL(/\/welcome$/);
+  await expect(page.getByTestId('session-status')).toContainText(email);
+});

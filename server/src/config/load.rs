@@ -152,12 +152,13 @@ impl Config {
                 "salt_length must be at least 8 and key_length at least 16",
             ));
         }
+        let methods = &self.selfservice.methods;
         if self.session.whoami.enforce_mfa_enrolment.is_on()
-            && !self.selfservice.methods.totp.enabled
+            && !(methods.totp.enabled || methods.lookup_secret.enabled)
         {
             return Err(ConfigError::invalid(
                 "session.whoami.enforce_mfa_enrolment",
-                "needs a second factor to enrol in: enable selfservice.methods.totp",
+                "needs a second factor to enrol in: enable selfservice.methods.totp or lookup_secret",
             ));
         }
         if let super::MfaEnrolment::Schemas(ids) = &self.session.whoami.enforce_mfa_enrolment {

@@ -1,4 +1,4 @@
-//! Second factors: `selfservice.methods.totp` and the assurance levels sessions
+//! Second factors: `selfservice.methods.{totp,lookup_secret}` and the assurance levels sessions
 //! must reach (`session.whoami.required_aal`, `selfservice.flows.settings.required_aal`).
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,13 @@ pub struct TotpMethod {
 pub struct TotpConfig {
     /// The issuer authenticator apps show; the public base URL's host when unset.
     pub issuer: Option<String>,
+}
+
+/// `selfservice.methods.lookup_secret`: backup codes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LookupSecretMethod {
+    pub enabled: bool,
 }
 
 /// The assurance level a session must have: `aal1`, or `highest_available` (aal2 once the

@@ -20,7 +20,9 @@ pub use account::{
     OneTimeMethod, ProfileMethod, SettingsFlowConfig, Smtp, TemplateConfig, TemplatePair,
 };
 pub use load::Loaded;
-pub use mfa::{MfaEnrolment, RequiredAal, TotpConfig, TotpMethod, WhoamiConfig};
+pub use mfa::{
+    LookupSecretMethod, MfaEnrolment, RequiredAal, TotpConfig, TotpMethod, WhoamiConfig,
+};
 use units::{byte_size, duration, optional_duration};
 
 /// Parses a byte size as config does ("19MB", "64KB"; units of 1024).
@@ -374,6 +376,7 @@ pub struct Methods {
     pub link: LinkMethod,
     pub profile: ProfileMethod,
     pub totp: TotpMethod,
+    pub lookup_secret: LookupSecretMethod,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

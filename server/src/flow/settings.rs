@@ -266,6 +266,11 @@ async fn run(
         {
             SettingsOutcome::NotMine => continue,
             SettingsOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
+            SettingsOutcome::Shown => {
+                flow.updated_at = state.clock.now();
+                state.flows.update_flow(&flow).await?;
+                return Ok(respond_flow(state, client, &flow, StatusCode::OK));
+            }
             SettingsOutcome::Changed {
                 method,
                 privileged,

@@ -1,6 +1,7 @@
 //! Strategies: one per authentication method. A strategy adds its nodes to a flow's form and
 //! judges submissions meant for it; it never writes HTTP. The flow engines run them in order.
 
+pub mod lookup_secret;
 pub mod one_time;
 pub mod password;
 pub mod profile;
@@ -87,6 +88,8 @@ pub enum SettingsOutcome {
         privileged: bool,
         second_factor: bool,
     },
+    /// Nothing stored: the form now shows something to act on (new backup codes to confirm).
+    Shown,
     Rejected,
 }
 
@@ -132,6 +135,11 @@ impl Strategies {
             let totp = Arc::new(totp::TotpStrategy);
             strategies.login.push(totp.clone());
             strategies.settings.push(totp);
+        }
+        if methods.lookup_secret.enabled {
+            let lookup = Arc::new(lookup_secret::LookupSecretStrategy);
+            strategies.login.push(lookup.clone());
+            strategies.settings.push(lookup);
         }
 
         let flows = &config.selfservice.flows;

@@ -196,7 +196,7 @@ fn submit(name: &str, value: &str, group: NodeGroup, label: u32) -> UiNode {
     UiNode::input(group, attributes, Some(UiText::plain(label)))
 }
 
-fn keyed_hash(key: &str, secret: &str) -> String {
+pub(crate) fn keyed_hash(key: &str, secret: &str) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
         Ok(mac) => mac,
         // HMAC takes keys of any length; this arm is unreachable in practice.

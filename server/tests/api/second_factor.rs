@@ -14,7 +14,11 @@ use crate::harness::{TestApp, json_with_status};
 const TOTP_ON: (&str, &str) = ("SELFSERVICE_METHODS_TOTP_ENABLED", "true");
 
 async fn with_totp(dialect: Dialect, extra: &[(&str, &str)]) -> Option<TestApp> {
-    let mut env = vec![TOTP_ON, ("SELFSERVICE_FLOWS_RECOVERY_ENABLED", "true")];
+    let mut env = vec![
+        TOTP_ON,
+        ("SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED", "true"),
+        ("SELFSERVICE_FLOWS_RECOVERY_ENABLED", "true"),
+    ];
     env.extend_from_slice(extra);
     TestApp::spawn_with(dialect, &env).await
 }
@@ -46,6 +50,7 @@ macro_rules! totp_tests {
 
 totp_tests!(
     totp_set_up_then_step_up,
+    backup_codes_are_shown_once_and_work_once,
     browsers_go_on_to_the_second_factor,
     codes_work_once_and_guesses_are_capped,
     settings_and_recovery_sessions_need_the_second_factor,
@@ -521,4 +526,121 @@ async fn enrolment_is_enforced_when_configured_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrolment_is_enforced_when_configured_postgres() {
     enrolment_is_enforced_when_configured(Dialect::Postgres).await;
+}
+
+async fn backup_codes_are_shown_once_and_work_once(app: &TestApp) {
+    let registered = register(app, "codes@example.com").await;
+    let token = registered["session_token"].as_str().unwrap().to_string();
+    let id = registered["identity"]["id"].as_str().unwrap().to_string();
+    let flow = json_with_status(
+        get_with_token(app, "/self-service/settings/api", &token).await,
+        200,
+    )
+    .await;
+    // Confirming before generating is refused.
+    let early = post_with_token(app, &flow, json!({"lookup_secret_confirm": true}), &token).await;
+    json_with_status(early, 400).await;
+    let shown = post_with_token(
+        app,
+        &flow,
+        json!({"lookup_secret_regenerate": true}),
+        &token,
+    )
+    .await;
+    let shown = json_with_status(shown, 200).await;
+    let codes_node = shown["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["attributes"]["id"] == "lookup_secret_codes")
+        .unwrap()
+        .clone();
+    assert_eq!(codes_node["attributes"]["text"]["id"], 1050015);
+    let codes: Vec<String> = codes_node["attributes"]["text"]["context"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|secret| secret["context"]["secret"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 12);
+    let confirmed =
+        post_with_token(app, &shown, json!({"lookup_secret_confirm": true}), &token).await;
+    let confirmed = json_with_status(confirmed, 200).await;
+    assert_eq!(confirmed["state"], "success");
+    // Stored as keyed hashes only, and never shown again.
+    let identity = json_with_status(
+        app.admin_request(
+            Method::GET,
+            &format!("/admin/identities/{id}?include_credential=lookup_secret"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let stored = identity["credentials"]["lookup_secret"]["config"].to_string();
+    assert!(
+        codes.iter().all(|code| !stored.contains(code.as_str())),
+        "{stored}"
+    );
+    assert!(!confirmed.to_string().contains(codes[0].as_str()));
+    // Setting them up proved them: the session is aal2.
+    let session = json_with_status(whoami(app, &token).await, 200).await;
+    assert_eq!(session["authenticator_assurance_level"], "aal2");
+
+    let token = password_login(app, "codes@example.com").await;
+    let flow = aal2_flow(app, &token).await;
+    assert_eq!(node(&flow, "lookup_secret")["meta"]["label"]["id"], 1010007);
+    let wrong = json!({"method": "lookup_secret", "lookup_secret": "aaaaaaaa"});
+    let refused = json_with_status(post_with_token(app, &flow, wrong, &token).await, 400).await;
+    assert_eq!(ui_message_ids(&refused), [4000016]);
+    let right = json!({"method": "lookup_secret", "lookup_secret": codes[3].to_uppercase()});
+    let done = json_with_status(
+        post_with_token(app, &flow, right.clone(), &token).await,
+        200,
+    )
+    .await;
+    assert_eq!(done["session"]["authenticator_assurance_level"], "aal2");
+    // The same code a second time is refused, as used.
+    let other = password_login(app, "codes@example.com").await;
+    let flow = aal2_flow(app, &other).await;
+    let reused = json_with_status(post_with_token(app, &flow, right, &other).await, 400).await;
+    assert_eq!(ui_message_ids(&reused), [4000012]);
+    let identity = json_with_status(
+        app.admin_request(
+            Method::GET,
+            &format!("/admin/identities/{id}?include_credential=lookup_secret"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let used: Vec<&Value> = identity["credentials"]["lookup_secret"]["config"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|code| !code["used_at"].is_null())
+        .collect();
+    assert_eq!(used.len(), 1);
+
+    // Disabling removes them.
+    let flow = json_with_status(
+        get_with_token(app, "/self-service/settings/api", &token).await,
+        200,
+    )
+    .await;
+    let disabled =
+        post_with_token(app, &flow, json!({"lookup_secret_disable": true}), &token).await;
+    json_with_status(disabled, 200).await;
+    let identity = json_with_status(
+        app.admin_request(Method::GET, &format!("/admin/identities/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
+    assert!(
+        identity["credentials"].get("lookup_secret").is_none(),
+        "{identity}"
+    );
 }
