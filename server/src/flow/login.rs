@@ -30,6 +30,7 @@ use crate::session::handlers::current_session;
 use crate::session::issue::{issue, session_json};
 use crate::session::{Aal, AuthenticationMethod, SessionToken};
 use crate::state::AppState;
+use crate::store::Changes;
 use crate::strategy::LoginOutcome;
 
 /// `GET /self-service/login/browser`
@@ -327,21 +328,27 @@ async fn finish(
                     .as_deref()
                     .map(SessionToken::from_client)
             };
-            if aal == Aal::Aal2 {
-                // The second factor may have changed the identity (a backup code used up).
-                state.identities.update_identity(identity).await?;
-            }
-            state.sessions.update_session(&session).await?;
+            // The second factor may have changed the identity (a backup code used up): that,
+            // the session and the finished flow are written together.
+            flow.state = STATE_PASSED_CHALLENGE.into();
+            flow.updated_at = now;
+            let changes = Changes {
+                update_identity: (aal == Aal::Aal2).then(|| identity.clone()),
+                update_sessions: vec![session.clone()],
+                update_flows: vec![flow.clone()],
+                ..Changes::default()
+            };
+            state.changes.commit(changes, now).await?;
             (session, token)
         }
         None => {
             let (session, token) = issue(state, identity, method, client).await?;
+            flow.state = STATE_PASSED_CHALLENGE.into();
+            flow.updated_at = now;
+            state.flows.update_flow(&flow).await?;
             (session, Some(token))
         }
     };
-    flow.state = STATE_PASSED_CHALLENGE.into();
-    flow.updated_at = now;
-    state.flows.update_flow(&flow).await?;
     if crate::hook::configured(hooks, HookName::RevokeActiveSessions) {
         state
             .sessions
