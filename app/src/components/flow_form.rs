@@ -210,16 +210,22 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
                 }
                 // A secret to type in by hand, or codes to keep.
                 "text" => {
-                    let shown = attributes
+                    let message = attributes
                         .get("text")
                         .cloned()
-                        .and_then(|value| serde_json::from_value::<UiText>(value).ok())
-                        .map(|message| text_of(&message))
-                        .unwrap_or_default();
+                        .and_then(|value| serde_json::from_value::<UiText>(value).ok());
+                    let codes = message.as_ref().and_then(backup_codes);
+                    let shown = match codes {
+                        Some(codes) => view! { <BackupCodes codes /> }.into_any(),
+                        None => {
+                            let shown = message.as_ref().map(text_of).unwrap_or_default();
+                            view! { <code class="ward-secret">{shown}</code> }.into_any()
+                        }
+                    };
                     view! {
                         <div class="ward-text" data-testid=text("id")>
                             <p class="ward-label">{label}</p>
-                            <code class="ward-secret">{shown}</code>
+                            {shown}
                         </div>
                     }
                     .into_any()
@@ -228,6 +234,56 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
                 _ => ().into_any(),
             }
         }
+    }
+}
+
+/// The backup codes of message 1050015 (`None` for any other text): each code, or `None` for
+/// one already used.
+fn backup_codes(message: &UiText) -> Option<Vec<Option<String>>> {
+    if message.id != 1050015 {
+        return None;
+    }
+    let secrets = message.context.as_ref()?.get("secrets")?.as_array()?;
+    Some(
+        secrets
+            .iter()
+            .map(|secret| {
+                secret
+                    .pointer("/context/secret")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect(),
+    )
+}
+
+/// Backup codes as a plain list (it prints as it is) and a text file to download; both work
+/// without JavaScript.
+#[component]
+fn BackupCodes(codes: Vec<Option<String>>) -> impl IntoView {
+    let file: String = codes
+        .iter()
+        .flatten()
+        .map(|code| format!("{code}%0A"))
+        .collect();
+    view! {
+        <ol class="ward-codes">
+            {codes
+                .into_iter()
+                .map(|code| match code {
+                    Some(code) => view! { <li><code>{code}</code></li> }.into_any(),
+                    None => view! { <li class="ward-code-used">"used"</li> }.into_any(),
+                })
+                .collect_view()}
+        </ol>
+        <a
+            class="ward-link"
+            href=format!("data:text/plain;charset=utf-8,{file}")
+            download="backup-codes.txt"
+            data-testid="download-backup-codes"
+        >
+            "Download the codes"
+        </a>
     }
 }
 
