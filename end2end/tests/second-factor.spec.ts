@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
 import { password, signIn, signUp, totp } from './helpers';
 
-test('set up an authenticator app, then sign in with password and code', async ({ page }) => {
+test('set up an authenticator app, then sign in with password and code', async ({ page, context }) => {
   const email = uniqueEmail('totp');
   await signUp(page, email);
   await page.getByTestId('settings').click();
@@ -12,6 +12,15 @@ test('set up an authenticator app, then sign in with password and code', async (
   await expect(page.getByTestId('totp_qr').locator('img')).toBeVisible();
   const secret = (await page.getByTestId('totp_secret_key').locator('code').textContent())!.trim();
   expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+  // Once hydrated, a button copies the secret.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await expect(async () => {
+    await page.getByTestId('copy-totp_secret_key').click();
+    await expect(page.getByTestId('copy-totp_secret_key')).toHaveText('Copied', { timeout: 500 });
+  }).toPass();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  // Hydration left the page as it was: the secret is still shown.
+  await expect(page.getByTestId('totp_secret_key').locator('code')).toHaveText(secret);
   await page.screenshot({ path: 'test-results/totp-setup.png', fullPage: true });
   await page.getByTestId('totp_code').fill(totp(secret));
   await page.getByTestId('submit-method-totp').click();

@@ -184,6 +184,8 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
             .into_any()
         }
         NodeAttributes::Other(attributes) => {
+            // A plain string, not an `Option`: the hydrated island must meet the same nodes.
+            let label = label.unwrap_or_default();
             let text = |key: &str| {
                 attributes
                     .get(key)
@@ -215,17 +217,22 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
                         .cloned()
                         .and_then(|value| serde_json::from_value::<UiText>(value).ok());
                     let codes = message.as_ref().and_then(backup_codes);
-                    let shown = match codes {
-                        Some(codes) => view! { <BackupCodes codes /> }.into_any(),
+                    let (shown, copied_text) = match codes {
+                        Some(codes) => {
+                            let all: Vec<String> = codes.iter().flatten().cloned().collect();
+                            (view! { <BackupCodes codes /> }.into_any(), all.join("\n"))
+                        }
                         None => {
                             let shown = message.as_ref().map(text_of).unwrap_or_default();
-                            view! { <code class="ward-secret">{shown}</code> }.into_any()
+                            let view = view! { <code class="ward-secret">{shown.clone()}</code> };
+                            (view.into_any(), shown)
                         }
                     };
                     view! {
                         <div class="ward-text" data-testid=text("id")>
                             <p class="ward-label">{label}</p>
                             {shown}
+                            <CopyButton text=copied_text test_id=format!("copy-{}", text("id")) hydrated />
                         </div>
                     }
                     .into_any()
@@ -256,6 +263,38 @@ fn backup_codes(message: &UiText) -> Option<Vec<Option<String>>> {
             .collect(),
     )
 }
+
+/// Copies `text` to the clipboard. It needs JavaScript, so it stays hidden until the page is
+/// hydrated, as the password toggle does.
+#[component]
+fn CopyButton(text: String, test_id: String, hydrated: ReadSignal<bool>) -> impl IntoView {
+    let (copied, set_copied) = signal(false);
+    view! {
+        <button
+            type="button"
+            class="ward-reveal ward-copy"
+            data-testid=test_id
+            hidden=move || !hydrated.get()
+            on:click=move |_| {
+                copy_to_clipboard(&text);
+                set_copied.set(true);
+            }
+        >
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn copy_to_clipboard(text: &str) {
+    if let Some(window) = web_sys::window() {
+        // The promise settles on its own; a refusal leaves the text selectable by hand.
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn copy_to_clipboard(_text: &str) {}
 
 /// Backup codes as a plain list (it prints as it is) and a text file to download; both work
 /// without JavaScript.
