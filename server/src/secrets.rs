@@ -1,5 +1,6 @@
 //! The `secrets.default` keys: configured, or in `--dev` generated once and kept in a file so a
-//! restart keeps sessions valid.
+//! restart keeps sessions valid; and the cipher (`secrets.cipher`) for stored values that must be
+//! read back, such as TOTP keys.
 
 use std::path::Path;
 
@@ -51,6 +52,61 @@ impl SecretKeys {
     }
 }
 
+/// XChaCha20-Poly1305 under `secrets.cipher` (else `secrets.default`): the first key encrypts,
+/// every key decrypts, so keys can be rotated. A key is any text; SHA-256 makes it 32 bytes.
+/// Ciphertexts are `v1.` and the unpadded base64url of the 24-byte nonce and the sealed value.
+/// No `Debug`: never printed.
+#[derive(Clone)]
+pub struct Cipher(Vec<chacha20poly1305::XChaCha20Poly1305>);
+
+const CIPHER_PREFIX: &str = "v1.";
+
+impl Cipher {
+    pub fn new(keys: &[String]) -> Self {
+        use chacha20poly1305::KeyInit;
+        use sha2::{Digest, Sha256};
+        Self(
+            keys.iter()
+                .map(|key| {
+                    let digest = Sha256::digest(key.as_bytes());
+                    chacha20poly1305::XChaCha20Poly1305::new(&digest)
+                })
+                .collect(),
+        )
+    }
+
+    /// `plain` sealed under the first key; `None` without keys.
+    pub fn encrypt(&self, plain: &str) -> Option<String> {
+        use chacha20poly1305::aead::{Aead, AeadCore, OsRng};
+        let cipher = self.0.first()?;
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = cipher.encrypt(&nonce, plain.as_bytes()).ok()?;
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        Some(format!(
+            "{CIPHER_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        ))
+    }
+
+    /// The value `text` seals, under any key; `None` when it is not one of ours or was altered.
+    pub fn decrypt(&self, text: &str) -> Option<String> {
+        use chacha20poly1305::aead::Aead;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.strip_prefix(CIPHER_PREFIX)?)
+            .ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let nonce = chacha20poly1305::XNonce::from_slice(nonce);
+        self.0
+            .iter()
+            .find_map(|cipher| cipher.decrypt(nonce, sealed).ok())
+            .and_then(|plain| String::from_utf8(plain).ok())
+    }
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -89,5 +145,25 @@ mod tests {
                 0o600
             );
         }
+    }
+
+    #[test]
+    fn the_cipher_round_trips_rotates_and_refuses_tampering() {
+        let old = Cipher::new(&["old key".to_string()]);
+        let sealed = old.encrypt("otpauth://totp/x?secret=ABC").unwrap();
+        assert!(sealed.starts_with("v1.") && !sealed.contains("ABC"));
+        assert_ne!(old.encrypt("same").unwrap(), old.encrypt("same").unwrap());
+        let rotated = Cipher::new(&["new key".to_string(), "old key".to_string()]);
+        assert_eq!(
+            rotated.decrypt(&sealed).as_deref(),
+            Some("otpauth://totp/x?secret=ABC")
+        );
+        assert_eq!(Cipher::new(&["other".to_string()]).decrypt(&sealed), None);
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(old.decrypt(&tampered), None);
+        assert_eq!(old.decrypt("otpauth://plain"), None);
+        assert_eq!(Cipher::new(&[]).encrypt("x"), None);
     }
 }

@@ -14,7 +14,7 @@ use crate::hash::Hasher;
 use crate::http::site::Site;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
-use crate::secrets::SecretKeys;
+use crate::secrets::{Cipher, SecretKeys};
 use crate::state::{AppState, Shared};
 use crate::store::{DatabaseUrl, SqlStore};
 
@@ -84,6 +84,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,
         hasher,
+        cipher: if config.secrets.cipher.is_empty() {
+            Cipher::new(secrets.all())
+        } else {
+            Cipher::new(&config.secrets.cipher)
+        },
         secrets,
         clock: Clock::default(),
         metrics: Arc::new(Metrics::default()),

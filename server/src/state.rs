@@ -8,7 +8,7 @@ use crate::courier::Courier;
 use crate::hash::Hasher;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
-use crate::secrets::SecretKeys;
+use crate::secrets::{Cipher, SecretKeys};
 use crate::store::{ChangeStore, CourierStore, FlowStore, IdentityStore, SessionStore, SqlStore};
 use crate::strategy::Strategies;
 
@@ -51,6 +51,7 @@ pub struct Shared {
     pub strategies: Arc<Strategies>,
     pub hasher: Hasher,
     pub secrets: SecretKeys,
+    pub cipher: Cipher,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
 }

@@ -2,7 +2,8 @@
 //! of clock skew either way) as a second factor. Settings shows a new secret as a QR code and
 //! as text until a code from the app confirms it; aal2 login flows ask for a code.
 //!
-//! Beyond Kratos: a code accepted once is refused for the rest of the time it would be valid
+//! The key is kept sealed with `secrets.cipher` (Kratos keeps the `otpauth://` URL as it is, and
+//! Ward still reads such imported values). Beyond Kratos: a code accepted once is refused for the rest of the time it would be valid
 //! (RFC 6238 §5.2: the credential keeps the last time step it accepted), and one login flow
 //! takes at most [`MAX_WRONG_CODES`] wrong codes.
 
@@ -118,6 +119,17 @@ fn matching_step(key: &TOTP, code: &str, now: u64) -> Option<u64> {
         })
 }
 
+/// The key a stored `totp_url` holds: sealed by Ward's cipher, or a plain `otpauth://` URL as
+/// Kratos stores it.
+fn open_key(state: &AppState, stored: &str) -> Option<TOTP> {
+    let url = match state.cipher.decrypt(stored) {
+        Some(url) => url,
+        None if stored.starts_with("otpauth://") => stored.to_string(),
+        None => return None,
+    };
+    TOTP::from_url(url).ok()
+}
+
 fn unix_now(state: &AppState) -> u64 {
     u64::try_from(state.clock.now().unix_timestamp()).unwrap_or_default()
 }
@@ -142,10 +154,11 @@ impl SettingsStrategy for TotpStrategy {
         let Some(key) = new_key(state, identity) else {
             return;
         };
-        let Ok(png) = key.get_qr_base64() else {
+        let (Ok(png), Some(sealed)) = (key.get_qr_base64(), state.cipher.encrypt(&key.get_url()))
+        else {
             return;
         };
-        flow.internal.insert(PENDING.into(), json!(key.get_url()));
+        flow.internal.insert(PENDING.into(), json!(sealed));
         flow.ui.nodes.push(UiNode::image(
             NodeGroup::Totp,
             "totp_qr",
@@ -198,11 +211,11 @@ impl SettingsStrategy for TotpStrategy {
             return Ok(SettingsOutcome::Rejected);
         }
         let pending = flow.internal.get(PENDING).and_then(Value::as_str);
-        let key = pending.and_then(|url| TOTP::from_url(url).ok());
+        let key = pending.and_then(|sealed| open_key(state, sealed));
         let step = key
             .as_ref()
             .and_then(|key| matching_step(key, code, unix_now(state)));
-        let (Some(url), Some(step)) = (pending.map(str::to_string), step) else {
+        let (Some(sealed), Some(step)) = (pending.map(str::to_string), step) else {
             flow.ui
                 .add_message(Some("totp_code"), UiText::plain(4000008));
             return Ok(SettingsOutcome::Rejected);
@@ -211,7 +224,7 @@ impl SettingsStrategy for TotpStrategy {
         let identifier = identity.id.to_string();
         let credential = credential_entry(identity, CredentialType::Totp, now);
         credential.identifiers = vec![identifier];
-        credential.config = json!({ "totp_url": url, LAST_STEP: step });
+        credential.config = json!({ "totp_url": sealed, LAST_STEP: step });
         credential.updated_at = now;
         flow.internal.remove(PENDING);
         Ok(changed)
@@ -263,7 +276,7 @@ impl LoginStrategy for TotpStrategy {
             .config
             .get("totp_url")
             .and_then(Value::as_str)
-            .and_then(|url| TOTP::from_url(url).ok());
+            .and_then(|stored| open_key(state, stored));
         let last = credential.config.get(LAST_STEP).and_then(Value::as_u64);
         let step = key
             .as_ref()

@@ -197,9 +197,15 @@ async fn totp_set_up_then_step_up(app: &TestApp) {
         200,
     )
     .await;
-    let url = identity["credentials"]["totp"]["config"]["totp_url"]
+    // The key is stored sealed with the cipher, not as an `otpauth://` URL.
+    let sealed = identity["credentials"]["totp"]["config"]["totp_url"]
         .as_str()
         .unwrap();
+    assert!(
+        sealed.starts_with("v1.") && !sealed.contains(&secret),
+        "{sealed}"
+    );
+    let url = app.state.cipher.decrypt(sealed).unwrap();
     assert!(url.starts_with("otpauth://totp/"), "{url}");
     assert!(
         url.contains("two%40example.com") || url.contains("two@example.com"),
