@@ -25,7 +25,7 @@ use crate::config::HookName;
 use crate::error::ApiError;
 use crate::http::request::{Client, Submission, field};
 use crate::identity::{Identity, View};
-use crate::session::handlers::{current_session, lacks_second_factor, session_inactive};
+use crate::session::handlers::{current_session, missing_factor, session_inactive};
 use crate::session::{Aal, AuthenticationMethod, Session};
 use crate::session::{aal2_required, step_up_url};
 use crate::state::AppState;
@@ -174,7 +174,10 @@ pub async fn get_flow(
 /// (`selfservice.flows.settings.required_aal`).
 async fn needs_second_factor(state: &AppState, session: &Session) -> Result<bool, ApiError> {
     let required = state.config.selfservice.flows.settings.required_aal;
-    lacks_second_factor(state, session, required).await
+    // The enrolment policy does not apply here: settings is where users enrol.
+    Ok(missing_factor(state, session, "", required, false)
+        .await?
+        .is_some())
 }
 
 /// The settings page showing `flow`.

@@ -67,27 +67,44 @@ async fn session_for_hash(
     }))
 }
 
-/// Whether `session` is below what `required` asks of it: aal2 when its identity has a second
-/// factor (`highest_available`).
-pub async fn lacks_second_factor(
-    state: &AppState,
-    session: &Session,
-    required: RequiredAal,
-) -> ApiResult<bool> {
-    Ok(required == RequiredAal::HighestAvailable
-        && session.aal < Aal::Aal2
-        && state
-            .identities
-            .has_second_factor(session.identity_id)
-            .await?)
+/// What a session lacks before it is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The second factor its identity has (`required` is `highest_available`).
+    SecondFactor,
+    /// A second factor set up at all (`session.whoami.enforce_mfa_enrolment`).
+    Enrolment,
 }
 
-/// Whether `identity` must still set a second factor up before its sessions are accepted
-/// (`session.whoami.enforce_mfa_enrolment`).
-pub async fn must_enrol(state: &AppState, identity: &Identity) -> ApiResult<bool> {
-    let policy = &state.config.session.whoami.enforce_mfa_enrolment;
-    Ok(policy.applies_to(&identity.schema_id)
-        && !state.identities.has_second_factor(identity.id).await?)
+/// What `session` still lacks, asking the store at most once. `enrolment` applies the
+/// enrolment policy (whoami does; settings, where users enrol, does not).
+pub async fn missing_factor(
+    state: &AppState,
+    session: &Session,
+    schema_id: &str,
+    required: RequiredAal,
+    enrolment: bool,
+) -> ApiResult<Option<Missing>> {
+    let steps_up = required == RequiredAal::HighestAvailable && session.aal < Aal::Aal2;
+    let enrols = enrolment
+        && state
+            .config
+            .session
+            .whoami
+            .enforce_mfa_enrolment
+            .applies_to(schema_id);
+    if !steps_up && !enrols {
+        return Ok(None);
+    }
+    let has = state
+        .identities
+        .has_second_factor(session.identity_id)
+        .await?;
+    Ok(match (has, steps_up, enrols) {
+        (true, true, _) => Some(Missing::SecondFactor),
+        (false, _, true) => Some(Missing::Enrolment),
+        _ => None,
+    })
 }
 
 pub fn session_inactive() -> ApiError {
@@ -120,12 +137,11 @@ pub async fn whoami(State(state): State<AppState>, request: Request) -> ApiResul
     let (session, identity) = session_for_hash(&state, &token_hash)
         .await?
         .ok_or_else(session_inactive)?;
-    let whoami = &state.config.session.whoami;
-    if lacks_second_factor(&state, &session, whoami.required_aal).await? {
-        return Ok(super::aal2_required(&state, None));
-    }
-    if must_enrol(&state, &identity).await? {
-        return Ok(super::mfa_enrolment_required(&state));
+    let required = state.config.session.whoami.required_aal;
+    match missing_factor(&state, &session, &identity.schema_id, required, true).await? {
+        Some(Missing::SecondFactor) => return Ok(super::aal2_required(&state, None)),
+        Some(Missing::Enrolment) => return Ok(super::mfa_enrolment_required(&state)),
+        None => {}
     }
     let body = serde_json::to_vec(&session_json(&state, &session, &identity))
         .map(Bytes::from)

@@ -12,7 +12,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::one_time::keyed_hash;
-use super::totp::{MAX_WRONG_CODES, WRONG_CODES, button, flag};
+use super::totp::{MAX_WRONG_CODES, WRONG_CODES, button, code_input, flag};
 use super::{LoginOutcome, LoginStrategy, SettingsOutcome, SettingsStrategy};
 use crate::flow::{Flow, FlowResult};
 use crate::http::request::field;
@@ -171,12 +171,10 @@ impl LoginStrategy for LookupSecretStrategy {
         if identity.is_none_or(|identity| stored_codes(identity).is_empty()) {
             return;
         }
-        let mut input = app::model::InputAttributes::new("lookup_secret", "text");
-        input.required = true;
-        flow.ui.nodes.push(UiNode::input(
+        flow.ui.nodes.push(code_input(
             NodeGroup::LookupSecret,
-            input,
-            Some(UiText::plain(1010007)),
+            "lookup_secret",
+            1010007,
         ));
         flow.ui.nodes.push(button(
             NodeGroup::LookupSecret,

@@ -46,18 +46,11 @@ pub fn button(group: NodeGroup, name: &str, value: Value, label: u32) -> UiNode 
     UiNode::input(group, attributes, Some(UiText::plain(label)))
 }
 
-fn code_input(name: &str, label: u32) -> UiNode {
+/// A required text input of `group` for a code, labelled `label`.
+pub fn code_input(group: NodeGroup, name: &str, label: u32) -> UiNode {
     let mut code = InputAttributes::new(name, "text");
     code.required = true;
-    UiNode::input(
-        if name == "totp_code" {
-            NodeGroup::Totp
-        } else {
-            NodeGroup::LookupSecret
-        },
-        code,
-        Some(UiText::plain(label)),
-    )
+    UiNode::input(group, code, Some(UiText::plain(label)))
 }
 
 /// A new key for `identity`: 20 random bytes, labelled with the issuer and the trait the
@@ -173,7 +166,9 @@ impl SettingsStrategy for TotpStrategy {
             UiText::new(1050006, json!({ "secret": secret })),
             UiText::plain(1050017),
         ));
-        flow.ui.nodes.push(code_input("totp_code", 1070006));
+        flow.ui
+            .nodes
+            .push(code_input(NodeGroup::Totp, "totp_code", 1070006));
         flow.ui
             .nodes
             .push(button(NodeGroup::Totp, "method", json!(METHOD), 1070003));
@@ -247,7 +242,9 @@ impl LoginStrategy for TotpStrategy {
         {
             return;
         }
-        flow.ui.nodes.push(code_input("totp_code", 1010006));
+        flow.ui
+            .nodes
+            .push(code_input(NodeGroup::Totp, "totp_code", 1010006));
         flow.ui
             .nodes
             .push(button(NodeGroup::Totp, "method", json!(METHOD), 1010009));
