@@ -110,6 +110,10 @@ pub fn english(id: u32, context: &Value) -> String {
         4000010 => "Your account is not active yet. Did you forget to verify your email address?".into(),
         4000039 => "The new password must differ from the current one.".into(),
         4010011 => "This account was disabled.".into(),
+        4009001 => match context.get("retry_after_minutes").and_then(Value::as_u64) {
+            Some(1) => "Too many attempts. Please wait a minute, then try again.".into(),
+            _ => format!("Too many attempts. Please wait {} minutes, then try again.", field("retry_after_minutes")),
+        },
         4060004 => "The recovery token is invalid or has already been used. Please retry the flow.".into(),
         4060006 => "The recovery code is invalid or has already been used. Please try again.".into(),
         4070001 => "The verification token is invalid or has already been used. Please retry the flow.".into(),

@@ -36,6 +36,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST).with_reason(reason)
     }
 
+    /// 429 `too_many_requests`, with `Retry-After`.
+    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS)
+            .with_id("too_many_requests")
+            .with_reason("Too many attempts. Wait until Retry-After has passed, then try again.");
+        error.0.retry_after = Some(retry_after.as_secs().max(1));
+        error
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND)
     }

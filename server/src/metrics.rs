@@ -1,4 +1,5 @@
-//! Prometheus metrics: request count and latency per listener, route, method and status.
+//! Prometheus metrics: request count and latency per listener, route, method and status, and
+//! brute-force refusals per limit.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,10 +21,16 @@ struct RequestLabels {
     status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
+    throttle_refusals: Family<ScopeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -44,15 +51,29 @@ impl Default for Metrics {
             "Time to produce the response",
             latency.clone(),
         );
+        let throttle_refusals = Family::<ScopeLabels, Counter>::default();
+        registry.register(
+            "ward_throttle_refusals",
+            "Attempts refused by a brute-force limit, per limit scope",
+            throttle_refusals.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            throttle_refusals,
         }
     }
 }
 
 impl Metrics {
+    /// Counts an attempt refused by the brute-force limit of `scope`.
+    pub fn throttle_refused(&self, scope: &'static str) {
+        self.throttle_refusals
+            .get_or_create(&ScopeLabels { scope })
+            .inc();
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {

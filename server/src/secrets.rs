@@ -5,7 +5,25 @@
 use std::path::Path;
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::Sha256;
+
+/// HMAC-SHA256 of `value` under `key`, in hex: how secrets and identifiers are kept where they
+/// only need to be recognised.
+pub fn keyed_hash(key: &str, secret: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(mac) => mac,
+        // HMAC takes keys of any length; this arm is unreachable in practice.
+        Err(_) => return String::new(),
+    };
+    mac.update(secret.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
 
 /// Keys that sign cookies and tokens; the first signs, all verify. No `Debug`: never printed.
 #[derive(Clone)]

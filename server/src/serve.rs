@@ -80,6 +80,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         flows: Arc::new(database.clone()),
         courier_queue: Arc::new(database.clone()),
         changes: Arc::new(database.clone()),
+        throttles: Arc::new(database.clone()),
         courier: crate::courier::Courier::new(templates),
         strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,
@@ -195,9 +196,14 @@ impl Server {
         };
         let database = self.state.database.clone();
         let changes = tokio::spawn(async move { database.listen_for_changes().await });
+        let cleanup = tokio::spawn(crate::throttle::clean_up(
+            self.state.clone(),
+            shutdown.clone(),
+        ));
         let result = tokio::try_join!(public.into_future(), admin.into_future(), ui.into_future());
         let _ = shutdown.borrow_and_update();
         changes.abort();
+        cleanup.abort();
         if let Some(courier) = courier {
             // The worker saw the shutdown too and finishes its batch; a batch stuck on a slow
             // SMTP server is cut off, and its lease makes it due again for the next worker.

@@ -9,7 +9,9 @@ use crate::hash::Hasher;
 use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::{Cipher, SecretKeys};
-use crate::store::{ChangeStore, CourierStore, FlowStore, IdentityStore, SessionStore, SqlStore};
+use crate::store::{
+    ChangeStore, CourierStore, FlowStore, IdentityStore, SessionStore, SqlStore, ThrottleStore,
+};
 use crate::strategy::Strategies;
 
 /// Cheap to clone (one reference count), as axum clones it for every extractor.
@@ -47,6 +49,8 @@ pub struct Shared {
     pub courier_queue: Arc<dyn CourierStore>,
     /// Multi-part writes in one transaction.
     pub changes: Arc<dyn ChangeStore>,
+    /// Brute-force counters (see `throttle`).
+    pub throttles: Arc<dyn ThrottleStore>,
     pub courier: Courier,
     pub strategies: Arc<Strategies>,
     pub hasher: Hasher,

@@ -13,6 +13,7 @@ use url::Url;
 mod account;
 mod load;
 mod mfa;
+mod security;
 mod units;
 
 pub use account::{
@@ -23,6 +24,7 @@ pub use load::Loaded;
 pub use mfa::{
     LookupSecretMethod, MfaEnrolment, RequiredAal, TotpConfig, TotpMethod, WhoamiConfig,
 };
+pub use security::{BruteForce, Budget, Security};
 use units::{byte_size, duration, optional_duration};
 
 /// Parses a byte size as config does ("19MB", "64KB"; units of 1024).
@@ -66,6 +68,8 @@ pub struct Config {
     pub cookies: Cookies,
     pub courier: Courier,
     pub log: Log,
+    /// Ward only: see [`Security`].
+    pub security: Security,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +98,9 @@ pub struct Listener {
     pub port: u16,
     /// Cross-origin requests from SPAs on other origins (public listener only).
     pub cors: Cors,
+    /// Ward only (public listener): proxies whose `X-Forwarded-For` / `True-Client-IP` name the
+    /// client. Requests from other peers are attributed to the peer itself.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,6 +154,7 @@ impl Listener {
             host: "0.0.0.0".into(),
             port,
             cors: Cors::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 

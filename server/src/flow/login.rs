@@ -248,17 +248,32 @@ async fn run(
     }
     flow.ui.clear_messages();
     flow.active = field(form, "method").map(str::to_string);
+    // A second-factor code counts against the identity's budget before it is checked.
+    let mut second_factor = None;
+    if let Some(identity) = &step_up
+        && state.strategies.login.iter().any(|strategy| {
+            strategy.aal() == Aal::Aal2 && flow.active.as_deref() == Some(strategy.method())
+        })
+    {
+        match crate::throttle::second_factor(state, identity.id).await? {
+            Ok(attempt) => second_factor = Some(attempt),
+            Err(refused) => return Err(refused.reject(&flow)),
+        }
+    }
     for strategy in &state.strategies.login {
         if strategy.aal() != flow.requested_aal {
             continue;
         }
         match strategy
-            .login(state, &mut flow, form, step_up.as_ref())
+            .login(state, &mut flow, form, step_up.as_ref(), client.ip)
             .await?
         {
             LoginOutcome::NotMine => continue,
             LoginOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
             LoginOutcome::Authenticated { identity, method } => {
+                if let Some(attempt) = second_factor {
+                    attempt.succeeded(state).await?;
+                }
                 return finish(
                     state,
                     client,

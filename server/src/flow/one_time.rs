@@ -83,6 +83,9 @@ pub async fn submit(
                 .identities
                 .find_by_address(verifying, &address)
                 .await?;
+            if let Err(refused) = crate::throttle::mail_request(state, client.ip).await? {
+                return Err(refused.reject(&flow));
+            }
             let mut changes = Changes::default();
             send(
                 state,
@@ -91,7 +94,8 @@ pub async fn submit(
                 &address,
                 identity.as_ref(),
                 &mut changes,
-            )?;
+            )
+            .await?;
             if let Some(identity) = identity.as_mut().filter(|_| verifying)
                 && verification::mark_sent(identity, &[address], state.clock.now())
             {
@@ -130,8 +134,9 @@ async fn finish(
 
 /// Queues the message for `address` (a valid one when `identity` owns it, an invalid one when
 /// configured to tell strangers) and moves the flow to `sent_email`. The visible answer is the
-/// same either way, so nobody learns which addresses have accounts.
-pub fn send(
+/// same either way, so nobody learns which addresses have accounts; nor whether the address
+/// received so many mails lately that this one was not sent.
+pub async fn send(
     state: &AppState,
     strategy: &OneTimeStrategy,
     flow: &mut Flow,
@@ -148,7 +153,9 @@ pub fn send(
         flows.verification.notify_unknown_recipients
     };
     changes.clear_codes_of.push(flow.id);
-    let message = match identity {
+    let would_send = identity.is_some() || notify_unknown;
+    let allowed = would_send && crate::throttle::mail_to(state, address).await?;
+    let message = match identity.filter(|_| allowed) {
         Some(identity) => {
             let secret = strategy.generate();
             changes
@@ -181,7 +188,7 @@ pub fn send(
             };
             Some(state.courier.email(kind, address, vars, now))
         }
-        None if notify_unknown => {
+        None if allowed && notify_unknown => {
             let kind = match (recovery, strategy.method) {
                 (true, OneTimeMethod::Code) => TemplateType::RecoveryCodeInvalid,
                 (true, OneTimeMethod::Link) => TemplateType::RecoveryInvalid,

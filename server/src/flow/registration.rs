@@ -180,15 +180,26 @@ async fn run(
     }
     flow.ui.clear_messages();
     flow.active = field(form, "method").map(str::to_string);
+    // Counted before it is made; a registration that does not happen is taken back.
+    let counted = match crate::throttle::registration(state, client.ip).await? {
+        Ok(counted) => counted,
+        Err(refused) => return Err(refused.reject(&flow)),
+    };
     for strategy in &state.strategies.registration {
-        match strategy.register(state, &mut flow, form).await? {
-            RegistrationOutcome::NotMine => continue,
-            RegistrationOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
-            RegistrationOutcome::Registered { identity, method } => {
-                return finish(state, client, flow, *identity, method).await;
+        let outcome = match strategy.register(state, &mut flow, form).await {
+            Ok(RegistrationOutcome::NotMine) => continue,
+            Ok(RegistrationOutcome::Registered { identity, method }) => {
+                finish(state, client, flow, *identity, method).await
             }
+            Ok(RegistrationOutcome::Rejected) => Err(FlowError::Rejected(Box::new(flow))),
+            Err(error) => Err(error),
+        };
+        if outcome.is_err() {
+            counted.refund(state).await?;
         }
+        return outcome;
     }
+    counted.refund(state).await?;
     flow.ui.messages.push(app::model::UiText::plain(
         FlowKind::Registration.no_strategy_message(),
     ));
@@ -218,7 +229,8 @@ async fn finish(
         flow.flow_type,
         signs_in.then_some(csrf_token.as_str()),
         &mut changes,
-    );
+    )
+    .await;
     flow.state = STATE_PASSED_CHALLENGE.into();
     flow.updated_at = state.clock.now();
     changes.create_identity = Some(identity.clone());

@@ -22,6 +22,11 @@ pub enum FlowError {
     Expired(Box<Flow>),
     /// The submission was judged and refused: the flow carries the messages.
     Rejected(Box<Flow>),
+    /// A brute-force limit refused the submission without judging it.
+    Throttled {
+        flow: Box<Flow>,
+        retry_after: std::time::Duration,
+    },
 }
 
 pub type FlowResult<T> = Result<T, FlowError>;
@@ -179,6 +184,18 @@ pub fn init_url(state: &AppState, kind: FlowKind) -> String {
 pub async fn respond_flow_error(state: &AppState, client: &Client, error: FlowError) -> Response {
     match error {
         FlowError::Rejected(flow) => respond_rejected(state, client, *flow).await,
+        // Browsers see the form again, saying how long to wait; other clients get 429.
+        FlowError::Throttled {
+            mut flow,
+            retry_after,
+        } => {
+            if !is_browser_navigation(client, flow.flow_type) {
+                return ApiError::too_many_requests(retry_after).into_response();
+            }
+            flow.ui.clear_messages();
+            flow.ui.messages.push(crate::throttle::message(retry_after));
+            respond_rejected(state, client, *flow).await
+        }
         FlowError::Expired(old) => match replace_expired(state, client, &old).await {
             Ok((replacement, set_cookie)) => {
                 let mut response = respond_expired(state, client, &old, &replacement);

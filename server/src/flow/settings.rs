@@ -383,6 +383,7 @@ async fn finish(
             None,
             &mut changes,
         )
+        .await
     {
         continue_with.push(item);
     }

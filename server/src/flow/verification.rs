@@ -224,7 +224,7 @@ pub(super) async fn finish(
 /// `verification` hook): a new verification flow with a message per address, all written in
 /// `changes`. Returns the `continue_with` item that points at it. `csrf_token` replaces the
 /// browser's current token when the same answer gives the browser a new one.
-pub fn start_for(
+pub async fn start_for(
     state: &AppState,
     client: &Client,
     identity: &mut Identity,
@@ -245,7 +245,8 @@ pub fn start_for(
         flow.set_csrf_token(token);
     }
     for address in &pending {
-        let result = one_time::send(state, strategy, &mut flow, address, Some(identity), changes);
+        let result =
+            one_time::send(state, strategy, &mut flow, address, Some(identity), changes).await;
         if result.is_err() {
             // The cause is logged where it happened.
             tracing::error!("could not queue a verification message");

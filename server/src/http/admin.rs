@@ -75,6 +75,11 @@ pub fn router(state: AppState) -> Router {
             get(get_identity_by_external_id),
         )
         .route(
+            "/identities/{id}/throttle",
+            get(super::admin_identities::get_throttle)
+                .delete(super::admin_identities::delete_throttle),
+        )
+        .route(
             "/identities/{id}/credentials/{kind}",
             axum::routing::delete(super::admin_identities::delete_credential),
         )

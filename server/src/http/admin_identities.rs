@@ -1,5 +1,5 @@
-//! Admin identity endpoints beyond one identity's CRUD: batch creation and removing one
-//! credential.
+//! Admin identity endpoints beyond one identity's CRUD: batch creation, removing one
+//! credential, and the identity's brute-force counters.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,7 +16,12 @@ use crate::identity::{CredentialType, Identity};
 use crate::state::AppState;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(batch_patch_identities, delete_credential))]
+#[openapi(paths(
+    batch_patch_identities,
+    delete_credential,
+    get_throttle,
+    delete_throttle
+))]
 pub struct Api;
 
 /// Kratos's limits on one batch: entries, and entries with a plaintext password to hash.
@@ -252,4 +257,68 @@ fn remove_oidc_link(identity: &mut Identity, identifier: &str) -> ApiResult<()> 
         credential.config["providers"] = Value::Array(remaining);
     }
     Ok(())
+}
+
+/// One brute-force counter of an identity, as the admin API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ThrottleCounter {
+    /// `password` (one identifier from one client network), `identifier` (from any network)
+    /// or `second_factor`.
+    scope: String,
+    /// Attempts counted in the current window.
+    failures: i64,
+    window_ends_at: String,
+    /// Until when attempts of this scope are refused, when they are.
+    blocked_until: Option<String>,
+}
+
+/// `GET /admin/identities/{id}/throttle` (Ward only)
+#[utoipa::path(get, path = "/admin/identities/{id}/throttle", operation_id = "getIdentityThrottle", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id.")),
+    responses(
+    (status = 200, description = "The identity's live counters; empty when nothing counts against it.", body = Vec<ThrottleCounter>),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope)))]
+pub async fn get_throttle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ThrottleCounter>>> {
+    let identity = state.identities.get_identity(parse_id(&id)?).await?;
+    let now = state.clock.now();
+    let counters = state
+        .throttles
+        .counters(&crate::throttle::subjects_of(&state, &identity), now)
+        .await?;
+    let answer = counters
+        .into_iter()
+        .map(|counter| {
+            let blocked = crate::throttle::max_failures(&state, &counter.scope)
+                .is_some_and(|max| counter.failures >= i64::from(max));
+            let window_ends_at = crate::identity::timestamp(counter.window_ends_at);
+            ThrottleCounter {
+                scope: counter.scope,
+                failures: counter.failures,
+                blocked_until: blocked.then(|| window_ends_at.clone()),
+                window_ends_at,
+            }
+        })
+        .collect();
+    Ok(Json(answer))
+}
+
+/// `DELETE /admin/identities/{id}/throttle` (Ward only): unblocks the identity.
+#[utoipa::path(delete, path = "/admin/identities/{id}/throttle", operation_id = "deleteIdentityThrottle", tag = "identity",
+    params(("id" = Uuid, Path, description = "The identity's id.")),
+    responses(
+    (status = 204, description = "The identity's counters are cleared."),
+    (status = 404, description = "No such identity.", body = ErrorEnvelope)))]
+pub async fn delete_throttle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let identity = state.identities.get_identity(parse_id(&id)?).await?;
+    state
+        .throttles
+        .clear(&crate::throttle::subjects_of(&state, &identity))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -130,6 +130,10 @@ pub enum SubmitAnswers {
     /// An SPA must send the browser elsewhere (`browser_location_change_required`).
     #[response(status = 422)]
     LocationChange(ErrorEnvelope),
+    /// A brute-force limit refused the submission (`too_many_requests`); `Retry-After` says when
+    /// to try again. Browsers see the form with message 4009001 instead.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait.")))]
+    TooManyRequests(ErrorEnvelope),
 }
 
 /// Kratos's error envelope.

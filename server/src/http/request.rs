@@ -1,5 +1,7 @@
 //! What a request tells the flows about its sender, and the submitted form.
 
+use std::net::IpAddr;
+
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -19,6 +21,8 @@ pub struct Client {
     /// `X-Session-Token`, else `Authorization: Bearer` (the cookie is looked up separately).
     pub header_token: Option<String>,
     pub ip_address: Option<String>,
+    /// The client's address (see [`client_ip`]); `None` for internal requests.
+    pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
     /// The URL this request was made to, on the public base URL.
     pub request_url: String,
@@ -33,6 +37,7 @@ impl Client {
             origin: None,
             header_token: None,
             ip_address: None,
+            ip: None,
             user_agent: None,
             request_url: state.urls.admin.to_string(),
         }
@@ -95,12 +100,15 @@ where
         let content_type = header(header::CONTENT_TYPE).unwrap_or_default();
         let wants_json = content_type.starts_with("application/json") || prefers_json(&accept);
         let header_token = header_token(&parts.headers).map(str::to_string);
-        let forwarded_for = header(header::HeaderName::from_static("x-forwarded-for"))
-            .and_then(|value| value.split(',').next().map(|ip| ip.trim().to_string()));
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
+            .map(|info| info.0.ip());
+        let ip = client_ip(
+            &parts.headers,
+            peer,
+            &state.config.serve.public.trusted_proxies,
+        );
         let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
         let request_url = state
             .urls
@@ -113,11 +121,46 @@ where
             cookies: header(header::COOKIE),
             origin: header(header::ORIGIN),
             header_token,
-            ip_address: forwarded_for.or(peer),
+            ip_address: ip.map(|ip| ip.to_string()),
+            ip,
             user_agent: header(header::USER_AGENT),
             request_url,
         })
     }
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy. Then `True-Client-IP`
+/// names the client, else the nearest `X-Forwarded-For` hop that is not itself a trusted proxy
+/// (hops further left could be made up by the client).
+fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let header = |name: &'static str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(ip) = header("true-client-ip").and_then(|value| value.trim().parse::<IpAddr>().ok())
+    {
+        return Some(ip.to_canonical());
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|hop| !is_trusted(hop))
+            .unwrap_or(peer),
+    )
 }
 
 /// `X-Session-Token`, else the bearer token of `Authorization`; empty ones count as none.
@@ -241,6 +284,39 @@ pub fn field<'a>(form: &'a Value, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 1.2.3.4, 10.0.0.9"),
+        );
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |peer: &str, trusted: &[ipnet::IpNet], headers: &HeaderMap| {
+            client_ip(headers, Some(peer.parse().unwrap()), trusted).map(|ip| ip.to_string())
+        };
+        // A stranger's headers are ignored.
+        assert_eq!(
+            ip("8.8.8.8", &trusted, &headers).as_deref(),
+            Some("8.8.8.8")
+        );
+        assert_eq!(ip("10.1.1.1", &[], &headers).as_deref(), Some("10.1.1.1"));
+        // Through trusted proxies: the nearest hop that is not one of them.
+        assert_eq!(
+            ip("10.1.1.1", &trusted, &headers).as_deref(),
+            Some("1.2.3.4")
+        );
+        headers.insert("true-client-ip", HeaderValue::from_static("::ffff:5.5.5.5"));
+        assert_eq!(
+            ip("10.1.1.1", &trusted, &headers).as_deref(),
+            Some("5.5.5.5")
+        );
+        assert_eq!(
+            ip("::ffff:8.8.8.8", &trusted, &headers).as_deref(),
+            Some("8.8.8.8")
+        );
+    }
 
     #[test]
     fn dotted_fields_nest() {

@@ -13,6 +13,7 @@ mod flow;
 mod identity;
 mod session;
 mod session_cache;
+mod throttle;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -32,6 +33,7 @@ pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
 pub use session::{SessionQuery, SessionStore};
 pub use session_cache::{CachedWhoami, SessionCache};
+pub use throttle::{Counter, ThrottleKey, ThrottleStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -285,6 +287,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 "courier and codes",
                 include_str!("../../../migrations/sqlite/0003_courier_and_codes.sql"),
             ),
+            (
+                4,
+                "throttles",
+                include_str!("../../../migrations/sqlite/0004_throttles.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -301,6 +308,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 3,
                 "courier and codes",
                 include_str!("../../../migrations/postgres/0003_courier_and_codes.sql"),
+            ),
+            (
+                4,
+                "throttles",
+                include_str!("../../../migrations/postgres/0004_throttles.sql"),
             ),
         ],
     };

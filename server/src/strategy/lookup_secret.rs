@@ -190,6 +190,7 @@ impl LoginStrategy for LookupSecretStrategy {
         flow: &mut Flow,
         form: &Value,
         identity: Option<&Identity>,
+        _client_ip: Option<std::net::IpAddr>,
     ) -> FlowResult<LoginOutcome> {
         use subtle::ConstantTimeEq;
         if field(form, "method") != Some(METHOD) {
@@ -232,6 +233,21 @@ impl LoginStrategy for LookupSecretStrategy {
         };
         if !codes[index]["used_at"].is_null() {
             flow.internal.insert(WRONG_CODES.into(), json!(wrong + 1));
+            flow.ui.messages.push(UiText::plain(4000012));
+            return Ok(LoginOutcome::Rejected);
+        }
+        // Requests racing with the same code all see it unused: only the first to claim it
+        // may use it (afterwards the stored `used_at` refuses it).
+        let stored_hash = codes[index]["code_hash"].as_str().unwrap_or_default();
+        let claim = format!("lookup_secret\n{stored_hash}");
+        if !crate::throttle::claim(
+            state,
+            identity.id,
+            &claim,
+            std::time::Duration::from_secs(600),
+        )
+        .await?
+        {
             flow.ui.messages.push(UiText::plain(4000012));
             return Ok(LoginOutcome::Rejected);
         }

@@ -8,6 +8,7 @@ pub mod profile;
 pub mod totp;
 pub mod traits;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -54,14 +55,16 @@ pub trait LoginStrategy: Send + Sync {
     /// Adds this method's nodes to a new login flow; `identity` (with its credentials) is the
     /// signed-in identity of an aal2 flow, `None` on aal1 flows.
     fn populate_login(&self, state: &AppState, flow: &mut Flow, identity: Option<&Identity>);
-    /// Judges a submission. On aal2 flows `identity` is the signed-in identity; a strategy that
-    /// changes it (a backup code used up) returns the changed identity for the engine to store.
+    /// Judges a submission from `client_ip`. On aal2 flows `identity` is the signed-in
+    /// identity; a strategy that changes it (a backup code used up) returns the changed identity
+    /// for the engine to store.
     async fn login(
         &self,
         state: &AppState,
         flow: &mut Flow,
         form: &Value,
         identity: Option<&Identity>,
+        client_ip: Option<IpAddr>,
     ) -> FlowResult<LoginOutcome>;
 }
 

@@ -4,11 +4,9 @@
 //! only as an HMAC under `secrets.default`.
 
 use app::model::{InputAttributes, NodeGroup, UiNode, UiText};
-use hmac::{Hmac, Mac};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde_json::json;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -196,19 +194,7 @@ fn submit(name: &str, value: &str, group: NodeGroup, label: u32) -> UiNode {
     UiNode::input(group, attributes, Some(UiText::plain(label)))
 }
 
-pub(crate) fn keyed_hash(key: &str, secret: &str) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
-        Ok(mac) => mac,
-        // HMAC takes keys of any length; this arm is unreachable in practice.
-        Err(_) => return String::new(),
-    };
-    mac.update(secret.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
+pub(crate) use crate::secrets::keyed_hash;
 
 #[cfg(test)]
 mod tests {

@@ -256,6 +256,7 @@ impl LoginStrategy for TotpStrategy {
         flow: &mut Flow,
         form: &Value,
         identity: Option<&Identity>,
+        _client_ip: Option<std::net::IpAddr>,
     ) -> FlowResult<LoginOutcome> {
         if field(form, "method") != Some(METHOD) {
             return Ok(LoginOutcome::NotMine);
@@ -286,6 +287,13 @@ impl LoginStrategy for TotpStrategy {
             flow.ui.messages.push(UiText::plain(4000008));
             return Ok(LoginOutcome::Rejected);
         };
+        // Requests racing with the same code all read the same last step: only the first to
+        // claim the step may use it.
+        let claim_for = std::time::Duration::from_secs(STEP * 3);
+        if !crate::throttle::claim(state, identity.id, &format!("totp\n{step}"), claim_for).await? {
+            flow.ui.messages.push(UiText::plain(4000008));
+            return Ok(LoginOutcome::Rejected);
+        }
         let mut identity = identity.clone();
         if let Some(credential) = identity.credentials.get_mut(&CredentialType::Totp) {
             credential.config[LAST_STEP] = json!(step);

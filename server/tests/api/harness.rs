@@ -104,7 +104,7 @@ pub struct TestApp {
     pub state: AppState,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _database: TestDatabase,
+    _database: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -154,6 +154,15 @@ impl TestApp {
             vars.push((key.to_string(), value.to_string()));
         }
         let config = Config::load_from(&[], &vars, false).unwrap().config;
+        Some(Self::start(config, Some(database)).await)
+    }
+
+    /// Another Ward on this one's database, as a second replica behind a load balancer.
+    pub async fn replica(&self) -> Self {
+        Self::start((*self.state.config).clone(), None).await
+    }
+
+    async fn start(config: Config, database: Option<TestDatabase>) -> Self {
         let state = build_state(config).await.unwrap();
         let server = Server::bind(
             state,
@@ -167,7 +176,7 @@ impl TestApp {
         let state = server.state().clone();
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(server.run(stopped));
-        Some(Self {
+        Self {
             public: format!("http://{public}"),
             admin: format!("http://{admin}"),
             ui: format!("http://{ui}"),
@@ -180,7 +189,7 @@ impl TestApp {
             stop,
             server,
             _database: database,
-        })
+        }
     }
 
     pub async fn stop(self) {
@@ -214,6 +223,17 @@ impl TestApp {
         );
         self.state.sessions.create_session(&session).await.unwrap();
         token.expose().to_string()
+    }
+
+    /// A client whose requests come from `ip` (any address of 127/8 reaches the loopback
+    /// listeners), as a client on another network would.
+    pub fn client_from(&self, ip: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap()
     }
 
     /// A client that keeps cookies and asks for HTML, like a browser without JavaScript.

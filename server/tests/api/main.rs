@@ -17,3 +17,4 @@ mod mail;
 mod second_factor;
 mod sessions;
 mod store_contract;
+mod throttle;

@@ -56,7 +56,7 @@ totp_tests!(
     settings_and_recovery_sessions_need_the_second_factor,
 );
 
-async fn get_with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn get_with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.client
         .get(format!("{}{path}", app.public))
         .header("X-Session-Token", token)
@@ -65,7 +65,7 @@ async fn get_with_token(app: &TestApp, path: &str, token: &str) -> reqwest::Resp
         .unwrap()
 }
 
-async fn post_with_token(
+pub(crate) async fn post_with_token(
     app: &TestApp,
     flow: &Value,
     body: Value,
@@ -81,7 +81,7 @@ async fn post_with_token(
 }
 
 /// The code an authenticator app shows at `offset` steps from Ward's clock.
-fn code(app: &TestApp, secret: &str, offset: i64) -> String {
+pub(crate) fn code(app: &TestApp, secret: &str, offset: i64) -> String {
     let bytes = Secret::Encoded(secret.to_string()).to_bytes().unwrap();
     let key = TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".into()).unwrap();
     let now = app.state.clock.now().unix_timestamp() + offset * 30;
@@ -89,7 +89,7 @@ fn code(app: &TestApp, secret: &str, offset: i64) -> String {
 }
 
 /// Sets TOTP up for the session `token` belongs to; returns the secret.
-async fn set_up_totp(app: &TestApp, token: &str) -> String {
+pub(crate) async fn set_up_totp(app: &TestApp, token: &str) -> String {
     let flow = json_with_status(
         get_with_token(app, "/self-service/settings/api", token).await,
         200,
@@ -140,7 +140,7 @@ async fn set_up_totp(app: &TestApp, token: &str) -> String {
     secret
 }
 
-async fn password_login(app: &TestApp, email: &str) -> String {
+pub(crate) async fn password_login(app: &TestApp, email: &str) -> String {
     let flow = api_flow(app, "login").await;
     let body = json!({"method": "password", "identifier": email, "password": PASSWORD});
     let response = app
@@ -158,7 +158,7 @@ async fn password_login(app: &TestApp, email: &str) -> String {
     signed_in["session_token"].as_str().unwrap().to_string()
 }
 
-async fn aal2_flow(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn aal2_flow(app: &TestApp, token: &str) -> Value {
     json_with_status(
         get_with_token(app, "/self-service/login/api?aal=aal2", token).await,
         200,

@@ -86,6 +86,7 @@ impl LoginStrategy for PasswordStrategy {
         flow: &mut Flow,
         form: &Value,
         _identity: Option<&Identity>,
+        client_ip: Option<std::net::IpAddr>,
     ) -> FlowResult<LoginOutcome> {
         if field(form, "method") != Some(METHOD) {
             return Ok(LoginOutcome::NotMine);
@@ -102,6 +103,12 @@ impl LoginStrategy for PasswordStrategy {
         if identifier.is_empty() || password.is_empty() {
             return Ok(LoginOutcome::Rejected);
         }
+        // Counted before the password is checked; refused the same way whether the identifier
+        // exists or not.
+        let attempt = match crate::throttle::sign_in(state, client_ip, identifier).await? {
+            Ok(attempt) => attempt,
+            Err(refused) => return Err(refused.reject(flow)),
+        };
 
         let mut found = state
             .identities
@@ -143,6 +150,7 @@ impl LoginStrategy for PasswordStrategy {
             flow.ui.messages.push(UiText::plain(4000006));
             return Ok(LoginOutcome::Rejected);
         };
+        attempt.succeeded(state).await?;
         if identity.state != crate::identity::IdentityState::Active {
             flow.ui.messages.push(UiText::plain(4010011));
             return Ok(LoginOutcome::Rejected);
