@@ -1,7 +1,7 @@
 //! The `ward` command line.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -51,6 +51,24 @@ enum HashersCommand {
     Argon2 {
         #[command(subcommand)]
         command: Argon2Command,
+    },
+    /// Lists of breached passwords.
+    Breached {
+        #[command(subcommand)]
+        command: BreachedCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BreachedCommand {
+    /// Build a list for `selfservice.methods.password.config.breached_list_file` from a file of
+    /// passwords, one per line (lines that are a SHA-1 in hex, as in HIBP's downloads with or
+    /// without `:count`, are taken as that password's digest).
+    Build {
+        /// The newline-separated passwords; `-` reads standard input.
+        input: PathBuf,
+        /// Where to write the list.
+        output: PathBuf,
     },
 }
 
@@ -169,6 +187,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     command: Argon2Command::Calibrate(args),
                 },
         } => calibrate(args),
+        Command::Hashers {
+            command:
+                HashersCommand::Breached {
+                    command: BreachedCommand::Build { input, output },
+                },
+        } => build_breached_list(&input, &output),
         Command::Courier {
             command: CourierCommand::Watch(args),
         } => courier_watch(args).await,
@@ -176,6 +200,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: MigrateCommand::Sql(args),
         } => migrate(args).await,
     }
+}
+
+fn build_breached_list(input: &Path, output: &Path) -> anyhow::Result<()> {
+    use ward::strategy::password::breach::build;
+    let (bytes, count) = if input == Path::new("-") {
+        build(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(input)
+            .with_context(|| format!("cannot read {}", input.display()))?;
+        build(std::io::BufReader::new(file))
+    }
+    .with_context(|| format!("cannot read {}", input.display()))?;
+    std::fs::write(output, bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    println!("{count} distinct passwords written to {}", output.display());
+    Ok(())
 }
 
 fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {

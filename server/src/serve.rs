@@ -85,6 +85,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,
         hasher,
+        breached: Arc::new(crate::strategy::password::breach::BreachCheck::from_config(
+            &config.selfservice.methods.password.config,
+        )?),
         cipher: if config.secrets.cipher.is_empty() {
             Cipher::new(secrets.all())
         } else {

@@ -54,6 +54,8 @@ pub struct Shared {
     pub courier: Courier,
     pub strategies: Arc<Strategies>,
     pub hasher: Hasher,
+    /// Lists of breached passwords (and HIBP) the password policy checks.
+    pub breached: Arc<crate::strategy::password::breach::BreachCheck>,
     pub secrets: SecretKeys,
     pub cipher: Cipher,
     pub clock: Clock,

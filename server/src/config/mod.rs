@@ -408,8 +408,17 @@ impl Default for PasswordMethod {
 pub struct PasswordPolicy {
     pub min_password_length: usize,
     pub identifier_similarity_check_enabled: bool,
-    /// Accepted for compatibility; Ward does not query breach databases (no outbound calls).
+    /// Also ask the Have I Been Pwned range API (off by default: Ward checks its built-in list
+    /// offline, and makes no outbound calls unless told to).
     pub haveibeenpwned_enabled: bool,
+    /// The range API's host; `http://` or `https://` in front picks the scheme (https if none).
+    pub haveibeenpwned_host: String,
+    /// Passwords HIBP has seen more often than this are refused.
+    pub max_breaches: u64,
+    /// Accept the password when HIBP does not answer (else refuse it).
+    pub ignore_network_errors: bool,
+    /// Ward only: a further list of breached passwords, built by `ward hashers breached build`.
+    pub breached_list_file: Option<PathBuf>,
 }
 
 impl Default for PasswordPolicy {
@@ -418,6 +427,10 @@ impl Default for PasswordPolicy {
             min_password_length: 8,
             identifier_similarity_check_enabled: true,
             haveibeenpwned_enabled: false,
+            haveibeenpwned_host: "api.pwnedpasswords.com".into(),
+            max_breaches: 0,
+            ignore_network_errors: true,
+            breached_list_file: None,
         }
     }
 }

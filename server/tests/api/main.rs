@@ -14,6 +14,7 @@ mod flows;
 mod kratos_compat;
 mod listeners;
 mod mail;
+mod passwords;
 mod second_factor;
 mod sessions;
 mod store_contract;

@@ -1,6 +1,7 @@
 //! The password method: sign-up with traits and a password, sign-in with identifier and
 //! password (argon2id by default; imported bcrypt hashes are upgraded after a sign-in).
 
+pub mod breach;
 pub mod policy;
 mod settings;
 
@@ -239,12 +240,7 @@ impl RegistrationStrategy for PasswordStrategy {
                 .get(&CredentialType::Password)
                 .map(|credential| credential.identifiers.clone())
                 .unwrap_or_default();
-            if let Some(message) = policy::check(
-                &state.config.selfservice.methods.password.config,
-                state.config.hashers.algorithm,
-                password,
-                &identifiers,
-            ) {
+            if let Some(message) = policy::judge(state, password, &identifiers).await {
                 flow.ui.add_message(Some("password"), message);
             }
         }

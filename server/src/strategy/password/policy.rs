@@ -1,5 +1,5 @@
-//! The password policy: length bounds and similarity to the identifier, each failure a message
-//! with its id. (Breach lookups need the internet and are not made.)
+//! The password policy: length bounds, similarity to the identifier, and passwords known from
+//! breaches (see `breach`), each failure a message with its id.
 
 use app::model::UiText;
 use serde_json::json;
@@ -10,6 +10,25 @@ use crate::config::{HashAlgorithm, PasswordPolicy};
 pub const MAX_PASSWORD_CHARS: usize = 1024;
 /// bcrypt reads only the first 72 bytes: longer passwords would be silently cut.
 const BCRYPT_MAX_BYTES: usize = 72;
+
+/// Judges a new password of an identity with these identifiers: the rules first, then the
+/// breach lists (and HIBP, when enabled).
+pub async fn judge(
+    state: &crate::state::AppState,
+    password: &str,
+    identifiers: &[String],
+) -> Option<UiText> {
+    let config = &state.config;
+    match check(
+        &config.selfservice.methods.password.config,
+        config.hashers.algorithm,
+        password,
+        identifiers,
+    ) {
+        Some(message) => Some(message),
+        None => state.breached.check(password).await,
+    }
+}
 
 pub fn check(
     policy: &PasswordPolicy,

@@ -45,12 +45,7 @@ impl SettingsStrategy for PasswordStrategy {
             .get(&CredentialType::Password)
             .map(|credential| credential.identifiers.clone())
             .unwrap_or_default();
-        if let Some(message) = policy::check(
-            &state.config.selfservice.methods.password.config,
-            state.config.hashers.algorithm,
-            password,
-            &identifiers,
-        ) {
+        if let Some(message) = policy::judge(state, password, &identifiers).await {
             flow.ui.add_message(Some("password"), message);
             return Ok(SettingsOutcome::Rejected);
         }
