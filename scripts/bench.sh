@@ -112,6 +112,16 @@ read -r p2_rate p2_refused < <("$bench" flows --public "$public" --kind login --
 read -r p3_rate p3_refused < <("$bench" flows --public "$public" --kind registration --concurrency $((workers * 2)) --seconds "$seconds")
 peak_mb=$(awk -v kb="$(awk '/VmHWM/ {print $2}' "/proc/$ward_pid/status")" 'BEGIN { printf "%.1f", kb/1024 }')
 
+note "P9: P2 again on a second Ward with the brute-force counters off; the counter's statement alone"
+DSN=$dsn SERVE_PUBLIC_PORT=24533 SERVE_ADMIN_PORT=24534 SERVE_UI_PORT=24555 SECURITY_BRUTE_FORCE_ENABLED=false \
+  SECRETS_DEFAULT=benchmark-secret-0123456789 LEPTOS_SITE_ROOT=$root/target/site LOG_LEVEL=warn \
+  "$ward" serve --dev >"$work/ward-unthrottled.log" 2>&1 &
+unthrottled_pid=$!; pids+=("$unthrottled_pid")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:24533/health/ready" >/dev/null && break; sleep 0.1; done
+read -r p9_rate _ < <("$bench" flows --public "http://127.0.0.1:24533" --kind login --concurrency $((workers * 2)) --seconds "$seconds" --identities "$identities")
+kill "$unthrottled_pid"; wait "$unthrottled_pid" 2>/dev/null || true
+read -r throttle_ping throttle_insert throttle_update < <("$bench" throttle --dsn "$dsn" --count $([ $mode = full ] && echo 2000 || echo 50))
+
 note "P4: login flood at twice P2's rate for ${flood_seconds} s, whoami probed meanwhile"
 sleep 1
 idle_kb=$(rss_kb "$ward_pid")
@@ -137,6 +147,7 @@ table=$(cat <<EOF
 | P2 | completed API logins/s | ${p2_rate}/s (${p2_refused} refused) | raw argon2id ${hashes}/s on ${workers} threads | ${p2_ratio} | ≥ 0.9 | $(check "$p2_ratio >= 0.9") |
 | P3 | completed registrations/s | ${p3_rate}/s (${p3_refused} refused) | raw argon2id ${hashes}/s | ${p3_ratio} | ≥ 0.8 | $(check "$p3_ratio >= 0.8") |
 | P4 | login flood at ${flood_rate}/s (2 × P2) for ${flood_seconds} s | ${p4_ok} completed, ${p4_refused} refused with Retry-After, ${p4_bare} without, ${p4_failed} failed, ≤ ${p4_inflight} in flight; peak RSS $(mb "$flood_peak_kb") MB (idle $(mb "$idle_kb") MB); whoami p50 ${p4_p50} ms, p99 ${p4_p99} ms | limit idle + ${workers} × 19 MiB × 1.2 = $(mb "$p4_limit_kb") MB | — | peak ≤ limit, refusals carry Retry-After, whoami p99 ≤ 10 ms | $(check "$flood_peak_kb <= $p4_limit_kb && $p4_bare == 0 && $p4_failed == 0 && $p4_p99 <= 10") |
+| P9 | completed API logins/s with the brute-force counters (P2) | ${p2_rate}/s; the count a failed sign-in adds: 1 statement, ${throttle_insert} µs (new counters), ${throttle_update} µs (existing) | counters off ${p9_rate}/s; \`SELECT 1\` ${throttle_ping} µs | $(ratio "$p2_rate" "$p9_rate") | ≥ 0.95 | $(check "$(ratio "$p2_rate" "$p9_rate") >= 0.95") |
 | P7 | RSS after start + one login | ${p7_mb} MB (peak over the run ${peak_mb} MB) | — | — | ≤ 30 MB | $(check "$p7_mb <= 30") |
 | P8 | /login?flow= page | ${p8_rps} req/s, p99 ${p8_p99} ms; HTML ${html_bytes} B + CSS ${css_bytes} B; wasm ${wasm_gzip_kb} KB gzip | bare axum ${base_rps} req/s | ${p8_ratio} | ratio ≥ 0.3; ≤ 30 KB; ≤ 250 KB | $(check "$p8_ratio >= 0.3 && $html_bytes + $css_bytes <= 30720 && $wasm_gzip_kb <= 250") |
 EOF

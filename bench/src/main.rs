@@ -7,6 +7,8 @@
 //! - `flows`: completed API-flow logins or registrations per second. wrk cannot chain the two
 //!   requests a flow needs (create, then submit with the returned id), so this small driver
 //!   does, with a fixed number of concurrent clients for a fixed time.
+//! - `throttle`: the brute-force counter's statement (what a failed sign-in adds) in µs,
+//!   against a `SELECT 1` round trip on the same pool.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -61,6 +63,14 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         identities: usize,
     },
+    /// Microseconds per brute-force count of a sign-in (one upsert of three counters), on new
+    /// counters and on existing ones, and per `SELECT 1` on the same pool: "ping insert update".
+    Throttle {
+        #[arg(long)]
+        dsn: String,
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+    },
     /// Starts RATE API-flow logins per second for SECONDS whether or not earlier ones have
     /// finished, while probing whoami with the session tokens in TOKENS. Prints completed
     /// logins, refusals with and without `Retry-After`, other failures, the most logins in
@@ -95,6 +105,7 @@ fn main() -> anyhow::Result<()> {
                 out,
             } => seed(&dsn, identities, &out).await,
             Command::HashRate { threads, seconds } => hash_rate(threads, seconds),
+            Command::Throttle { dsn, count } => throttle(&dsn, count).await,
             Command::Flows {
                 public,
                 kind,
@@ -165,6 +176,49 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
         writeln!(tokens, "{}", token.expose())?;
     }
     tokens.flush()?;
+    store.close().await;
+    Ok(())
+}
+
+async fn throttle(dsn: &str, count: usize) -> anyhow::Result<()> {
+    use ward::store::{SqlStore, ThrottleKey, ThrottleStore};
+    let store = SqlStore::connect(dsn).await?;
+    store.migrate().await?;
+    let now = ward::clock::Clock::default().now();
+    let window = Duration::from_secs(900);
+    // A failed sign-in counts its network, its identifier from that network, and its identifier.
+    let hits = |subject: &str| -> Vec<(ThrottleKey, Duration)> {
+        let key = |scope, subject: String, origin: &str| ThrottleKey {
+            scope,
+            subject,
+            origin: origin.to_string(),
+        };
+        vec![
+            (key("ip", "bench-network".into(), ""), window),
+            (
+                key("password", subject.to_string(), "bench-network"),
+                window,
+            ),
+            (key("identifier", subject.to_string(), ""), window),
+        ]
+    };
+    let per_call = |started: Instant| started.elapsed().as_secs_f64() * 1e6 / count as f64;
+    let started = Instant::now();
+    for _ in 0..count {
+        store.ping().await?;
+    }
+    let ping = per_call(started);
+    let started = Instant::now();
+    for index in 0..count {
+        store.hit(&hits(&format!("new-{index}")), now).await?;
+    }
+    let insert = per_call(started);
+    let started = Instant::now();
+    for index in 0..count {
+        store.hit(&hits(&format!("new-{index}")), now).await?;
+    }
+    let update = per_call(started);
+    println!("{ping:.0} {insert:.0} {update:.0}");
     store.close().await;
     Ok(())
 }

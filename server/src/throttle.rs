@@ -191,6 +191,15 @@ impl SignIn {
         }
         Ok(())
     }
+
+    /// The credential could not be checked (the hashers are overloaded): the attempt does not
+    /// count at all.
+    pub async fn abandoned(self, state: &AppState) -> StoreResult<()> {
+        for key in self.reset.iter().chain(&self.refund) {
+            state.throttles.refund(key).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts a sign-in attempt for `identifier` from `ip` before the credential is checked.

@@ -4,7 +4,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 use ward::identity::{CredentialType, Identity, IdentitySchema, apply_schema, schema::DEV_SCHEMA};
 use ward::session::{Device, Session, SessionToken};
-use ward::store::{IdentityQuery, IdentityStore, SessionStore, SqlStore, StoreError};
+use ward::store::{
+    IdentityQuery, IdentityStore, SessionStore, SqlStore, StoreError, ThrottleKey, ThrottleStore,
+};
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -40,6 +42,7 @@ contract!(
     migrations_are_idempotent,
     sessions_are_found_by_token_hash_only,
     whoami_lookup_brings_the_whole_identity,
+    throttle_counters_window_refund_and_purge,
 );
 
 async fn store(database: &crate::harness::TestDatabase) -> SqlStore {
@@ -467,4 +470,61 @@ mod session_cache {
         here.delete_identity(identity.id).await.unwrap();
         assert!(cache.get(&session.token_hash).is_none());
     }
+}
+
+async fn throttle_counters_window_refund_and_purge(store: &SqlStore) {
+    let key = |scope, subject: &str| ThrottleKey {
+        scope,
+        subject: subject.to_string(),
+        origin: String::new(),
+    };
+    let minute = std::time::Duration::from_secs(60);
+    let start = now();
+    let failures = |counters: Vec<ward::store::Counter>| -> Vec<i64> {
+        counters.iter().map(|counter| counter.failures).collect()
+    };
+    // Each hit counts every key and answers in the order asked.
+    let both = [(key("b", "x"), minute), (key("a", "x"), minute * 2)];
+    assert_eq!(failures(store.hit(&both, start).await.unwrap()), [1, 1]);
+    let counters = store.hit(&both, start).await.unwrap();
+    assert_eq!(failures(counters.clone()), [2, 2]);
+    assert_eq!(counters[0].scope, "b");
+    assert_eq!(
+        counters[1].window_ends_at,
+        start + time::Duration::minutes(2)
+    );
+    store.refund(&key("b", "x")).await.unwrap();
+    assert_eq!(failures(store.hit(&both[..1], start).await.unwrap()), [2]);
+    // A hit after the window starts a new one.
+    let later = start + time::Duration::seconds(90);
+    let counters = store.hit(&both, later).await.unwrap();
+    assert_eq!(failures(counters.clone()), [1, 3]);
+    assert_eq!(
+        counters[0].window_ends_at,
+        later + time::Duration::minutes(1)
+    );
+    let live = store
+        .counters(&[("a", "x".into()), ("b", "x".into())], later)
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 2);
+    // The cleanup deletes ended windows only; `forget` and `clear` delete on request.
+    let after = start + time::Duration::seconds(140);
+    assert_eq!(store.purge_expired(after).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .counters(&[("b", "x".into())], later)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.forget(&[key("b", "x")]).await.unwrap();
+    assert_eq!(
+        store
+            .clear(&[("a", "x".into()), ("b", "x".into())])
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -49,6 +49,7 @@ both_dialects!(
     mails_are_limited_per_address_and_network,
     registrations_per_network_when_configured,
     replicas_share_their_counters,
+    forwarded_addresses_count_only_from_trusted_proxies,
 );
 
 async fn app_with(dialect: Dialect, env: &[(&str, &str)]) -> TestApp {
@@ -576,4 +577,51 @@ async fn replicas_share_their_counters(dialect: Dialect) {
     assert_refused(sign_in(&first, &attacker, "shared@example.com", PASSWORD).await).await;
     second.stop().await;
     first.stop().await;
+}
+
+/// A client on `ip` that says it forwards for `forwarded_for`.
+fn forwarding(ip: &str, forwarded_for: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+async fn forwarded_addresses_count_only_from_trusted_proxies(dialect: Dialect) {
+    let app = app_with(
+        dialect,
+        &[
+            ("SERVE_PUBLIC_TRUSTED_PROXIES", r#"["127.0.8.0/24"]"#),
+            ("SECURITY_BRUTE_FORCE_PASSWORD_MAX_FAILURES", "1"),
+        ],
+    )
+    .await;
+    register(&app, "proxied@example.com").await;
+    // Behind the trusted proxy, each forwarded client has its own budget.
+    let first = forwarding("127.0.8.1", "203.0.113.5");
+    json_with_status(
+        sign_in(&app, &first, "proxied@example.com", "wrong guess!!").await,
+        400,
+    )
+    .await;
+    assert_refused(sign_in(&app, &first, "proxied@example.com", PASSWORD).await).await;
+    let second = forwarding("127.0.8.1", "203.0.113.6");
+    json_with_status(
+        sign_in(&app, &second, "proxied@example.com", PASSWORD).await,
+        200,
+    )
+    .await;
+    // Anyone else's header is ignored: changing it does not buy a new budget.
+    let stranger = forwarding("127.0.9.1", "203.0.113.7");
+    json_with_status(
+        sign_in(&app, &stranger, "proxied@example.com", "wrong guess!!").await,
+        400,
+    )
+    .await;
+    let disguised = forwarding("127.0.9.1", "203.0.113.8");
+    assert_refused(sign_in(&app, &disguised, "proxied@example.com", PASSWORD).await).await;
+    app.stop().await;
 }

@@ -132,19 +132,31 @@ impl LoginStrategy for PasswordStrategy {
         });
         let password = Password::new(password.to_string());
         // Unknown identifiers still cost one hash, so timing does not tell who has an account.
-        let (identity, verified) = match (found, stored_hash) {
+        let checked = match (found, stored_hash) {
             (Some(identity), Some(hash)) => {
                 let upgrade = state.hasher.needs_rehash(&hash);
                 let plain = upgrade.then(|| Password::new(password.expose().to_string()));
-                let verified = state.hasher.verify(password, hash).await?;
-                if verified && let Some(plain) = plain {
-                    upgrade_hash(state, &identity, plain).await;
+                match state.hasher.verify(password, hash).await {
+                    Ok(verified) => {
+                        if verified && let Some(plain) = plain {
+                            upgrade_hash(state, &identity, plain).await;
+                        }
+                        Ok((Some(identity), verified))
+                    }
+                    Err(error) => Err(error),
                 }
-                (Some(identity), verified)
             }
-            _ => {
-                state.hasher.verify_dummy(password).await?;
-                (None, false)
+            _ => state
+                .hasher
+                .verify_dummy(password)
+                .await
+                .map(|_| (None, false)),
+        };
+        let (identity, verified) = match checked {
+            Ok(checked) => checked,
+            Err(error) => {
+                attempt.abandoned(state).await?;
+                return Err(error.into());
             }
         };
         let Some(identity) = identity.filter(|_| verified) else {
