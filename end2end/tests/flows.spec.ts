@@ -23,6 +23,23 @@ test('sign up, sign out, sign in, wrong password', async ({ page }) => {
   await expect(page.getByTestId('session-status')).toContainText(email);
 });
 
+test('after five wrong passwords the page says how long to wait', async ({ page }) => {
+  const email = uniqueEmail('guessed');
+  await signUp(page, email);
+  await page.getByTestId('sign-out').click();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await signIn(page, email, `guess number ${attempt}`);
+    await expect(page.getByTestId('message-4000006')).toBeVisible();
+  }
+  // Refused now even with the right password, and told for how long.
+  await signIn(page, email, password);
+  await expect(page).toHaveURL(/\/login\?flow=/);
+  await expect(page.getByTestId('message-4009001')).toHaveText(
+    'Too many attempts. Please wait 15 minutes, then try again.',
+  );
+  await page.screenshot({ path: 'test-results/login-throttled.png', fullPage: true });
+});
+
 test('sign-up problems are shown on the fields', async ({ page }) => {
   await page.goto('/registration');
   await page.getByTestId('traits-email').fill(uniqueEmail('short'));
