@@ -27,7 +27,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 (cd "$dir" && NO_COLOR=1 DSN=memory SERVE_PUBLIC_PORT=0 SERVE_ADMIN_PORT=0 SERVE_UI_PORT=0 \
-  LOG_LEVEL=info "$ward" serve --dev >"$dir/log" 2>&1) &
+  LOG_LEVEL=info exec "$ward" serve --dev >"$dir/log" 2>&1) &
 pid=$!
 addr() { grep -o "$1=[0-9.:]*" "$dir/log" | head -1 | cut -d= -f2; }
 for _ in $(seq 100); do

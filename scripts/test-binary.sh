@@ -20,7 +20,7 @@ cp "$target/release/ward" "$dir/ward"
 note "release binary: $(du -h "$dir/ward" | cut -f1) ($(stat -c %s "$dir/ward") bytes)"
 
 # No repository around it, no LEPTOS_SITE_ROOT: everything must come from the binary.
-(cd "$dir" && env -u LEPTOS_SITE_ROOT NO_COLOR=1 DSN=memory SERVE_PUBLIC_PORT=0 SERVE_ADMIN_PORT=0 \
+(cd "$dir" && exec env -u LEPTOS_SITE_ROOT NO_COLOR=1 DSN=memory SERVE_PUBLIC_PORT=0 SERVE_ADMIN_PORT=0 \
   SERVE_UI_PORT=0 LOG_LEVEL=info ./ward serve --dev >"$dir/log" 2>&1) &
 pid=$!
 ui=

@@ -237,7 +237,18 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
                     }
                     .into_any()
                 }
-                // Scripts and divs come with WebAuthn.
+                // The WebAuthn ceremonies, run by the buttons' `onclick`.
+                "script" => view! {
+                    <script
+                        src=text("src")
+                        integrity=text("integrity")
+                        crossorigin="anonymous"
+                        referrerpolicy="no-referrer"
+                        nonce=text("nonce")
+                        data-testid=text("id")
+                    ></script>
+                }
+                .into_any(),
                 _ => ().into_any(),
             }
         }
@@ -342,10 +353,34 @@ fn Input(
     let node_messages = (!messages.is_empty())
         .then(|| view! { <Messages messages test_id=format!("{test_id}-messages") /> });
     match input.input_type.as_str() {
-        "hidden" => {
-            view! { <input type="hidden" name=input.name value=value data-testid=test_id /> }
-                .into_any()
+        "hidden" => view! {
+            <input
+                type="hidden"
+                name=input.name
+                value=value
+                data-testid=test_id
+                data-onload-trigger=input.onload_trigger
+            />
         }
+        .into_any(),
+        // Starts a WebAuthn ceremony: nothing to do without JavaScript, which the page says.
+        "button" if input.onclick.is_some() => view! {
+            <button
+                class="ward-button ward-button-secondary"
+                type="button"
+                name=input.name
+                value=value
+                onclick=input.onclick
+                data-testid=test_id
+            >
+                {label}
+            </button>
+            <noscript>
+                <p class="ward-note">"Passkeys and security keys need JavaScript, which is off in this browser."</p>
+            </noscript>
+            {node_messages}
+        }
+        .into_any(),
         "submit" | "button" => view! {
             <button
                 class="ward-button"

@@ -159,6 +159,27 @@ impl UiNode {
         }
     }
 
+    /// A script node: a script the page loads (the WebAuthn ceremonies).
+    pub fn script(
+        group: NodeGroup,
+        id: &str,
+        src: String,
+        integrity: String,
+        nonce: String,
+    ) -> Self {
+        Self {
+            node_type: "script".into(),
+            group,
+            attributes: NodeAttributes::Other(serde_json::json!({
+                "src": src, "async": true, "referrerpolicy": "no-referrer",
+                "crossorigin": "anonymous", "integrity": integrity, "type": "text/javascript",
+                "id": id, "nonce": nonce, "node_type": "script",
+            })),
+            messages: Vec::new(),
+            meta: NodeMeta::default(),
+        }
+    }
+
     /// An image node (`img`), such as a QR code in a `data:` URL.
     pub fn image(group: NodeGroup, id: &str, src: String, size: u32, label: UiText) -> Self {
         Self {
@@ -246,6 +267,24 @@ pub struct InputAttributes {
     pub pattern: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxlength: Option<u32>,
+    /// JavaScript a click runs (WebAuthn ceremonies), and the bare function name it calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onclick: Option<String>,
+    #[serde(
+        default,
+        rename = "onclickTrigger",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub onclick_trigger: Option<String>,
+    /// JavaScript to run once the page and its scripts are loaded, and its function name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onload: Option<String>,
+    #[serde(
+        default,
+        rename = "onloadTrigger",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub onload_trigger: Option<String>,
 }
 
 impl InputAttributes {

@@ -154,12 +154,47 @@ impl Config {
         }
         let methods = &self.selfservice.methods;
         if self.session.whoami.enforce_mfa_enrolment.is_on()
-            && !(methods.totp.enabled || methods.lookup_secret.enabled)
+            && !(methods.totp.enabled || methods.lookup_secret.enabled || methods.webauthn.enabled)
         {
             return Err(ConfigError::invalid(
                 "session.whoami.enforce_mfa_enrolment",
-                "needs a second factor to enrol in: enable selfservice.methods.totp or lookup_secret",
+                "needs a second factor to enrol in: enable selfservice.methods.totp, lookup_secret or webauthn",
             ));
+        }
+        if methods.webauthn.enabled && methods.webauthn.config.passwordless {
+            return Err(ConfigError::invalid(
+                "selfservice.methods.webauthn.config.passwordless",
+                "Ward signs in without a password through passkeys: enable selfservice.methods.passkey instead",
+            ));
+        }
+        for (key, enabled, rp) in [
+            (
+                "selfservice.methods.webauthn.config.rp.id",
+                methods.webauthn.enabled,
+                &methods.webauthn.config.rp,
+            ),
+            (
+                "selfservice.methods.passkey.config.rp.id",
+                methods.passkey.enabled,
+                &methods.passkey.config.rp,
+            ),
+        ] {
+            let ui = self.serve.ui.resolve_base_url("serve.ui")?;
+            let id = rp
+                .id
+                .clone()
+                .or_else(|| ui.host_str().map(str::to_string))
+                .unwrap_or_default();
+            if enabled
+                && (id.is_empty() || id.parse::<std::net::IpAddr>().is_ok() || id.starts_with('['))
+            {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "must be a domain name such as example.com or localhost, not {id:?} (unset, it is the UI's host)"
+                    ),
+                ));
+            }
         }
         if let super::MfaEnrolment::Schemas(ids) = &self.session.whoami.enforce_mfa_enrolment {
             let known = |id: &String| {

@@ -75,3 +75,47 @@ impl MfaEnrolment {
         }
     }
 }
+
+/// `selfservice.methods.webauthn`: security keys (a second factor).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebauthnMethod {
+    pub enabled: bool,
+    pub config: WebauthnConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebauthnConfig {
+    /// Kratos's security keys as a first factor; Ward offers passkeys for that instead.
+    pub passwordless: bool,
+    pub rp: RelyingParty,
+}
+
+/// `selfservice.methods.passkey`: discoverable credentials (a first factor).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasskeyMethod {
+    pub enabled: bool,
+    pub config: PasskeyConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasskeyConfig {
+    pub rp: RelyingParty,
+}
+
+/// `config.rp` of `webauthn` and `passkey`: the site credentials are bound to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RelyingParty {
+    /// The domain credentials belong to (`example.com`, `localhost`); the UI's host when unset.
+    pub id: Option<String>,
+    /// The site's name as authenticators show it; "Ward" when unset.
+    pub display_name: Option<String>,
+    /// Deprecated in Kratos in favour of `origins`; still read.
+    pub origin: Option<url::Url>,
+    /// Every origin the ceremonies may run on; the UI's and the public listener's when unset.
+    pub origins: Vec<url::Url>,
+}

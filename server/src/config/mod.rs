@@ -22,7 +22,8 @@ pub use account::{
 };
 pub use load::Loaded;
 pub use mfa::{
-    LookupSecretMethod, MfaEnrolment, RequiredAal, TotpConfig, TotpMethod, WhoamiConfig,
+    LookupSecretMethod, MfaEnrolment, PasskeyMethod, RelyingParty, RequiredAal, TotpConfig,
+    TotpMethod, WebauthnMethod, WhoamiConfig,
 };
 pub use security::{BruteForce, Budget, Security};
 use units::{byte_size, duration, optional_duration};
@@ -385,6 +386,8 @@ pub struct Methods {
     pub profile: ProfileMethod,
     pub totp: TotpMethod,
     pub lookup_secret: LookupSecretMethod,
+    pub webauthn: WebauthnMethod,
+    pub passkey: PasskeyMethod,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
             openapi::PATH,
             get(|| async { openapi::answer(description()) }),
         )
+        .route("/.well-known/ory/webauthn.js", get(webauthn_script))
         .route("/identities", any(to_admin))
         .route("/identities/{*rest}", any(to_admin))
         .route("/admin/{*rest}", any(to_admin));
@@ -212,4 +213,19 @@ async fn get_schema(
         .ok_or_else(|| {
             ApiError::not_found().with_reason(format!("Identity schema `{id}` does not exist."))
         })
+}
+
+/// `GET /.well-known/ory/webauthn.js`: the script that runs WebAuthn and passkey ceremonies
+/// for the flows' buttons, where UIs made for Kratos look for it.
+async fn webauthn_script() -> impl axum::response::IntoResponse {
+    use axum::http::header;
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=UTF-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            // UIs on other origins load it with `crossorigin` and its integrity value.
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        crate::strategy::webauthn::ceremony::SCRIPT,
+    )
 }

@@ -214,6 +214,7 @@ impl Identity {
         };
         configured(CredentialType::Totp, "totp_url")
             || configured(CredentialType::LookupSecret, "recovery_codes")
+            || configured(CredentialType::Webauthn, "credentials")
     }
 
     pub fn new(schema_id: String, traits: Value, now: OffsetDateTime) -> Self {

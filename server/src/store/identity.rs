@@ -258,11 +258,12 @@ impl IdentityStore for SqlStore {
         // Strategies store these credentials only once they are set up, and remove them
         // when they are not.
         let (count,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM identity_credentials WHERE identity_id = $1 AND type IN ($2, $3)",
+            "SELECT COUNT(*) FROM identity_credentials WHERE identity_id = $1 AND type IN ($2, $3, $4)",
         )
         .bind(id.to_string())
         .bind(CredentialType::Totp.as_str())
         .bind(CredentialType::LookupSecret.as_str())
+        .bind(CredentialType::Webauthn.as_str())
         .fetch_one(&self.pool)
         .await?;
         Ok(count > 0)

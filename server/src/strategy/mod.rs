@@ -3,10 +3,12 @@
 
 pub mod lookup_secret;
 pub mod one_time;
+pub mod passkey;
 pub mod password;
 pub mod profile;
 pub mod totp;
 pub mod traits;
+pub mod webauthn;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -143,6 +145,17 @@ impl Strategies {
             let lookup = Arc::new(lookup_secret::LookupSecretStrategy);
             strategies.login.push(lookup.clone());
             strategies.settings.push(lookup);
+        }
+        if methods.webauthn.enabled {
+            let webauthn = Arc::new(webauthn::WebauthnStrategy);
+            strategies.login.push(webauthn.clone());
+            strategies.settings.push(webauthn);
+        }
+        if methods.passkey.enabled {
+            let passkey = Arc::new(passkey::PasskeyStrategy);
+            strategies.login.push(passkey.clone());
+            strategies.registration.push(passkey.clone());
+            strategies.settings.push(passkey);
         }
 
         let flows = &config.selfservice.flows;

@@ -1,0 +1,314 @@
+//! The `webauthn` method: security keys as a second factor. Settings adds them (with a name)
+//! and removes them; an aal2 login flow offers the identity's keys, and one of them raises the
+//! session to aal2.
+
+pub mod ceremony;
+
+use app::model::{NodeGroup, UiText};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use webauthn_rs::prelude::{
+    PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication,
+    SecurityKeyRegistration, WebauthnError,
+};
+
+use self::ceremony::{KeyRing, StoredKey};
+use super::{LoginOutcome, LoginStrategy, SettingsOutcome, SettingsStrategy};
+use crate::flow::{Flow, FlowResult};
+use crate::http::request::field;
+use crate::identity::{CredentialType, Identity};
+use crate::session::Aal;
+use crate::state::AppState;
+
+pub struct WebauthnStrategy;
+
+const METHOD: &str = "webauthn";
+const KIND: CredentialType = CredentialType::Webauthn;
+/// Where the flow keeps a ceremony's state between the page and the submission.
+const REGISTRATION: &str = "webauthn_registration";
+const AUTHENTICATION: &str = "webauthn_authentication";
+
+fn rp(state: &AppState) -> &crate::config::RelyingParty {
+    &state.config.selfservice.methods.webauthn.config.rp
+}
+
+#[async_trait]
+impl SettingsStrategy for WebauthnStrategy {
+    fn method(&self) -> &'static str {
+        METHOD
+    }
+
+    fn populate_settings(&self, state: &AppState, flow: &mut Flow, identity: &Identity) {
+        let mut ring = KeyRing::<SecurityKey>::of(identity, KIND);
+        for stored in &ring.credentials {
+            flow.ui.nodes.push(ceremony::remove_button(
+                NodeGroup::Webauthn,
+                "webauthn_remove",
+                stored,
+                1050018,
+                false,
+            ));
+        }
+        let webauthn = match ceremony::relying_party(state, rp(state)) {
+            Ok(webauthn) => webauthn,
+            Err(_) => return,
+        };
+        let exclude = ring
+            .credentials
+            .iter()
+            .map(|stored| stored.key.cred_id().clone())
+            .collect();
+        let name = ceremony::account_name(identity);
+        let user = ring.user_handle();
+        let started =
+            webauthn.start_securitykey_registration(user, &name, &name, Some(exclude), None, None);
+        let (options, registration) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                tracing::error!(%error, "could not start a security key registration");
+                return;
+            }
+        };
+        ceremony::keep_state(
+            flow,
+            REGISTRATION,
+            &(registration, ring.user_handle.clone()),
+        );
+        ceremony::add_script(state, flow);
+        let mut display_name =
+            app::model::InputAttributes::new("webauthn_register_displayname", "text");
+        display_name.value = Some(json!(""));
+        flow.ui.nodes.push(app::model::UiNode::input(
+            NodeGroup::Webauthn,
+            display_name,
+            Some(UiText::plain(1050013)),
+        ));
+        let options = serde_json::to_value(&options).unwrap_or_default();
+        flow.ui.nodes.push(ceremony::trigger_button(
+            flow,
+            NodeGroup::Webauthn,
+            "webauthn_register_trigger",
+            "oryWebAuthnRegistration",
+            Some(&options),
+            1050012,
+        ));
+        flow.ui.nodes.push(ceremony::hidden(
+            NodeGroup::Webauthn,
+            "webauthn_register",
+            Some(json!("")),
+        ));
+    }
+
+    async fn update_settings(
+        &self,
+        state: &AppState,
+        flow: &mut Flow,
+        identity: &mut Identity,
+        form: &Value,
+    ) -> FlowResult<SettingsOutcome> {
+        let now = state.clock.now();
+        let mut ring = KeyRing::<SecurityKey>::of(identity, KIND);
+        if let Some(hex) = field(form, "webauthn_remove").filter(|hex| !hex.is_empty()) {
+            if !ring.remove_hex(hex) {
+                ceremony::refused(
+                    flow,
+                    "webauthn_remove",
+                    "this security key is not registered with your account",
+                );
+                return Ok(SettingsOutcome::Rejected);
+            }
+            ring.store(identity, KIND, Vec::new(), now);
+            return Ok(changed(false));
+        }
+        let submitted =
+            ceremony::parse_submitted::<RegisterPublicKeyCredential>(form, "webauthn_register");
+        let Some(submitted) = submitted else {
+            return Ok(SettingsOutcome::NotMine);
+        };
+        let Ok(credential) = submitted else {
+            ceremony::refused(
+                flow,
+                "webauthn_register",
+                "the security key's answer could not be read",
+            );
+            return Ok(SettingsOutcome::Rejected);
+        };
+        let display_name = field(form, "webauthn_register_displayname")
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
+        if display_name.is_empty() {
+            flow.ui.add_message(
+                Some("webauthn_register_displayname"),
+                UiText::new(
+                    4000002,
+                    json!({"property": "webauthn_register_displayname"}),
+                ),
+            );
+            return Ok(SettingsOutcome::Rejected);
+        }
+        let started: Option<(SecurityKeyRegistration, Option<String>)> =
+            ceremony::take_state(flow, REGISTRATION);
+        let webauthn = ceremony::relying_party(state, rp(state))?;
+        let registered =
+            started
+                .ok_or(WebauthnError::ChallengeNotFound)
+                .and_then(|(registration, handle)| {
+                    ring.user_handle = handle;
+                    webauthn.finish_securitykey_registration(&credential, &registration)
+                });
+        let key = match registered {
+            Ok(key) => key,
+            Err(error) => {
+                tracing::info!(%error, "a security key registration did not verify");
+                ceremony::refused(
+                    flow,
+                    "webauthn_register",
+                    &format!("the security key could not be registered ({error})"),
+                );
+                return Ok(SettingsOutcome::Rejected);
+            }
+        };
+        let id = ceremony::encode(key.cred_id());
+        if ring.credentials.iter().any(|stored| stored.id == id) {
+            ceremony::refused(
+                flow,
+                "webauthn_register",
+                "this security key is already registered with your account",
+            );
+            return Ok(SettingsOutcome::Rejected);
+        }
+        ring.credentials.push(StoredKey {
+            id,
+            display_name,
+            added_at: ceremony::now_text(now),
+            is_passwordless: false,
+            key,
+        });
+        ring.store(identity, KIND, Vec::new(), now);
+        // The ceremony proved the key is at hand: the session reaches aal2, as with TOTP.
+        Ok(changed(true))
+    }
+}
+
+fn changed(second_factor: bool) -> SettingsOutcome {
+    SettingsOutcome::Changed {
+        method: METHOD,
+        privileged: true,
+        second_factor,
+    }
+}
+
+#[async_trait]
+impl LoginStrategy for WebauthnStrategy {
+    fn method(&self) -> &'static str {
+        METHOD
+    }
+
+    fn aal(&self) -> Aal {
+        Aal::Aal2
+    }
+
+    fn populate_login(&self, state: &AppState, flow: &mut Flow, identity: Option<&Identity>) {
+        let Some(identity) = identity else {
+            return;
+        };
+        let ring = KeyRing::<SecurityKey>::of(identity, KIND);
+        if ring.credentials.is_empty() {
+            return;
+        }
+        let keys: Vec<SecurityKey> = ring
+            .credentials
+            .iter()
+            .map(|stored| stored.key.clone())
+            .collect();
+        let started = ceremony::relying_party(state, rp(state))
+            .ok()
+            .and_then(|webauthn| webauthn.start_securitykey_authentication(&keys).ok());
+        let Some((options, authentication)) = started else {
+            tracing::error!("could not start a security key authentication");
+            return;
+        };
+        ceremony::keep_state(flow, AUTHENTICATION, &authentication);
+        ceremony::add_script(state, flow);
+        let options = serde_json::to_value(&options).unwrap_or_default();
+        flow.ui.nodes.push(ceremony::trigger_button(
+            flow,
+            NodeGroup::Webauthn,
+            "webauthn_login_trigger",
+            "oryWebAuthnLogin",
+            Some(&options),
+            1010008,
+        ));
+        flow.ui.nodes.push(ceremony::hidden(
+            NodeGroup::Webauthn,
+            "webauthn_login",
+            Some(json!("")),
+        ));
+    }
+
+    async fn login(
+        &self,
+        state: &AppState,
+        flow: &mut Flow,
+        form: &Value,
+        identity: Option<&Identity>,
+        _client_ip: Option<std::net::IpAddr>,
+    ) -> FlowResult<LoginOutcome> {
+        let submitted = ceremony::parse_submitted::<PublicKeyCredential>(form, "webauthn_login");
+        let (Some(submitted), Some(identity)) = (submitted, identity) else {
+            return Ok(LoginOutcome::NotMine);
+        };
+        let mut ring = KeyRing::<SecurityKey>::of(identity, KIND);
+        if ring.credentials.is_empty() {
+            flow.ui.messages.push(UiText::plain(4000013));
+            return Ok(LoginOutcome::Rejected);
+        }
+        let Ok(credential) = submitted else {
+            ceremony::invalid(flow);
+            return Ok(LoginOutcome::Rejected);
+        };
+        let started: Option<SecurityKeyAuthentication> = ceremony::take_state(flow, AUTHENTICATION);
+        let webauthn = ceremony::relying_party(state, rp(state))?;
+        let verified = started
+            .ok_or(WebauthnError::ChallengeNotFound)
+            .and_then(|authentication| {
+                webauthn.finish_securitykey_authentication(&credential, &authentication)
+            });
+        let result = match verified {
+            Ok(result) => result,
+            Err(error) => {
+                if matches!(error, WebauthnError::CredentialPossibleCompromise) {
+                    tracing::warn!(identity = %identity.id, "a security key's sign counter went backwards: it may be cloned; refused");
+                } else {
+                    tracing::info!(%error, "a security key sign-in did not verify");
+                }
+                // A new challenge for the next try.
+                self.populate_again(state, flow, identity);
+                ceremony::invalid(flow);
+                return Ok(LoginOutcome::Rejected);
+            }
+        };
+        for stored in &mut ring.credentials {
+            stored.key.update_credential(&result);
+        }
+        let mut identity = identity.clone();
+        ring.store(&mut identity, KIND, Vec::new(), state.clock.now());
+        Ok(LoginOutcome::Authenticated {
+            identity: Box::new(identity),
+            method: METHOD,
+        })
+    }
+}
+
+impl WebauthnStrategy {
+    /// Replaces this method's nodes after a failed try, with a fresh challenge.
+    fn populate_again(&self, state: &AppState, flow: &mut Flow, identity: &Identity) {
+        flow.ui.nodes.retain(|node| {
+            node.group != NodeGroup::Webauthn
+                || !matches!(&node.attributes, app::model::NodeAttributes::Input(input)
+                    if input.name.starts_with("webauthn_login"))
+        });
+        self.populate_login(state, flow, Some(identity));
+    }
+}
