@@ -2,11 +2,13 @@ import { defineConfig } from '@playwright/test';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ports } from './tests/env';
+import { passkeyPorts, ports } from './tests/env';
 
 const root = path.resolve(__dirname, '..');
 const ward = process.env.WARD_BIN ?? path.join(root, 'target', 'debug', 'ward');
 const workdir = path.join(os.tmpdir(), `ward-e2e-${process.pid}`);
+const passkeyWorkdir = path.join(os.tmpdir(), `ward-e2e-passkeys-${process.pid}`);
+const site = path.join(root, 'target', 'site');
 
 export default defineConfig({
   testDir: './tests',
@@ -28,23 +30,49 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    // A fresh working directory means a fresh SQLite database and fresh dev secrets.
-    command: `rm -rf ${workdir} && mkdir -p ${workdir} && cd ${workdir} && exec ${ward} serve --dev`,
-    url: `http://127.0.0.1:${ports.public}/health/ready`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      SERVE_PUBLIC_PORT: String(ports.public),
-      SERVE_ADMIN_PORT: String(ports.admin),
-      SERVE_UI_PORT: String(ports.ui),
-      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
-      HASHERS_ARGON2_MEMORY: '1MB',
-      HASHERS_ARGON2_ITERATIONS: '1',
-      SELFSERVICE_METHODS_TOTP_ENABLED: 'true',
-      SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED: 'true',
+  webServer: [
+    {
+      // A fresh working directory means a fresh SQLite database and fresh dev secrets.
+      command: `rm -rf ${workdir} && mkdir -p ${workdir} && cd ${workdir} && exec ${ward} serve --dev`,
+      url: `http://127.0.0.1:${ports.public}/health/ready`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        SERVE_PUBLIC_PORT: String(ports.public),
+        SERVE_ADMIN_PORT: String(ports.admin),
+        SERVE_UI_PORT: String(ports.ui),
+        LEPTOS_SITE_ROOT: site,
+        HASHERS_ARGON2_MEMORY: '1MB',
+        HASHERS_ARGON2_ITERATIONS: '1',
+        SELFSERVICE_METHODS_TOTP_ENABLED: 'true',
+        SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED: 'true',
+      },
     },
-  },
+    {
+      // WebAuthn needs a domain: this Ward's pages are at http://localhost, the relying party
+      // id is `localhost`, and security keys and passkeys are on.
+      command: `rm -rf ${passkeyWorkdir} && mkdir -p ${passkeyWorkdir} && cd ${passkeyWorkdir} && exec ${ward} serve --dev`,
+      url: `http://127.0.0.1:${passkeyPorts.public}/health/ready`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        SERVE_PUBLIC_PORT: String(passkeyPorts.public),
+        SERVE_ADMIN_PORT: String(passkeyPorts.admin),
+        SERVE_UI_PORT: String(passkeyPorts.ui),
+        SERVE_PUBLIC_BASE_URL: `http://localhost:${passkeyPorts.public}/`,
+        SERVE_UI_BASE_URL: `http://localhost:${passkeyPorts.ui}/`,
+        LEPTOS_SITE_ROOT: site,
+        HASHERS_ARGON2_MEMORY: '1MB',
+        HASHERS_ARGON2_ITERATIONS: '1',
+        SELFSERVICE_METHODS_WEBAUTHN_ENABLED: 'true',
+        SELFSERVICE_METHODS_WEBAUTHN_CONFIG_RP_ID: 'localhost',
+        SELFSERVICE_METHODS_PASSKEY_ENABLED: 'true',
+        SELFSERVICE_METHODS_PASSKEY_CONFIG_RP_ID: 'localhost',
+      },
+    },
+  ],
 });

@@ -1,5 +1,8 @@
 // Ward runs on its own ports here so a `make run` instance can stay up beside the tests.
 export const ports = { public: 14433, admin: 14434, ui: 14455 };
+// The Ward with security keys and passkeys, whose pages are at http://localhost.
+export const passkeyPorts = { public: 15433, admin: 15434, ui: 15455 };
+export const passkeyUI = `http://localhost:${passkeyPorts.ui}`;
 export const publicURL = `http://127.0.0.1:${ports.public}`;
 export const adminURL = `http://127.0.0.1:${ports.admin}`;
 

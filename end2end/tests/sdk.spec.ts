@@ -1,7 +1,7 @@
 // The official Ory SDK drives Ward's native (API) flows unchanged: wire compatibility.
 import { expect, test } from '@playwright/test';
-import { Configuration, FrontendApi, IdentityApi } from '@ory/client';
-import { adminURL, publicURL, uniqueEmail } from './env';
+import { Configuration, FrontendApi, IdentityApi, UiNode, UiNodeInputAttributes } from '@ory/client';
+import { adminURL, passkeyPorts, publicURL, uniqueEmail } from './env';
 import { password, totp } from './helpers';
 
 const frontend = new FrontendApi(new Configuration({ basePath: publicURL }));
@@ -144,4 +144,25 @@ test('native TOTP set-up and aal2 step-up through @ory/client', async () => {
   const { data: session } = await frontend.toSession({ xSessionToken: token });
   expect(session.authenticator_assurance_level).toBe('aal2');
   expect(session.authentication_methods?.map((method) => method.method)).toEqual(['password', 'totp']);
+});
+
+// Passkeys for native apps: API flows carry the ceremony's options as JSON text.
+test('native passkey flows carry options a native app can parse, through @ory/client', async () => {
+  const passkeys = new FrontendApi(
+    new Configuration({ basePath: `http://127.0.0.1:${passkeyPorts.public}` }),
+  );
+  const attributes = (nodes: UiNode[], name: string) =>
+    nodes.map((node) => node.attributes as UiNodeInputAttributes).find((input) => input.name === name);
+
+  const { data: registration } = await passkeys.createNativeRegistrationFlow();
+  const create = JSON.parse(attributes(registration.ui.nodes, 'passkey_create_data')!.value);
+  expect(create.credentialOptions.publicKey.rp.id).toBe('localhost');
+  expect(create.credentialOptions.publicKey.authenticatorSelection.residentKey).toBe('required');
+  expect(typeof create.credentialOptions.publicKey.challenge).toBe('string');
+
+  const { data: login } = await passkeys.createNativeLoginFlow();
+  const challenge = JSON.parse(attributes(login.ui.nodes, 'passkey_challenge')!.value);
+  expect(challenge.publicKey.rpId).toBe('localhost');
+  expect(login.ui.nodes.some((node) => node.type === 'script')).toBe(false);
+  expect(attributes(login.ui.nodes, 'passkey_login_trigger')!.onclick).toBeUndefined();
 });

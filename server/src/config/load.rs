@@ -75,11 +75,18 @@ impl Config {
             }
         }
         let registration_hooks = &mut self.selfservice.flows.registration.after;
-        if registration_hooks.hooks.is_empty() && registration_hooks.password.hooks.is_empty() {
+        if registration_hooks.hooks.is_empty() {
             // A trial signs people in right after they sign up.
-            registration_hooks.password.hooks = vec![HookConfig {
-                hook: HookName::Session,
-            }];
+            for method in [
+                &mut registration_hooks.password,
+                &mut registration_hooks.passkey,
+            ] {
+                if method.hooks.is_empty() {
+                    method.hooks = vec![HookConfig {
+                        hook: HookName::Session,
+                    }];
+                }
+            }
         }
         if self.selfservice.default_browser_return_url.is_none() {
             let ui = self.serve.ui.resolve_base_url("serve.ui").ok();
@@ -275,6 +282,16 @@ impl Config {
                 key("registration", "after.password.hooks"),
                 &flows.registration.after.password.hooks,
                 AfterRegistration,
+            ),
+            (
+                key("registration", "after.passkey.hooks"),
+                &flows.registration.after.passkey.hooks,
+                AfterRegistration,
+            ),
+            (
+                key("login", "after.passkey.hooks"),
+                &flows.login.after.passkey.hooks,
+                AfterLogin,
             ),
             (
                 key("settings", "after.hooks"),

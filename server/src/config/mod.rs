@@ -320,6 +320,21 @@ pub struct AfterHooks {
     pub default_browser_return_url: Option<Url>,
     pub hooks: Vec<HookConfig>,
     pub password: MethodAfter,
+    pub passkey: MethodAfter,
+    pub webauthn: MethodAfter,
+}
+
+impl AfterHooks {
+    /// The hooks that run after `method`: its own list when it has one, else the flow's.
+    pub fn for_method(&self, method: &str) -> &[HookConfig] {
+        let own: &[HookConfig] = match method {
+            "password" => &self.password.hooks,
+            "passkey" => &self.passkey.hooks,
+            "webauthn" => &self.webauthn.hooks,
+            _ => &[],
+        };
+        if own.is_empty() { &self.hooks } else { own }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

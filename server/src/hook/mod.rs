@@ -8,11 +8,6 @@ use crate::session::{Session, SessionToken};
 use crate::state::AppState;
 use crate::store::StoreResult;
 
-/// The hooks for `method`: the method's own list when it has one, else the flow's.
-fn effective<'a>(global: &'a [HookConfig], method: &'a [HookConfig]) -> &'a [HookConfig] {
-    if method.is_empty() { global } else { method }
-}
-
 /// Runs the after-registration hooks; the `session` hook signs the new identity in.
 pub async fn after_registration(
     state: &AppState,
@@ -34,20 +29,22 @@ pub fn configured(hooks: &[HookConfig], hook: HookName) -> bool {
 
 /// The after-registration hooks for `method`.
 pub fn registration_hooks<'a>(state: &'a AppState, method: &str) -> &'a [HookConfig] {
-    let after = &state.config.selfservice.flows.registration.after;
-    let method_hooks: &[HookConfig] = match method {
-        "password" => &after.password.hooks,
-        _ => &[],
-    };
-    effective(&after.hooks, method_hooks)
+    state
+        .config
+        .selfservice
+        .flows
+        .registration
+        .after
+        .for_method(method)
 }
 
 /// The after-login hooks for `method`.
 pub fn login_hooks<'a>(state: &'a AppState, method: &str) -> &'a [HookConfig] {
-    let after = &state.config.selfservice.flows.login.after;
-    let method_hooks: &[HookConfig] = match method {
-        "password" => &after.password.hooks,
-        _ => &[],
-    };
-    effective(&after.hooks, method_hooks)
+    state
+        .config
+        .selfservice
+        .flows
+        .login
+        .after
+        .for_method(method)
 }

@@ -83,7 +83,17 @@ impl SettingsStrategy for WebauthnStrategy {
             display_name,
             Some(UiText::plain(1050013)),
         ));
-        let options = serde_json::to_value(&options).unwrap_or_default();
+        let mut options = serde_json::to_value(&options).unwrap_or_default();
+        // webauthn-rs asks security keys to protect the credential behind user verification
+        // while only preferring verification; Chromium refuses that pair outright. A second
+        // factor needs the key's presence, not its PIN (Kratos asks for no verification).
+        if let Some(extensions) = options
+            .pointer_mut("/publicKey/extensions")
+            .and_then(Value::as_object_mut)
+        {
+            extensions.remove("credentialProtectionPolicy");
+            extensions.remove("enforceCredentialProtectionPolicy");
+        }
         flow.ui.nodes.push(ceremony::trigger_button(
             flow,
             NodeGroup::Webauthn,
