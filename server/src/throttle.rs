@@ -185,11 +185,10 @@ impl SignIn {
     /// The credential was right: the identifier's counters start again, and the attempt does
     /// not count against the client network.
     pub async fn succeeded(self, state: &AppState) -> StoreResult<()> {
-        state.throttles.forget(&self.reset).await?;
-        if let Some(key) = &self.refund {
-            state.throttles.refund(key).await?;
-        }
-        Ok(())
+        state
+            .throttles
+            .settle(&self.reset, self.refund.as_ref())
+            .await
     }
 
     /// The credential could not be checked (the hashers are overloaded): the attempt does not

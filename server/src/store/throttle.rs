@@ -42,6 +42,9 @@ pub trait ThrottleStore: Send + Sync {
     async fn forget(&self, keys: &[ThrottleKey]) -> StoreResult<()>;
     /// Takes one attempt back (a success that should not count against a shared budget).
     async fn refund(&self, key: &ThrottleKey) -> StoreResult<()>;
+    /// After a success, in one statement: `reset` counters start again from zero and `refund`
+    /// gets its attempt back.
+    async fn settle(&self, reset: &[ThrottleKey], refund: Option<&ThrottleKey>) -> StoreResult<()>;
     /// Makes the counter's window last at least until `until` (a lockout).
     async fn extend(&self, key: &ThrottleKey, until: OffsetDateTime) -> StoreResult<()>;
     /// The live counters of these `(scope, subject)` pairs, any origin.
@@ -187,6 +190,28 @@ impl ThrottleStore for SqlStore {
         Ok(())
     }
 
+    async fn settle(&self, reset: &[ThrottleKey], refund: Option<&ThrottleKey>) -> StoreResult<()> {
+        let keys: Vec<&ThrottleKey> = reset.iter().chain(refund).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // $1 names the refunded scope; every other key listed is reset.
+        let sql = format!(
+            "UPDATE throttles SET failures = CASE WHEN scope = $1 AND failures > 0 \
+             THEN failures - 1 WHEN scope = $1 THEN 0 ELSE 0 END WHERE {}",
+            key_filter(keys.len(), true, 2)
+        );
+        let mut query = sqlx::query(&sql).bind(refund.map_or("", |key| key.scope));
+        for key in keys {
+            query = query
+                .bind(key.scope)
+                .bind(key.subject.clone())
+                .bind(key.origin.clone());
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn extend(&self, key: &ThrottleKey, until: OffsetDateTime) -> StoreResult<()> {
         sqlx::query(
             "UPDATE throttles SET window_ends_at = $1 \
@@ -212,7 +237,7 @@ impl ThrottleStore for SqlStore {
         }
         let sql = format!(
             "SELECT scope, subject, origin, failures, window_ends_at FROM throttles \
-             WHERE window_ends_at > $1 AND ({}) ORDER BY scope, window_ends_at",
+             WHERE window_ends_at > $1 AND failures > 0 AND ({}) ORDER BY scope, window_ends_at",
             key_filter(subjects.len(), false, 2)
         );
         let mut query = sqlx::query_as::<_, CounterRow>(&sql).bind(to_micros(now));

@@ -508,6 +508,28 @@ async fn throttle_counters_window_refund_and_purge(store: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(live.len(), 2);
+    // A success resets some counters and gives one attempt back to another, in one statement.
+    let pair = [(key("a", "y"), minute), (key("b", "y"), minute)];
+    store.hit(&pair, later).await.unwrap();
+    store.hit(&pair, later).await.unwrap();
+    store
+        .settle(&[key("a", "y")], Some(&key("b", "y")))
+        .await
+        .unwrap();
+    let live = store
+        .counters(&[("a", "y".into()), ("b", "y".into())], later)
+        .await
+        .unwrap();
+    assert_eq!(
+        failures(live),
+        [1],
+        "a is reset (and no longer listed), b has one attempt back"
+    );
+    assert_eq!(failures(store.hit(&pair, later).await.unwrap()), [1, 2]);
+    store
+        .clear(&[("a", "y".into()), ("b", "y".into())])
+        .await
+        .unwrap();
     // The cleanup deletes ended windows only; `forget` and `clear` delete on request.
     let after = start + time::Duration::seconds(140);
     assert_eq!(store.purge_expired(after).await.unwrap(), 1);

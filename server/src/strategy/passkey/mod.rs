@@ -85,7 +85,7 @@ fn finish_registration(
     display_name: String,
 ) -> FlowResult<bool> {
     let started: Option<(PasskeyRegistration, Option<String>)> =
-        ceremony::take_state(flow, REGISTRATION);
+        ceremony::read_state(flow, REGISTRATION);
     let webauthn = ceremony::relying_party(state, rp(state))?;
     let registered =
         started

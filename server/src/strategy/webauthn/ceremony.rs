@@ -274,10 +274,17 @@ pub fn keep_state(flow: &mut Flow, key: &str, ceremony: &impl Serialize) {
     }
 }
 
-/// Takes a ceremony's state out of the flow: each challenge answers one submission.
+/// Takes a ceremony's state out of the flow: a challenge answers one submission (sign-ins then
+/// get a new one).
 pub fn take_state<T: DeserializeOwned>(flow: &mut Flow, key: &str) -> Option<T> {
     let value = flow.internal.remove(key)?;
     serde_json::from_value(value).ok()
+}
+
+/// A registration's state, left in the flow: a registration that fails can be tried again
+/// from the same page, and one that succeeds ends with new options (or the flow).
+pub fn read_state<T: DeserializeOwned>(flow: &Flow, key: &str) -> Option<T> {
+    serde_json::from_value(flow.internal.get(key)?.clone()).ok()
 }
 
 /// The name authenticators show for the identity: its first identifier or address.

@@ -158,7 +158,7 @@ impl SettingsStrategy for WebauthnStrategy {
             return Ok(SettingsOutcome::Rejected);
         }
         let started: Option<(SecurityKeyRegistration, Option<String>)> =
-            ceremony::take_state(flow, REGISTRATION);
+            ceremony::read_state(flow, REGISTRATION);
         let webauthn = ceremony::relying_party(state, rp(state))?;
         let registered =
             started
