@@ -222,6 +222,9 @@ async fn passkeys_sign_up_sign_in_and_are_managed(app: &TestApp) {
         node(&flow, "passkey_register_trigger")["meta"]["label"]["id"],
         1040007
     );
+    // Traits serve both methods' forms, so they are in the default group (as in Kratos).
+    assert_eq!(node(&flow, "traits.email")["group"], "default");
+    assert_eq!(node(&flow, "password")["group"], "password");
 
     let mut phone = SoftAuthenticator::new(21, ORIGIN);
     let body = json!({

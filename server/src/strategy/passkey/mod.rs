@@ -296,12 +296,16 @@ impl RegistrationStrategy for PasskeyStrategy {
         let Some(schema) = state.schemas.get(state.schemas.default_id()) else {
             return;
         };
-        // The traits' inputs, unless another method already asks for them.
-        let has_traits = flow.ui.nodes.iter().any(|node| {
-            matches!(&node.attributes, NodeAttributes::Input(input) if input.name.starts_with("traits."))
-        });
-        if !has_traits {
-            let traits = trait_nodes(schema, NodeGroup::Passkey);
+        // The traits belong to every method's form: as in Kratos, once a method besides the
+        // password signs people up, they are in the `default` group (UIs made for Kratos
+        // render one form per group, plus the default nodes).
+        let is_trait = |node: &UiNode| matches!(&node.attributes, NodeAttributes::Input(input) if input.name.starts_with("traits."));
+        if flow.ui.nodes.iter().any(is_trait) {
+            for node in flow.ui.nodes.iter_mut().filter(|node| is_trait(node)) {
+                node.group = NodeGroup::Default;
+            }
+        } else {
+            let traits = trait_nodes(schema, NodeGroup::Default);
             flow.ui.nodes.splice(0..0, traits);
         }
         // The passkey is named after the identifier the user types (the script fills it in).
