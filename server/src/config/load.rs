@@ -174,33 +174,22 @@ impl Config {
                 "Ward signs in without a password through passkeys: enable selfservice.methods.passkey instead",
             ));
         }
-        for (key, enabled, rp) in [
+        let ui = self.serve.ui.resolve_base_url("serve.ui")?;
+        for (method, enabled, rp) in [
             (
-                "selfservice.methods.webauthn.config.rp.id",
+                "webauthn",
                 methods.webauthn.enabled,
                 &methods.webauthn.config.rp,
             ),
             (
-                "selfservice.methods.passkey.config.rp.id",
+                "passkey",
                 methods.passkey.enabled,
                 &methods.passkey.config.rp,
             ),
         ] {
-            let ui = self.serve.ui.resolve_base_url("serve.ui")?;
-            let id = rp
-                .id
-                .clone()
-                .or_else(|| ui.host_str().map(str::to_string))
-                .unwrap_or_default();
-            if enabled
-                && (id.is_empty() || id.parse::<std::net::IpAddr>().is_ok() || id.starts_with('['))
-            {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!(
-                        "must be a domain name such as example.com or localhost, not {id:?} (unset, it is the UI's host)"
-                    ),
-                ));
+            if enabled && let Err(message) = rp.check_id(&ui) {
+                let key = format!("selfservice.methods.{method}.config.rp.id");
+                return Err(ConfigError::invalid(&key, message));
             }
         }
         if let super::MfaEnrolment::Schemas(ids) = &self.session.whoami.enforce_mfa_enrolment {

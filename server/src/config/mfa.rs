@@ -119,3 +119,44 @@ pub struct RelyingParty {
     /// Every origin the ceremonies may run on; the UI's and the public listener's when unset.
     pub origins: Vec<url::Url>,
 }
+
+impl RelyingParty {
+    /// The relying party id: `id`, else the host of the UI's base URL.
+    pub fn id_or_host_of(&self, ui: &url::Url) -> String {
+        self.id
+            .clone()
+            .or_else(|| ui.host_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// An id browsers accept: a domain name, never an IP address.
+    pub fn check_id(&self, ui: &url::Url) -> Result<(), String> {
+        let id = self.id_or_host_of(ui);
+        if id.is_empty() || id.parse::<std::net::IpAddr>().is_ok() || id.starts_with('[') {
+            return Err(format!(
+                "must be a domain name such as example.com or localhost, not {id:?} (unset, it is the UI's host)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relying_party_ids_are_domains() {
+        let ui = |text: &str| url::Url::parse(text).unwrap();
+        let unset = RelyingParty::default();
+        assert!(unset.check_id(&ui("http://127.0.0.1:4455/")).is_err());
+        assert!(unset.check_id(&ui("http://[::1]:4455/")).is_err());
+        assert!(unset.check_id(&ui("http://localhost:4455/")).is_ok());
+        let set = RelyingParty {
+            id: Some("example.com".into()),
+            ..RelyingParty::default()
+        };
+        assert_eq!(set.id_or_host_of(&ui("http://127.0.0.1/")), "example.com");
+        assert!(set.check_id(&ui("http://127.0.0.1/")).is_ok());
+    }
+}

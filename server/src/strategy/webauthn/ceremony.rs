@@ -69,11 +69,7 @@ pub fn add_script(state: &AppState, flow: &mut Flow) {
 /// they are bound.
 pub fn relying_party(state: &AppState, rp: &RelyingParty) -> Result<Webauthn, ApiError> {
     let origin_of = |url: &Url| url.origin().ascii_serialization();
-    let id = rp
-        .id
-        .clone()
-        .or_else(|| state.urls.ui.host_str().map(str::to_string))
-        .unwrap_or_default();
+    let id = rp.id_or_host_of(&state.urls.ui);
     let mut origins: Vec<Url> = rp.origins.clone();
     if origins.is_empty() {
         origins.extend(rp.origin.clone());
