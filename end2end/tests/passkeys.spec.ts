@@ -27,6 +27,8 @@ test('sign up with a passkey, then sign in with it without typing the address', 
   await expect(page).toHaveURL(/\/registration\?flow=/);
   await page.getByTestId('traits-email').fill(email);
   await page.getByTestId('traits-name-first').fill('Ada');
+  // The hydrated form runs the ceremony itself (web-sys): Kratos's script is for other UIs.
+  await expect(page.locator('script[src*="webauthn.js"]')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/passkey-sign-up.png', fullPage: true });
   await page.getByTestId('passkey_register_trigger').click();
   await expect(page).toHaveURL(/\/welcome$/);
@@ -72,6 +74,13 @@ test('add a security key in settings, then step up with it after the password', 
   const remove = page.locator('[name="webauthn_remove"]');
   await expect(remove).toHaveText('Remove security key "Desk key"');
   await page.screenshot({ path: 'test-results/security-key-settings.png', fullPage: true });
+  // The same authenticator again: the browser refuses it (the options exclude it), and the
+  // page says so beneath the button instead of submitting.
+  await page.getByTestId('webauthn_register_displayname').fill('Desk key again');
+  await page.getByTestId('webauthn_register_trigger').click();
+  await expect(page.getByTestId('webauthn-failure')).toContainText('already registered');
+  await page.getByTestId('webauthn-failure').screenshot({ path: 'test-results/security-key-refused.png' });
+  await expect(remove).toHaveCount(1);
 
   // Password, then the key: the session reaches aal2.
   await page.goto(`${passkeyUI}/welcome`);

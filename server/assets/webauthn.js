@@ -194,12 +194,4 @@
     window['__' + name] = fn;
   }
   window.dispatchEvent(new Event('oryWebAuthnInitialized'));
-
-  // Ward's pages mark inputs whose `onloadTrigger` should run once the script is here.
-  for (const input of document.querySelectorAll('[data-onload-trigger]')) {
-    const trigger = api[input.getAttribute('data-onload-trigger')];
-    if (trigger) {
-      trigger();
-    }
-  }
 })();

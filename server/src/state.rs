@@ -23,6 +23,12 @@ impl AppState {
         Self(Arc::new(shared))
     }
 
+    /// The credential types that count as second factors under this configuration.
+    pub fn second_factors(&self) -> &'static [crate::identity::CredentialType] {
+        let webauthn = &self.config.selfservice.methods.webauthn;
+        crate::identity::CredentialType::second_factors(webauthn.config.passwordless)
+    }
+
     /// Replaces the base URLs (once the listeners know their ports).
     pub fn set_urls(&mut self, urls: BaseUrls) {
         Arc::make_mut(&mut self.0).urls = Arc::new(urls);

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::webauthn::{Ceremony, CeremonyButton, offer_passkey_autofill};
 use crate::messages;
 use crate::model::{InputAttributes, NodeAttributes, NodeGroup, UiContainer, UiNode, UiText};
 
@@ -237,18 +238,8 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
                     }
                     .into_any()
                 }
-                // The WebAuthn ceremonies, run by the buttons' `onclick`.
-                "script" => view! {
-                    <script
-                        src=text("src")
-                        integrity=text("integrity")
-                        crossorigin="anonymous"
-                        referrerpolicy="no-referrer"
-                        nonce=text("nonce")
-                        data-testid=text("id")
-                    ></script>
-                }
-                .into_any(),
+                // Kratos's WebAuthn script, for UIs that run the nodes' `onclick`: this form
+                // runs the ceremonies itself (see `webauthn`).
                 _ => ().into_any(),
             }
         }
@@ -353,34 +344,33 @@ fn Input(
     let node_messages = (!messages.is_empty())
         .then(|| view! { <Messages messages test_id=format!("{test_id}-messages") /> });
     match input.input_type.as_str() {
-        "hidden" => view! {
-            <input
-                type="hidden"
-                name=input.name
-                value=value
-                data-testid=test_id
-                data-onload-trigger=input.onload_trigger
-            />
+        "hidden" => {
+            if input
+                .onload_trigger
+                .as_deref()
+                .and_then(Ceremony::from_trigger)
+                == Some(Ceremony::PasskeyAutofill)
+            {
+                offer_passkey_autofill();
+            }
+            view! { <input type="hidden" name=input.name value=value data-testid=test_id /> }
+                .into_any()
         }
-        .into_any(),
-        // Starts a WebAuthn ceremony: nothing to do without JavaScript, which the page says.
-        "button" if input.onclick.is_some() => view! {
-            <button
-                class="ward-button ward-button-secondary"
-                type="button"
-                name=input.name
-                value=value
-                onclick=input.onclick
-                data-testid=test_id
-            >
-                {label}
-            </button>
-            <noscript>
-                <p class="ward-note">"Passkeys and security keys need JavaScript, which is off in this browser."</p>
-            </noscript>
-            {node_messages}
+        "button" if input.onclick_trigger.is_some() => {
+            match input
+                .onclick_trigger
+                .as_deref()
+                .and_then(Ceremony::from_trigger)
+            {
+                Some(ceremony) => view! {
+                    <CeremonyButton ceremony name=input.name value label test_id hydrated />
+                    {node_messages}
+                }
+                .into_any(),
+                // Not a ceremony this page knows: nothing it could run.
+                None => ().into_any(),
+            }
         }
-        .into_any(),
         "submit" | "button" => view! {
             <button
                 class="ward-button"

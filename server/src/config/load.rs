@@ -80,6 +80,7 @@ impl Config {
             for method in [
                 &mut registration_hooks.password,
                 &mut registration_hooks.passkey,
+                &mut registration_hooks.webauthn,
             ] {
                 if method.hooks.is_empty() {
                     method.hooks = vec![HookConfig {
@@ -161,17 +162,13 @@ impl Config {
         }
         let methods = &self.selfservice.methods;
         if self.session.whoami.enforce_mfa_enrolment.is_on()
-            && !(methods.totp.enabled || methods.lookup_secret.enabled || methods.webauthn.enabled)
+            && !(methods.totp.enabled
+                || methods.lookup_secret.enabled
+                || (methods.webauthn.enabled && !methods.webauthn.config.passwordless))
         {
             return Err(ConfigError::invalid(
                 "session.whoami.enforce_mfa_enrolment",
-                "needs a second factor to enrol in: enable selfservice.methods.totp, lookup_secret or webauthn",
-            ));
-        }
-        if methods.webauthn.enabled && methods.webauthn.config.passwordless {
-            return Err(ConfigError::invalid(
-                "selfservice.methods.webauthn.config.passwordless",
-                "Ward signs in without a password through passkeys: enable selfservice.methods.passkey instead",
+                "needs a second factor to enrol in: enable selfservice.methods.totp, lookup_secret or webauthn (without passwordless)",
             ));
         }
         let ui = self.serve.ui.resolve_base_url("serve.ui")?;

@@ -27,7 +27,7 @@ use crate::flow::Flow;
 use crate::http::request::{Client, Submission, field};
 use crate::identity::Identity;
 use crate::session::handlers::current_session;
-use crate::session::issue::{issue, session_json};
+use crate::session::issue::{new_session, session_json};
 use crate::session::{Aal, AuthenticationMethod, SessionToken};
 use crate::state::AppState;
 use crate::store::Changes;
@@ -251,9 +251,11 @@ async fn run(
     // A second-factor code counts against the identity's budget before it is checked.
     let mut second_factor = None;
     if let Some(identity) = &step_up
-        && state.strategies.login.iter().any(|strategy| {
-            strategy.aal() == Aal::Aal2 && flow.active.as_deref() == Some(strategy.method())
-        })
+        && state
+            .strategies
+            .login
+            .iter()
+            .any(|strategy| strategy.aal() == Aal::Aal2 && strategy.claims(form))
     {
         match crate::throttle::second_factor(state, identity.id).await? {
             Ok(attempt) => second_factor = Some(attempt),
@@ -269,17 +271,27 @@ async fn run(
             .await?
         {
             LoginOutcome::NotMine => continue,
-            LoginOutcome::Rejected => return Err(FlowError::Rejected(Box::new(flow))),
-            LoginOutcome::Authenticated { identity, method } => {
+            LoginOutcome::Rejected | LoginOutcome::NextStep => {
+                return Err(FlowError::Rejected(Box::new(flow)));
+            }
+            LoginOutcome::Authenticated {
+                identity,
+                method,
+                changed,
+            } => {
                 if let Some(attempt) = second_factor {
                     attempt.succeeded(state).await?;
                 }
+                let proof = Proof {
+                    identity: &identity,
+                    method,
+                    changed,
+                };
                 return finish(
                     state,
                     client,
                     flow,
-                    &identity,
-                    method,
+                    proof,
                     existing.map(|(session, _)| session),
                 )
                 .await;
@@ -292,15 +304,27 @@ async fn run(
     Err(FlowError::Rejected(Box::new(flow)))
 }
 
+/// What a strategy's success hands the engine.
+struct Proof<'a> {
+    identity: &'a Identity,
+    method: &'static str,
+    /// The strategy changed the identity, which is stored with the session.
+    changed: bool,
+}
+
 /// The identity proved itself: complete the flow and sign it in (or refresh its session).
 async fn finish(
     state: &AppState,
     client: &Client,
     mut flow: Flow,
-    identity: &Identity,
-    method: &'static str,
+    proof: Proof<'_>,
     existing: Option<crate::session::Session>,
 ) -> Result<Response, FlowError> {
+    let Proof {
+        identity,
+        method,
+        changed,
+    } = proof;
     let hooks = crate::hook::login_hooks(state, method);
     if crate::hook::configured(hooks, HookName::RequireVerifiedAddress)
         && !identity
@@ -343,12 +367,12 @@ async fn finish(
                     .as_deref()
                     .map(SessionToken::from_client)
             };
-            // The second factor may have changed the identity (a backup code used up): that,
-            // the session and the finished flow are written together.
+            // A changed identity (a backup code used up), the session and the finished flow
+            // are written together.
             flow.state = STATE_PASSED_CHALLENGE.into();
             flow.updated_at = now;
             let changes = Changes {
-                update_identity: (aal == Aal::Aal2).then(|| identity.clone()),
+                update_identity: changed.then(|| identity.clone()),
                 update_sessions: vec![session.clone()],
                 update_flows: vec![flow.clone()],
                 ..Changes::default()
@@ -357,10 +381,16 @@ async fn finish(
             (session, token)
         }
         None => {
-            let (session, token) = issue(state, identity, method, client).await?;
+            let (session, token) = new_session(state, identity, method, client);
             flow.state = STATE_PASSED_CHALLENGE.into();
             flow.updated_at = now;
-            state.flows.update_flow(&flow).await?;
+            let changes = Changes {
+                update_identity: changed.then(|| identity.clone()),
+                create_sessions: vec![session.clone()],
+                update_flows: vec![flow.clone()],
+                ..Changes::default()
+            };
+            state.changes.commit(changes, now).await?;
             (session, Some(token))
         }
     };
@@ -378,11 +408,11 @@ async fn finish(
     let whoami = &state.config.session.whoami;
     if session.aal < Aal::Aal2
         && whoami.required_aal == RequiredAal::HighestAvailable
-        && identity.has_second_factor()
+        && identity.has_second_factor(state.second_factors())
     {
         destination = crate::session::step_up_url(state, Some(&destination));
     } else if whoami.enforce_mfa_enrolment.applies_to(&identity.schema_id)
-        && !identity.has_second_factor()
+        && !identity.has_second_factor(state.second_factors())
     {
         // The account is of no use until it has a second factor: settings first.
         destination = init_url(state, FlowKind::Settings);

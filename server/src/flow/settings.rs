@@ -125,7 +125,7 @@ async fn init(
         .whoami
         .enforce_mfa_enrolment
         .applies_to(&identity.schema_id)
-        && !identity.has_second_factor()
+        && !identity.has_second_factor(state.second_factors())
     {
         // Ward's own message id: Kratos has no enrolment policy.
         flow.ui.messages.push(UiText::plain(1059001));

@@ -44,6 +44,17 @@ pub enum CredentialType {
 }
 
 impl CredentialType {
+    /// The credentials that are second factors: TOTP, backup codes and security keys, unless
+    /// the keys sign in on their own (`webauthn.config.passwordless`, where they are a first
+    /// factor, as in Kratos).
+    pub fn second_factors(keys_are_passwordless: bool) -> &'static [CredentialType] {
+        if keys_are_passwordless {
+            &[Self::Totp, Self::LookupSecret]
+        } else {
+            &[Self::Totp, Self::LookupSecret, Self::Webauthn]
+        }
+    }
+
     pub const ALL: [CredentialType; 7] = [
         Self::Password,
         Self::Oidc,
@@ -200,21 +211,24 @@ pub struct View<'a> {
 }
 
 impl Identity {
-    /// Whether a second factor is set up (a TOTP app, backup codes), so that the highest level
-    /// available to the identity is aal2. Needs the credentials loaded.
-    pub fn has_second_factor(&self) -> bool {
-        let configured = |kind, key: &str| {
+    /// Whether a second factor of `kinds` (see [`CredentialType::second_factors`]) is set up,
+    /// so that the highest level available to the identity is aal2. Needs the credentials loaded.
+    pub fn has_second_factor(&self, kinds: &[CredentialType]) -> bool {
+        let configured = |kind: &CredentialType, key: &str| {
             self.credentials
-                .get(&kind)
+                .get(kind)
                 .is_some_and(|credential| match credential.config.get(key) {
                     Some(Value::String(text)) => !text.is_empty(),
                     Some(Value::Array(items)) => !items.is_empty(),
                     _ => false,
                 })
         };
-        configured(CredentialType::Totp, "totp_url")
-            || configured(CredentialType::LookupSecret, "recovery_codes")
-            || configured(CredentialType::Webauthn, "credentials")
+        kinds.iter().any(|kind| match kind {
+            CredentialType::Totp => configured(kind, "totp_url"),
+            CredentialType::LookupSecret => configured(kind, "recovery_codes"),
+            CredentialType::Webauthn => configured(kind, "credentials"),
+            _ => false,
+        })
     }
 
     pub fn new(schema_id: String, traits: Value, now: OffsetDateTime) -> Self {

@@ -98,7 +98,7 @@ pub async fn missing_factor(
     }
     let has = state
         .identities
-        .has_second_factor(session.identity_id)
+        .has_second_factor(session.identity_id, state.second_factors())
         .await?;
     Ok(match (has, steps_up, enrols) {
         (true, true, _) => Some(Missing::SecondFactor),

@@ -16,6 +16,19 @@ pub async fn issue(
     method: &str,
     client: &Client,
 ) -> StoreResult<(Session, SessionToken)> {
+    let (session, token) = new_session(state, identity, method, client);
+    state.sessions.create_session(&session).await?;
+    Ok((session, token))
+}
+
+/// A session for `identity` proven by `method`, with a new token from the CSPRNG, not yet
+/// stored (for callers that store it together with other changes).
+pub fn new_session(
+    state: &AppState,
+    identity: &Identity,
+    method: &str,
+    client: &Client,
+) -> (Session, SessionToken) {
     let now = state.clock.now();
     let token = SessionToken::generate();
     let lifespan =
@@ -27,8 +40,7 @@ pub async fn issue(
         user_agent: client.user_agent.clone(),
         location: None,
     });
-    state.sessions.create_session(&session).await?;
-    Ok((session, token))
+    (session, token)
 }
 
 /// The session as Kratos returns it: the identity without credentials.

@@ -54,9 +54,9 @@ pub trait IdentityStore: Send + Sync {
     -> StoreResult<Option<Identity>>;
     /// The identity an outside system knows by `external_id`.
     async fn find_by_external_id(&self, external_id: &str) -> StoreResult<Option<Identity>>;
-    /// Whether the identity has a second factor set up (its highest level is aal2), without
-    /// loading its credentials; see [`Identity::has_second_factor`].
-    async fn has_second_factor(&self, id: Uuid) -> StoreResult<bool>;
+    /// Whether the identity has a second factor of `kinds` set up (its highest level is aal2),
+    /// without loading its credentials; see [`Identity::has_second_factor`].
+    async fn has_second_factor(&self, id: Uuid, kinds: &[CredentialType]) -> StoreResult<bool>;
 }
 
 #[derive(FromRow)]
@@ -254,19 +254,21 @@ impl IdentityStore for SqlStore {
         self.hydrate_one(row).await
     }
 
-    async fn has_second_factor(&self, id: Uuid) -> StoreResult<bool> {
+    async fn has_second_factor(&self, id: Uuid, kinds: &[CredentialType]) -> StoreResult<bool> {
         // Strategies store these credentials only once they are set up, and remove them
         // when they are not.
-        let (count,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM identity_credentials WHERE identity_id = $1 AND type IN ($2, $3, $4)",
+        let types: Vec<(String,)> = sqlx::query_as(
+            "SELECT type FROM identity_credentials WHERE identity_id = $1 AND type IN ($2, $3, $4)",
         )
         .bind(id.to_string())
         .bind(CredentialType::Totp.as_str())
         .bind(CredentialType::LookupSecret.as_str())
         .bind(CredentialType::Webauthn.as_str())
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(count > 0)
+        Ok(types
+            .iter()
+            .any(|(found,)| kinds.iter().any(|kind| kind.as_str() == found)))
     }
 }
 

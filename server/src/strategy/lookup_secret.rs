@@ -260,6 +260,7 @@ impl LoginStrategy for LookupSecretStrategy {
         Ok(LoginOutcome::Authenticated {
             identity: Box::new(identity),
             method: METHOD,
+            changed: true,
         })
     }
 }

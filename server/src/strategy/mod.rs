@@ -25,11 +25,18 @@ use crate::state::AppState;
 pub enum LoginOutcome {
     /// Another method's form: ask the next strategy.
     NotMine,
-    /// The identity proved itself with `method`; the engine issues the session.
+    /// The identity proved itself with `method`; the engine issues the session. `changed`:
+    /// the strategy changed the identity (a sign counter moved on, a backup code used up), so
+    /// the engine stores it together with the session.
     Authenticated {
         identity: Box<Identity>,
         method: &'static str,
+        changed: bool,
     },
+    /// The form moved on to its next step (a security key after the identifier): the engine
+    /// saves the flow and shows it again, answering API clients as for a refusal (400 with the
+    /// flow), as Kratos does.
+    NextStep,
     /// Refused: the flow's form now carries the messages.
     Rejected,
 }
@@ -53,6 +60,10 @@ pub trait LoginStrategy: Send + Sync {
     /// The assurance level a success with this method proves.
     fn aal(&self) -> Aal {
         Aal::Aal1
+    }
+    /// Whether `form` is meant for this method: by default, its `method` field names it.
+    fn claims(&self, form: &Value) -> bool {
+        form.get("method").and_then(Value::as_str) == Some(self.method())
     }
     /// Adds this method's nodes to a new login flow; `identity` (with its credentials) is the
     /// signed-in identity of an aal2 flow, `None` on aal1 flows.
@@ -147,8 +158,15 @@ impl Strategies {
             strategies.settings.push(lookup);
         }
         if methods.webauthn.enabled {
-            let webauthn = Arc::new(webauthn::WebauthnStrategy);
-            strategies.login.push(webauthn.clone());
+            let passwordless = methods.webauthn.config.passwordless;
+            let webauthn = Arc::new(webauthn::WebauthnStrategy { passwordless });
+            if passwordless {
+                let first_factor = Arc::new(webauthn::passwordless::PasswordlessStrategy);
+                strategies.login.push(first_factor.clone());
+                strategies.registration.push(first_factor);
+            } else {
+                strategies.login.push(webauthn.clone());
+            }
             strategies.settings.push(webauthn);
         }
         if methods.passkey.enabled {

@@ -302,6 +302,7 @@ impl LoginStrategy for TotpStrategy {
         Ok(LoginOutcome::Authenticated {
             identity: Box::new(identity),
             method: METHOD,
+            changed: true,
         })
     }
 }

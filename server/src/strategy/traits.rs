@@ -3,8 +3,11 @@
 use app::model::{InputAttributes, NodeGroup, UiNode, UiText};
 use serde_json::{Value, json};
 
-use crate::identity::IdentitySchema;
+use crate::flow::{Flow, FlowResult};
 use crate::identity::schema::TraitField;
+use crate::identity::{Identity, IdentitySchema, apply_schema};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// One input per leaf trait, in schema order: type from the JSON type and format, `required`,
 /// `pattern` and options copied, the title as label (message 1070002).
@@ -27,6 +30,52 @@ pub fn trait_nodes(schema: &IdentitySchema, group: NodeGroup) -> Vec<UiNode> {
             UiNode::input(group, attributes, label)
         })
         .collect()
+}
+
+/// The traits for a registration form that more than one method can submit: as in Kratos, they
+/// are in the `default` group then (UIs made for Kratos render one form per group, plus the
+/// default nodes), whichever method put them there first.
+pub fn shared_trait_nodes(schema: &IdentitySchema, flow: &mut crate::flow::Flow) {
+    let is_trait = |node: &UiNode| {
+        matches!(&node.attributes, app::model::NodeAttributes::Input(input)
+            if input.name.starts_with("traits."))
+    };
+    if flow.ui.nodes.iter().any(is_trait) {
+        for node in flow.ui.nodes.iter_mut().filter(|node| is_trait(node)) {
+            node.group = NodeGroup::Default;
+        }
+    } else {
+        let traits = trait_nodes(schema, NodeGroup::Default);
+        flow.ui.nodes.splice(0..0, traits);
+    }
+}
+
+/// The identity a registration form describes: its traits, typed and checked against the
+/// default schema, with the identifiers the schema marks. The flag says whether the traits are
+/// valid; where not, each violation is on its field of the form.
+pub fn registering_identity(
+    state: &AppState,
+    flow: &mut Flow,
+    form: &Value,
+) -> FlowResult<(Identity, bool)> {
+    let schema_id = state.schemas.default_id().to_string();
+    let Some(schema) = state.schemas.get(&schema_id) else {
+        return Err(StoreError::Corrupt(format!("default schema {schema_id} is missing")).into());
+    };
+    let traits = typed_traits(schema, form.get("traits").unwrap_or(&Value::Null));
+    let now = state.clock.now();
+    let mut identity = Identity::new(schema_id, traits, now);
+    let valid = match apply_schema(&mut identity, schema, now) {
+        Ok(()) => true,
+        Err(violations) => {
+            for violation in violations {
+                flow.ui
+                    .add_message(violation.field.as_deref(), violation.ui);
+            }
+            false
+        }
+    };
+    Ok((identity, valid))
 }
 
 fn input_type(field: &TraitField) -> (&'static str, Option<&'static str>) {

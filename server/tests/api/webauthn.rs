@@ -35,36 +35,57 @@ async fn app(dialect: Dialect) -> Option<TestApp> {
     .await
 }
 
+/// Kratos's passwordless mode: security keys as the first factor, no passkeys.
+async fn passwordless_app(dialect: Dialect) -> Option<TestApp> {
+    TestApp::spawn_with(
+        dialect,
+        &[
+            ("SELFSERVICE_METHODS_WEBAUTHN_ENABLED", "true"),
+            ("SELFSERVICE_METHODS_WEBAUTHN_CONFIG_PASSWORDLESS", "true"),
+            ("SELFSERVICE_METHODS_WEBAUTHN_CONFIG_RP_ID", "localhost"),
+            (
+                "SELFSERVICE_METHODS_WEBAUTHN_CONFIG_RP_ORIGINS",
+                r#"["http://localhost:4455"]"#,
+            ),
+        ],
+    )
+    .await
+}
+
 macro_rules! webauthn_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = super::app(ward::store::Dialect::Sqlite).await.unwrap();
-                    super::$name(&app).await;
-                    app.stop().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(app) = super::app(ward::store::Dialect::Postgres).await else { return };
-                    super::$name(&app).await;
-                    app.stop().await;
-                }
-            )*
+    ($module:ident, $app:ident: $($name:ident),* $(,)?) => {
+        mod $module {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let app = super::super::$app(ward::store::Dialect::Sqlite).await.unwrap();
+                        super::super::$name(&app).await;
+                        app.stop().await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let Some(app) = super::super::$app(ward::store::Dialect::Postgres).await else { return };
+                        super::super::$name(&app).await;
+                        app.stop().await;
+                    }
+                )*
+            }
         }
     };
 }
 
 webauthn_tests!(
+    second_factor, app:
     security_keys_step_up_and_are_checked,
     passkeys_sign_up_sign_in_and_are_managed,
     the_script_is_served_as_the_nodes_promise,
 );
+webauthn_tests!(passwordless, passwordless_app: passwordless_security_keys_sign_up_and_sign_in);
 
 /// The options a trigger node or hidden node carries, parsed.
 fn options_in(flow: &Value, name: &str) -> Value {
@@ -343,6 +364,22 @@ async fn passkeys_sign_up_sign_in_and_are_managed(app: &TestApp) {
     .await;
     json_with_status(ok, 200).await;
 
+    // The sign-in stored the passkey's counter: a copy of it, still at the old count, is
+    // refused as a possible clone.
+    let mut clone = SoftAuthenticator::new(23, ORIGIN);
+    clone.user_handle = laptop.user_handle.clone();
+    let flow = api_flow(app, "login").await;
+    let cloned = submit_json(
+        app,
+        &flow,
+        json!({"passkey_login": clone.get(&options_in(&flow, "passkey_challenge"), "localhost")}),
+    )
+    .await;
+    assert_eq!(
+        ui_message_ids(&json_with_status(cloned, 400).await),
+        [4000043]
+    );
+
     // The credential ids are the passkey credential's identifiers.
     let path = format!("/admin/identities/{id}?include_credential=passkey");
     let identity = json_with_status(app.admin_request(Method::GET, &path, None).await, 200).await;
@@ -387,4 +424,120 @@ async fn the_script_is_served_as_the_nodes_promise(app: &TestApp) {
         base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&body))
     );
     assert_eq!(script["attributes"]["integrity"], integrity.as_str());
+}
+
+async fn passwordless_security_keys_sign_up_and_sign_in(app: &TestApp) {
+    // Sign-up: the traits, a name for the key, and a key that must verify its user.
+    let flow = api_flow(app, "registration").await;
+    assert_eq!(node(&flow, "traits.email")["group"], "default");
+    let trigger = node(&flow, "webauthn_register_trigger");
+    assert_eq!(trigger["group"], "webauthn");
+    assert_eq!(trigger["meta"]["label"]["id"], 1040004);
+    let options = options_in(&flow, "webauthn_register_trigger");
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    let mut key = SoftAuthenticator::new(31, ORIGIN);
+    let body = json!({
+        "method": "webauthn",
+        "traits": {"email": "Keyholder@Example.com"},
+        "webauthn_register_displayname": "Yellow key",
+        "webauthn_register": key.create(&options),
+    });
+    let registered = json_with_status(submit_json(app, &flow, body).await, 200).await;
+    let id = registered["identity"]["id"].as_str().unwrap().to_string();
+    let path = format!("/admin/identities/{id}?include_credential=webauthn");
+    let identity = json_with_status(app.admin_request(Method::GET, &path, None).await, 200).await;
+    let credential = &identity["credentials"]["webauthn"];
+    assert_eq!(credential["identifiers"], json!(["keyholder@example.com"]));
+    assert_eq!(
+        credential["config"]["credentials"][0]["is_passwordless"],
+        true
+    );
+
+    // Sign-in: the identifier first, then that identity's keys.
+    let flow = api_flow(app, "login").await;
+    let submit = flow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["attributes"]["value"] == "webauthn")
+        .unwrap_or_else(|| panic!("no webauthn button in {flow}"));
+    assert_eq!(submit["attributes"]["name"], "method");
+    assert_eq!(submit["group"], "webauthn");
+    assert_eq!(submit["meta"]["label"]["id"], 1010008);
+    let unknown = json!({"method": "webauthn", "identifier": "nobody@example.com"});
+    let refused = json_with_status(submit_json(app, &flow, unknown).await, 400).await;
+    assert_eq!(ui_message_ids(&refused), [4000015]);
+    let known = json!({"method": "webauthn", "identifier": "KeyHolder@example.com"});
+    let step = json_with_status(submit_json(app, &refused, known).await, 400).await;
+    assert_eq!(ui_message_ids(&step), [1010012]);
+    assert_eq!(node(&step, "identifier")["attributes"]["type"], "hidden");
+    assert!(
+        step["ui"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|node| node["attributes"]["name"] != "password"),
+        "{step}"
+    );
+    let options = options_in(&step, "webauthn_login_trigger");
+    let allowed = options["publicKey"]["allowCredentials"][0]["id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(allowed)
+            .unwrap(),
+        key.credential_id
+    );
+    let answer = key.get(&options, "localhost");
+    let signed_in = submit_json(app, &step, json!({"webauthn_login": answer})).await;
+    let signed_in = json_with_status(signed_in, 200).await;
+    let session = &signed_in["session"];
+    assert_eq!(session["identity"]["id"], id.as_str());
+    assert_eq!(session["authenticator_assurance_level"], "aal1");
+    assert_eq!(session["authentication_methods"][0]["method"], "webauthn");
+    // A first factor, not a second: the session is enough.
+    let token = signed_in["session_token"].as_str().unwrap().to_string();
+    json_with_status(whoami(app, &token).await, 200).await;
+
+    // The answer is spent: its flow is done, and another flow's challenge is another.
+    let replayed = submit_json(app, &step, json!({"webauthn_login": answer})).await;
+    let replayed = json_with_status(replayed, 400).await;
+    assert_eq!(ui_message_ids(&replayed), [4010007]);
+    let flow = api_flow(app, "login").await;
+    let known = json!({"method": "webauthn", "identifier": "keyholder@example.com"});
+    let step = json_with_status(submit_json(app, &flow, known).await, 400).await;
+    let replayed = submit_json(app, &step, json!({"webauthn_login": answer})).await;
+    let replayed = json_with_status(replayed, 400).await;
+    assert_eq!(ui_message_ids(&replayed), [4000043]);
+    // After a refusal the form offers a new challenge.
+    let options = options_in(&replayed, "webauthn_login_trigger");
+    let again = submit_json(
+        app,
+        &replayed,
+        json!({"webauthn_login": key.get(&options, "localhost")}),
+    )
+    .await;
+    json_with_status(again, 200).await;
+
+    // The only way to sign in cannot be removed.
+    let flow = settings_flow(app, &token).await;
+    let remove = node(&flow, "webauthn_remove");
+    assert_eq!(remove["attributes"]["disabled"], true);
+    let hex = remove["attributes"]["value"].as_str().unwrap().to_string();
+    let refused = post_with_token(
+        app,
+        &flow,
+        json!({"method": "webauthn", "webauthn_remove": hex}),
+        &token,
+    )
+    .await;
+    let refused = json_with_status(refused, 400).await;
+    assert_eq!(
+        crate::flows::node_message_ids(&refused, "webauthn_remove"),
+        [4000001]
+    );
 }

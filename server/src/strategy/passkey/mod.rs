@@ -10,7 +10,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, WebauthnError,
 };
 
-use super::traits::{submitted_value, trait_nodes, typed_traits};
+use super::traits::{registering_identity, shared_trait_nodes, submitted_value};
 use super::webauthn::ceremony::{self, KeyRing, StoredKey};
 use super::{
     LoginOutcome, LoginStrategy, RegistrationOutcome, RegistrationStrategy, SettingsOutcome,
@@ -18,9 +18,8 @@ use super::{
 };
 use crate::flow::{Flow, FlowResult, FlowType};
 use crate::http::request::field;
-use crate::identity::{CredentialType, Identity, apply_schema};
+use crate::identity::{CredentialType, Identity};
 use crate::state::AppState;
-use crate::store::StoreError;
 
 pub struct PasskeyStrategy;
 
@@ -253,11 +252,7 @@ impl LoginStrategy for PasskeyStrategy {
         let result = match verified {
             Ok(result) => result,
             Err(error) => {
-                if matches!(error, WebauthnError::CredentialPossibleCompromise) {
-                    tracing::warn!(identity = %identity.id, "a passkey's sign counter went backwards: it may be cloned; refused");
-                } else {
-                    tracing::info!(%error, "a passkey sign-in did not verify");
-                }
+                ceremony::log_refused(identity.id, "passkey", &error);
                 flow.ui
                     .nodes
                     .retain(|node| node.group != NodeGroup::Passkey);
@@ -270,18 +265,15 @@ impl LoginStrategy for PasskeyStrategy {
             flow.ui.messages.push(UiText::plain(4010011));
             return Ok(LoginOutcome::Rejected);
         }
-        // The sign counter and backup state move on; a lost update only weakens clone detection.
+        // The sign counter and backup state move on, stored with the new session.
         for stored in &mut ring.credentials {
             stored.key.update_credential(&result);
         }
-        let now = state.clock.now();
-        ring.store(&mut identity, KIND, identifiers(&ring), now);
-        if let Err(error) = state.identities.update_identity(&identity).await {
-            tracing::warn!(identity = %identity.id, %error, "could not store a passkey's sign counter");
-        }
+        ring.store(&mut identity, KIND, identifiers(&ring), state.clock.now());
         Ok(LoginOutcome::Authenticated {
             identity: Box::new(identity),
             method: METHOD,
+            changed: true,
         })
     }
 }
@@ -296,18 +288,7 @@ impl RegistrationStrategy for PasskeyStrategy {
         let Some(schema) = state.schemas.get(state.schemas.default_id()) else {
             return;
         };
-        // The traits belong to every method's form: as in Kratos, once a method besides the
-        // password signs people up, they are in the `default` group (UIs made for Kratos
-        // render one form per group, plus the default nodes).
-        let is_trait = |node: &UiNode| matches!(&node.attributes, NodeAttributes::Input(input) if input.name.starts_with("traits."));
-        if flow.ui.nodes.iter().any(is_trait) {
-            for node in flow.ui.nodes.iter_mut().filter(|node| is_trait(node)) {
-                node.group = NodeGroup::Default;
-            }
-        } else {
-            let traits = trait_nodes(schema, NodeGroup::Default);
-            flow.ui.nodes.splice(0..0, traits);
-        }
+        shared_trait_nodes(schema, flow);
         // The passkey is named after the identifier the user types (the script fills it in).
         let names: Vec<String> = schema
             .extensions
@@ -366,20 +347,8 @@ impl RegistrationStrategy for PasskeyStrategy {
             );
             return Ok(RegistrationOutcome::Rejected);
         };
-        let schema_id = state.schemas.default_id().to_string();
-        let Some(schema) = state.schemas.get(&schema_id) else {
-            return Err(
-                StoreError::Corrupt(format!("default schema {schema_id} is missing")).into(),
-            );
-        };
-        let traits = typed_traits(schema, form.get("traits").unwrap_or(&Value::Null));
-        let now = state.clock.now();
-        let mut identity = Identity::new(schema_id, traits, now);
-        if let Err(violations) = apply_schema(&mut identity, schema, now) {
-            for violation in violations {
-                flow.ui
-                    .add_message(violation.field.as_deref(), violation.ui);
-            }
+        let (mut identity, valid) = registering_identity(state, flow, form)?;
+        if !valid {
             return Ok(RegistrationOutcome::Rejected);
         }
         let mut ring = KeyRing::<Passkey>::default();
@@ -394,7 +363,7 @@ impl RegistrationStrategy for PasskeyStrategy {
         )? {
             return Ok(RegistrationOutcome::Rejected);
         }
-        ring.store(&mut identity, KIND, identifiers(&ring), now);
+        ring.store(&mut identity, KIND, identifiers(&ring), state.clock.now());
         Ok(RegistrationOutcome::Registered {
             identity: Box::new(identity),
             method: METHOD,
@@ -412,7 +381,7 @@ impl SettingsStrategy for PasskeyStrategy {
         let mut ring = KeyRing::<Passkey>::of(identity, KIND);
         ceremony::add_script(state, flow);
         // The last way to sign in cannot be removed.
-        let last = !ceremony::has_password(identity) && ring.credentials.len() < 2;
+        let last = ceremony::first_factors(identity) < 2;
         for stored in &ring.credentials {
             flow.ui.nodes.push(ceremony::remove_button(
                 NodeGroup::Passkey,
@@ -464,12 +433,8 @@ impl SettingsStrategy for PasskeyStrategy {
                 );
                 return Ok(SettingsOutcome::Rejected);
             }
-            if ring.credentials.is_empty() && !ceremony::has_password(identity) {
-                ceremony::refused(
-                    flow,
-                    "passkey_remove",
-                    "unable to remove this passkey because it would lock you out of your account",
-                );
+            if ceremony::first_factors(identity) < 2 {
+                ceremony::lockout(flow, "passkey_remove", "passkey");
                 return Ok(SettingsOutcome::Rejected);
             }
             ring.store(identity, KIND, identifiers(&ring), now);

@@ -9,14 +9,13 @@ use app::model::{InputAttributes, NodeGroup, UiNode, UiText};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::traits::{submitted_value, trait_nodes, typed_traits};
+use super::traits::{registering_identity, submitted_value, trait_nodes};
 use super::{LoginOutcome, LoginStrategy, RegistrationOutcome, RegistrationStrategy};
 use crate::flow::{Flow, FlowResult};
 use crate::hash::Password;
 use crate::http::request::field;
-use crate::identity::{CredentialType, Identity, apply_schema, credential_entry};
+use crate::identity::{CredentialType, Identity, credential_entry};
 use crate::state::AppState;
-use crate::store::StoreError;
 
 pub struct PasswordStrategy;
 
@@ -171,6 +170,7 @@ impl LoginStrategy for PasswordStrategy {
         Ok(LoginOutcome::Authenticated {
             identity: Box::new(identity),
             method: METHOD,
+            changed: false,
         })
     }
 }
@@ -227,23 +227,9 @@ impl RegistrationStrategy for PasswordStrategy {
             return Ok(RegistrationOutcome::NotMine);
         }
         flow.ui.keep_values(|name| submitted_value(form, name));
-        let schema_id = state.schemas.default_id().to_string();
-        let Some(schema) = state.schemas.get(&schema_id) else {
-            return Err(
-                StoreError::Corrupt(format!("default schema {schema_id} is missing")).into(),
-            );
-        };
-        let traits = typed_traits(schema, form.get("traits").unwrap_or(&Value::Null));
         let password = field(form, "password").unwrap_or_default();
-
+        let (mut identity, _) = registering_identity(state, flow, form)?;
         let now = state.clock.now();
-        let mut identity = Identity::new(schema_id, traits, now);
-        if let Err(violations) = apply_schema(&mut identity, schema, now) {
-            for violation in violations {
-                flow.ui
-                    .add_message(violation.field.as_deref(), violation.ui);
-            }
-        }
         if password.is_empty() {
             missing(flow, "password");
         } else {

@@ -298,14 +298,32 @@ pub fn account_name(identity: &Identity) -> String {
         .unwrap_or_else(|| identity.id.to_string())
 }
 
-/// Whether the identity can sign in with a password.
-pub fn has_password(identity: &Identity) -> bool {
-    identity
-        .credentials
-        .get(&CredentialType::Password)
-        .and_then(|credential| credential.config.get("hashed_password"))
+/// How many ways the identity has to sign in: its password, each passkey and each passwordless
+/// security key. The last one cannot be removed.
+pub fn first_factors(identity: &Identity) -> usize {
+    let config = |kind| {
+        identity
+            .credentials
+            .get(&kind)
+            .map(|credential| &credential.config)
+    };
+    let password = config(CredentialType::Password)
+        .and_then(|config| config.get("hashed_password"))
         .and_then(Value::as_str)
-        .is_some_and(|hash| !hash.is_empty())
+        .is_some_and(|hash| !hash.is_empty());
+    let passwordless_keys = |kind| {
+        config(kind)
+            .and_then(|config| config.get("credentials"))
+            .and_then(Value::as_array)
+            .map_or(0, |keys| {
+                keys.iter()
+                    .filter(|key| key.get("is_passwordless") == Some(&Value::Bool(true)))
+                    .count()
+            })
+    };
+    usize::from(password)
+        + passwordless_keys(CredentialType::Passkey)
+        + passwordless_keys(CredentialType::Webauthn)
 }
 
 pub fn now_text(now: OffsetDateTime) -> String {
@@ -320,6 +338,19 @@ pub fn parse_submitted<T: DeserializeOwned>(form: &Value, name: &str) -> Option<
     Some(serde_json::from_str(text).map_err(|_| ()))
 }
 
+/// Logs why a sign-in with a `what` (passkey, security key) did not verify; a sign counter
+/// that went backwards means a cloned authenticator, which is a warning.
+pub fn log_refused(identity: uuid::Uuid, what: &str, error: &webauthn_rs::prelude::WebauthnError) {
+    if matches!(
+        error,
+        webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise
+    ) {
+        tracing::warn!(%identity, "a {what}'s sign counter went backwards: it may be cloned; refused");
+    } else {
+        tracing::info!(%identity, %error, "a {what} sign-in did not verify");
+    }
+}
+
 /// The flow message for a ceremony that did not verify (a wrong origin, a replayed or foreign
 /// challenge, a bad signature, a cloned authenticator).
 pub fn invalid(flow: &mut Flow) {
@@ -332,4 +363,24 @@ pub fn refused(flow: &mut Flow, field: &str, reason: &str) {
         Some(field),
         UiText::new(4000001, json!({ "reason": reason })),
     );
+}
+
+/// Refuses to remove the last way to sign in (a `what`: passkey, security key).
+pub fn lockout(flow: &mut Flow, field: &str, what: &str) {
+    refused(
+        flow,
+        field,
+        &format!("unable to remove this {what} because it would lock you out of your account"),
+    );
+}
+
+/// A key registered as a passkey (it verifies its user), kept with the security keys:
+/// webauthn-rs writes both as the same record (`{"cred": …}`) and converts between them only
+/// behind a feature it calls dangerous, so the record goes through JSON.
+pub fn as_security_key(
+    key: &webauthn_rs::prelude::Passkey,
+) -> Option<webauthn_rs::prelude::SecurityKey> {
+    serde_json::to_value(key)
+        .and_then(serde_json::from_value)
+        .ok()
 }

@@ -1,15 +1,18 @@
 //! The `webauthn` method: security keys as a second factor. Settings adds them (with a name)
 //! and removes them; an aal2 login flow offers the identity's keys, and one of them raises the
-//! session to aal2.
+//! session to aal2. With `passwordless: true` (Kratos's first-factor mode) the keys sign in
+//! after the identifier instead (`passwordless`), and settings adds keys that verify the user.
 
 pub mod ceremony;
+pub mod passwordless;
 
-use app::model::{NodeGroup, UiText};
+use app::model::{InputAttributes, NodeGroup, UiNode, UiText};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
-    PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication,
-    SecurityKeyRegistration, WebauthnError,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
+    SecurityKeyAuthentication, SecurityKeyRegistration, WebauthnError,
 };
 
 use self::ceremony::{KeyRing, StoredKey};
@@ -20,7 +23,10 @@ use crate::identity::{CredentialType, Identity};
 use crate::session::Aal;
 use crate::state::AppState;
 
-pub struct WebauthnStrategy;
+pub struct WebauthnStrategy {
+    /// Kratos's `webauthn.config.passwordless`: keys are a first factor, not a second.
+    pub passwordless: bool,
+}
 
 const METHOD: &str = "webauthn";
 const KIND: CredentialType = CredentialType::Webauthn;
@@ -32,6 +38,81 @@ fn rp(state: &AppState) -> &crate::config::RelyingParty {
     &state.config.selfservice.methods.webauthn.config.rp
 }
 
+/// Adds a key registration's nodes: the key's name, the trigger carrying `options` (labelled
+/// `label`) and the field the browser's answer goes into.
+fn add_registration_nodes(state: &AppState, flow: &mut Flow, options: &Value, label: u32) {
+    ceremony::add_script(state, flow);
+    let mut display_name = InputAttributes::new("webauthn_register_displayname", "text");
+    display_name.value = Some(json!(""));
+    flow.ui.nodes.push(UiNode::input(
+        NodeGroup::Webauthn,
+        display_name,
+        Some(UiText::plain(1050013)),
+    ));
+    flow.ui.nodes.push(ceremony::trigger_button(
+        flow,
+        NodeGroup::Webauthn,
+        "webauthn_register_trigger",
+        "oryWebAuthnRegistration",
+        Some(options),
+        label,
+    ));
+    flow.ui.nodes.push(ceremony::hidden(
+        NodeGroup::Webauthn,
+        "webauthn_register",
+        Some(json!("")),
+    ));
+}
+
+/// Adds a key sign-in's nodes: the trigger carrying `options` (labelled `label`) and the field
+/// the browser's answer goes into, replacing an earlier try's.
+fn add_login_nodes(state: &AppState, flow: &mut Flow, options: &Value, label: u32) {
+    flow.ui.nodes.retain(|node| {
+        !matches!(
+            node.name(),
+            Some("webauthn_login_trigger" | "webauthn_login")
+        )
+    });
+    ceremony::add_script(state, flow);
+    flow.ui.nodes.push(ceremony::trigger_button(
+        flow,
+        NodeGroup::Webauthn,
+        "webauthn_login_trigger",
+        "oryWebAuthnLogin",
+        Some(options),
+        label,
+    ));
+    flow.ui.nodes.push(ceremony::hidden(
+        NodeGroup::Webauthn,
+        "webauthn_login",
+        Some(json!("")),
+    ));
+}
+
+/// A key registration in progress: a security key proves presence, a passwordless one must
+/// also verify its user.
+#[derive(Serialize, Deserialize)]
+enum Registration {
+    SecondFactor(SecurityKeyRegistration),
+    Passwordless(PasskeyRegistration),
+}
+
+/// The identifiers that find an identity's keys in passwordless sign-in: the traits the schema
+/// marks (`credentials.webauthn.identifier`).
+fn schema_identifiers(state: &AppState, identity: &Identity) -> Vec<String> {
+    state
+        .schemas
+        .get(&identity.schema_id)
+        .map(|schema| {
+            schema
+                .values_where(&identity.traits, |extension| extension.webauthn_identifier)
+                .into_iter()
+                .map(|(value, _)| value)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[async_trait]
 impl SettingsStrategy for WebauthnStrategy {
     fn method(&self) -> &'static str {
@@ -40,13 +121,14 @@ impl SettingsStrategy for WebauthnStrategy {
 
     fn populate_settings(&self, state: &AppState, flow: &mut Flow, identity: &Identity) {
         let mut ring = KeyRing::<SecurityKey>::of(identity, KIND);
+        let last = ceremony::first_factors(identity) < 2;
         for stored in &ring.credentials {
             flow.ui.nodes.push(ceremony::remove_button(
                 NodeGroup::Webauthn,
                 "webauthn_remove",
                 stored,
                 1050018,
-                false,
+                stored.is_passwordless && last,
             ));
         }
         let webauthn = match ceremony::relying_party(state, rp(state)) {
@@ -60,8 +142,15 @@ impl SettingsStrategy for WebauthnStrategy {
             .collect();
         let name = ceremony::account_name(identity);
         let user = ring.user_handle();
-        let started =
-            webauthn.start_securitykey_registration(user, &name, &name, Some(exclude), None, None);
+        let started = if self.passwordless {
+            webauthn
+                .start_passkey_registration(user, &name, &name, Some(exclude))
+                .map(|(options, started)| (options, Registration::Passwordless(started)))
+        } else {
+            webauthn
+                .start_securitykey_registration(user, &name, &name, Some(exclude), None, None)
+                .map(|(options, started)| (options, Registration::SecondFactor(started)))
+        };
         let (options, registration) = match started {
             Ok(started) => started,
             Err(error) => {
@@ -74,15 +163,6 @@ impl SettingsStrategy for WebauthnStrategy {
             REGISTRATION,
             &(registration, ring.user_handle.clone()),
         );
-        ceremony::add_script(state, flow);
-        let mut display_name =
-            app::model::InputAttributes::new("webauthn_register_displayname", "text");
-        display_name.value = Some(json!(""));
-        flow.ui.nodes.push(app::model::UiNode::input(
-            NodeGroup::Webauthn,
-            display_name,
-            Some(UiText::plain(1050013)),
-        ));
         let mut options = serde_json::to_value(&options).unwrap_or_default();
         // webauthn-rs asks security keys to protect the credential behind user verification
         // while only preferring verification; Chromium refuses that pair outright. A second
@@ -94,19 +174,7 @@ impl SettingsStrategy for WebauthnStrategy {
             extensions.remove("credentialProtectionPolicy");
             extensions.remove("enforceCredentialProtectionPolicy");
         }
-        flow.ui.nodes.push(ceremony::trigger_button(
-            flow,
-            NodeGroup::Webauthn,
-            "webauthn_register_trigger",
-            "oryWebAuthnRegistration",
-            Some(&options),
-            1050012,
-        ));
-        flow.ui.nodes.push(ceremony::hidden(
-            NodeGroup::Webauthn,
-            "webauthn_register",
-            Some(json!("")),
-        ));
+        add_registration_nodes(state, flow, &options, 1050012);
     }
 
     async fn update_settings(
@@ -119,6 +187,10 @@ impl SettingsStrategy for WebauthnStrategy {
         let now = state.clock.now();
         let mut ring = KeyRing::<SecurityKey>::of(identity, KIND);
         if let Some(hex) = field(form, "webauthn_remove").filter(|hex| !hex.is_empty()) {
+            let passwordless = ring
+                .credentials
+                .iter()
+                .any(|stored| stored.is_passwordless && ceremony::hex_id(&stored.id) == hex);
             if !ring.remove_hex(hex) {
                 ceremony::refused(
                     flow,
@@ -127,7 +199,11 @@ impl SettingsStrategy for WebauthnStrategy {
                 );
                 return Ok(SettingsOutcome::Rejected);
             }
-            ring.store(identity, KIND, Vec::new(), now);
+            if passwordless && ceremony::first_factors(identity) < 2 {
+                ceremony::lockout(flow, "webauthn_remove", "security key");
+                return Ok(SettingsOutcome::Rejected);
+            }
+            ring.store(identity, KIND, schema_identifiers(state, identity), now);
             return Ok(changed(false));
         }
         let submitted =
@@ -157,7 +233,7 @@ impl SettingsStrategy for WebauthnStrategy {
             );
             return Ok(SettingsOutcome::Rejected);
         }
-        let started: Option<(SecurityKeyRegistration, Option<String>)> =
+        let started: Option<(Registration, Option<String>)> =
             ceremony::read_state(flow, REGISTRATION);
         let webauthn = ceremony::relying_party(state, rp(state))?;
         let registered =
@@ -165,7 +241,17 @@ impl SettingsStrategy for WebauthnStrategy {
                 .ok_or(WebauthnError::ChallengeNotFound)
                 .and_then(|(registration, handle)| {
                     ring.user_handle = handle;
-                    webauthn.finish_securitykey_registration(&credential, &registration)
+                    match registration {
+                        Registration::SecondFactor(started) => {
+                            webauthn.finish_securitykey_registration(&credential, &started)
+                        }
+                        Registration::Passwordless(started) => webauthn
+                            .finish_passkey_registration(&credential, &started)
+                            .and_then(|key| {
+                                ceremony::as_security_key(&key)
+                                    .ok_or(WebauthnError::CredentialPersistenceError)
+                            }),
+                    }
                 });
         let key = match registered {
             Ok(key) => key,
@@ -192,12 +278,13 @@ impl SettingsStrategy for WebauthnStrategy {
             id,
             display_name,
             added_at: ceremony::now_text(now),
-            is_passwordless: false,
+            is_passwordless: self.passwordless,
             key,
         });
-        ring.store(identity, KIND, Vec::new(), now);
-        // The ceremony proved the key is at hand: the session reaches aal2, as with TOTP.
-        Ok(changed(true))
+        ring.store(identity, KIND, schema_identifiers(state, identity), now);
+        // The ceremony proved a second factor is at hand: the session reaches aal2, as with
+        // TOTP. A passwordless key is another first factor.
+        Ok(changed(!self.passwordless))
     }
 }
 
@@ -217,6 +304,12 @@ impl LoginStrategy for WebauthnStrategy {
 
     fn aal(&self) -> Aal {
         Aal::Aal2
+    }
+
+    /// Kratos's script submits the assertion without a `method` field.
+    fn claims(&self, form: &Value) -> bool {
+        form.get("method").and_then(Value::as_str) == Some(METHOD)
+            || form.get("webauthn_login").is_some()
     }
 
     fn populate_login(&self, state: &AppState, flow: &mut Flow, identity: Option<&Identity>) {
@@ -240,21 +333,8 @@ impl LoginStrategy for WebauthnStrategy {
             return;
         };
         ceremony::keep_state(flow, AUTHENTICATION, &authentication);
-        ceremony::add_script(state, flow);
         let options = serde_json::to_value(&options).unwrap_or_default();
-        flow.ui.nodes.push(ceremony::trigger_button(
-            flow,
-            NodeGroup::Webauthn,
-            "webauthn_login_trigger",
-            "oryWebAuthnLogin",
-            Some(&options),
-            1010008,
-        ));
-        flow.ui.nodes.push(ceremony::hidden(
-            NodeGroup::Webauthn,
-            "webauthn_login",
-            Some(json!("")),
-        ));
+        add_login_nodes(state, flow, &options, 1010008);
     }
 
     async fn login(
@@ -288,13 +368,9 @@ impl LoginStrategy for WebauthnStrategy {
         let result = match verified {
             Ok(result) => result,
             Err(error) => {
-                if matches!(error, WebauthnError::CredentialPossibleCompromise) {
-                    tracing::warn!(identity = %identity.id, "a security key's sign counter went backwards: it may be cloned; refused");
-                } else {
-                    tracing::info!(%error, "a security key sign-in did not verify");
-                }
+                ceremony::log_refused(identity.id, "security key", &error);
                 // A new challenge for the next try.
-                self.populate_again(state, flow, identity);
+                self.populate_login(state, flow, Some(identity));
                 ceremony::invalid(flow);
                 return Ok(LoginOutcome::Rejected);
             }
@@ -303,22 +379,12 @@ impl LoginStrategy for WebauthnStrategy {
             stored.key.update_credential(&result);
         }
         let mut identity = identity.clone();
-        ring.store(&mut identity, KIND, Vec::new(), state.clock.now());
+        let identifiers = schema_identifiers(state, &identity);
+        ring.store(&mut identity, KIND, identifiers, state.clock.now());
         Ok(LoginOutcome::Authenticated {
             identity: Box::new(identity),
             method: METHOD,
+            changed: true,
         })
-    }
-}
-
-impl WebauthnStrategy {
-    /// Replaces this method's nodes after a failed try, with a fresh challenge.
-    fn populate_again(&self, state: &AppState, flow: &mut Flow, identity: &Identity) {
-        flow.ui.nodes.retain(|node| {
-            node.group != NodeGroup::Webauthn
-                || !matches!(&node.attributes, app::model::NodeAttributes::Input(input)
-                    if input.name.starts_with("webauthn_login"))
-        });
-        self.populate_login(state, flow, Some(identity));
     }
 }
