@@ -41,6 +41,14 @@ pub trait Backend: Send + Sync + 'static {
         id: Option<&str>,
     ) -> Result<bool, BackendError>;
 
+    /// The authorization request `challenge` waiting for consent in the browser with these
+    /// cookies; `None` when there is none (expired, finished, another browser's).
+    async fn consent(
+        &self,
+        challenge: &str,
+        cookie_header: Option<&str>,
+    ) -> Result<Option<crate::model::ConsentView>, BackendError>;
+
     /// The newest messages of the dev mailbox; `None` outside development mode.
     async fn mailbox(&self) -> Result<Option<Vec<MailView>>, BackendError>;
 }

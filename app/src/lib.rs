@@ -19,8 +19,8 @@ use leptos_router::{SsrMode, path};
 
 use components::Layout;
 use pages::{
-    Error, Login, Mailbox, NotFound, Recovery, Registration, Sessions, Settings, Verification,
-    Welcome,
+    Consent, Error, Login, Mailbox, NotFound, Recovery, Registration, Sessions, Settings,
+    Verification, Welcome,
 };
 
 /// The browser entry point: hydrates the islands of the server-rendered page.
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=Login ssr=SsrMode::Async />
                     <Route path=path!("/registration") view=Registration ssr=SsrMode::Async />
                     <Route path=path!("/error") view=Error ssr=SsrMode::Async />
+                    <Route path=path!("/consent") view=Consent ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=Settings ssr=SsrMode::Async />
                     <Route path=path!("/recovery") view=Recovery ssr=SsrMode::Async />
                     <Route path=path!("/verification") view=Verification ssr=SsrMode::Async />

@@ -12,6 +12,7 @@ pub mod hook;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod oauth2;
 pub mod secrets;
 pub mod serve;
 pub mod session;

@@ -72,7 +72,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("could not load the courier's templates")?;
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let hasher = Hasher::new(config.hashers.clone(), workers, workers * 32);
-    Ok(AppState::new(Shared {
+    let state = AppState::new(Shared {
         urls: Arc::new(urls),
         schemas: Arc::new(schemas),
         identities: Arc::new(database.clone()),
@@ -81,6 +81,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         courier_queue: Arc::new(database.clone()),
         changes: Arc::new(database.clone()),
         throttles: Arc::new(database.clone()),
+        oauth2: Arc::new(database.clone()),
+        oauth2_keys: Arc::default(),
         courier: crate::courier::Courier::new(templates),
         strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,
@@ -97,7 +99,16 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         clock: Clock::default(),
         metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
-    }))
+    });
+    if state.config.oauth2_server.enabled {
+        crate::oauth2::keys::ensure(&state).await.map_err(|error| {
+            anyhow::anyhow!(
+                "could not make the OpenID Connect signing keys: {}",
+                error.description
+            )
+        })?;
+    }
+    Ok(state)
 }
 
 /// The three listeners, bound and ready to serve.
@@ -203,10 +214,19 @@ impl Server {
             self.state.clone(),
             shutdown.clone(),
         ));
+        let oauth2_cleanup = self.state.config.oauth2_server.enabled.then(|| {
+            tokio::spawn(crate::oauth2::clean_up(
+                self.state.clone(),
+                shutdown.clone(),
+            ))
+        });
         let result = tokio::try_join!(public.into_future(), admin.into_future(), ui.into_future());
         let _ = shutdown.borrow_and_update();
         changes.abort();
         cleanup.abort();
+        if let Some(task) = oauth2_cleanup {
+            task.abort();
+        }
         if let Some(courier) = courier {
             // The worker saw the shutdown too and finishes its batch; a batch stuck on a slow
             // SMTP server is cut off, and its lease makes it due again for the next worker.

@@ -10,7 +10,8 @@ use crate::identity::SchemaRegistry;
 use crate::metrics::Metrics;
 use crate::secrets::{Cipher, SecretKeys};
 use crate::store::{
-    ChangeStore, CourierStore, FlowStore, IdentityStore, SessionStore, SqlStore, ThrottleStore,
+    ChangeStore, CourierStore, FlowStore, IdentityStore, OAuth2Store, SessionStore, SqlStore,
+    ThrottleStore,
 };
 use crate::strategy::Strategies;
 
@@ -57,6 +58,10 @@ pub struct Shared {
     pub changes: Arc<dyn ChangeStore>,
     /// Brute-force counters (see `throttle`).
     pub throttles: Arc<dyn ThrottleStore>,
+    /// The OpenID Connect provider's clients, keys, grants and consents.
+    pub oauth2: Arc<dyn OAuth2Store>,
+    /// The signing keys last read (see `oauth2::keys`).
+    pub oauth2_keys: Arc<crate::oauth2::keys::KeyCache>,
     pub courier: Courier,
     pub strategies: Arc<Strategies>,
     pub hasher: Hasher,

@@ -39,6 +39,22 @@ pub enum FlowPage {
     Redirect(String),
 }
 
+/// An application's request to the OpenID Connect provider, waiting for the user's consent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConsentView {
+    pub challenge: String,
+    pub csrf_token: String,
+    /// Where the form posts (`/oauth2/auth/consent` on the public listener).
+    pub action: String,
+    pub client_name: String,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    /// Each requested scope with what it lets the application do, in plain words.
+    pub scopes: Vec<(String, String)>,
+    /// Who is signed in (an e-mail address or the identity id).
+    pub account: String,
+}
+
 /// An error stored for the error page.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ErrorView {

@@ -1,3 +1,4 @@
+mod consent;
 mod error;
 mod flow_page;
 mod login;
@@ -10,6 +11,7 @@ mod settings;
 mod verification;
 mod welcome;
 
+pub use consent::Consent;
 pub use error::Error;
 pub use login::Login;
 pub use mailbox::Mailbox;

@@ -34,6 +34,8 @@ impl Config {
             for flow in ["recovery", "verification"] {
                 merged["selfservice"]["flows"][flow]["enabled"] = Value::Bool(true);
             }
+            // And it can try the OpenID Connect provider.
+            merged["oauth2_server"]["enabled"] = Value::Bool(true);
         }
         for path in files {
             merge(&mut merged, read_yaml(path)?);

@@ -13,6 +13,7 @@ use url::Url;
 mod account;
 mod load;
 mod mfa;
+mod oauth2;
 mod security;
 mod units;
 
@@ -25,6 +26,7 @@ pub use mfa::{
     LookupSecretMethod, MfaEnrolment, PasskeyMethod, RelyingParty, RequiredAal, TotpConfig,
     TotpMethod, WebauthnMethod, WhoamiConfig,
 };
+pub use oauth2::{AccessTokenStrategy, OAuth2Server};
 pub use security::{BruteForce, Budget, Security};
 use units::{byte_size, duration, optional_duration};
 
@@ -71,6 +73,8 @@ pub struct Config {
     pub log: Log,
     /// Ward only: see [`Security`].
     pub security: Security,
+    /// Ward only: the OpenID Connect provider (see [`OAuth2Server`]).
+    pub oauth2_server: OAuth2Server,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

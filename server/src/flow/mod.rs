@@ -9,7 +9,7 @@ pub mod model;
 mod one_time;
 pub mod recovery;
 pub mod registration;
-mod respond;
+pub mod respond;
 pub mod settings;
 pub mod verification;
 
@@ -486,7 +486,8 @@ pub fn validate_return_to(
             && url.path().starts_with(allowed.path())
     });
     allowed |= same_origin(&state.urls.ui);
-    allowed |= same_origin(&state.urls.public) && url.path().starts_with("/self-service");
+    allowed |= same_origin(&state.urls.public)
+        && (url.path().starts_with("/self-service") || url.path().starts_with("/oauth2/"));
     allowed |= config
         .default_browser_return_url
         .as_ref()

@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(super::admin_sessions::routes())
         .merge(super::admin_courier::routes())
         .merge(crate::flow::recovery::admin_routes())
+        .merge(crate::oauth2::admin_routes(&state))
         .merge(super::public::health_routes());
     let routes = Router::new()
         .nest("/admin", admin.clone())

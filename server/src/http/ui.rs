@@ -334,6 +334,60 @@ impl Backend for EngineBackend {
         }
     }
 
+    async fn consent(
+        &self,
+        challenge: &str,
+        cookie_header: Option<&str>,
+    ) -> Result<Option<app::model::ConsentView>, BackendError> {
+        let state = &self.state;
+        if !state.config.oauth2_server.enabled {
+            return Ok(None);
+        }
+        let Some(browser) = cookie_header.and_then(|header| {
+            crate::http::request::cookie_value(header, crate::oauth2::BROWSER_COOKIE)
+        }) else {
+            return Ok(None);
+        };
+        let sessions = crate::store::BrowserSessions::new(state.database.clone());
+        let Some((client, parked)) =
+            crate::oauth2::authorize::consent_request(state, &sessions, browser, challenge).await
+        else {
+            return Ok(None);
+        };
+        // Only the user who was asked sees the request.
+        let Some((_, identity)) = self.cookie_session(cookie_header).await? else {
+            return Ok(None);
+        };
+        if parked.subject.as_deref() != Some(identity.id.to_string().as_str()) {
+            return Ok(None);
+        }
+        let account = identity
+            .verifiable_addresses
+            .first()
+            .map(|address| address.value.clone())
+            .unwrap_or_else(|| identity.id.to_string());
+        let non_empty = |text: &str| (!text.is_empty()).then(|| text.to_string());
+        Ok(Some(app::model::ConsentView {
+            challenge: challenge.to_string(),
+            csrf_token: parked.csrf_token.clone(),
+            action: crate::oauth2::endpoint(state, "oauth2/auth/consent").to_string(),
+            client_name: non_empty(&client.client_name).unwrap_or_else(|| client.client_id.clone()),
+            client_uri: non_empty(&client.client_uri),
+            logo_uri: non_empty(&client.logo_uri),
+            scopes: parked
+                .scope
+                .split_whitespace()
+                .map(|scope| {
+                    (
+                        scope.to_string(),
+                        crate::oauth2::claims::describe_scope(scope),
+                    )
+                })
+                .collect(),
+            account,
+        }))
+    }
+
     async fn mailbox(&self) -> Result<Option<Vec<MailView>>, BackendError> {
         if !self.state.config.dev {
             return Ok(None);

@@ -11,6 +11,7 @@ mod courier;
 mod dsn;
 mod flow;
 mod identity;
+mod oauth2;
 mod session;
 mod session_cache;
 mod throttle;
@@ -31,6 +32,9 @@ pub use courier::{CourierStore, MessageQuery};
 pub use dsn::{DatabaseUrl, DsnError, PoolSettings};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
+pub use oauth2::{
+    BrowserSessions, Consent, Grant, OAuth2Store, StoredClient, StoredKey, StoredToken, TokenKind,
+};
 pub use session::{SessionQuery, SessionStore};
 pub use session_cache::{CachedWhoami, SessionCache};
 pub use throttle::{Counter, ThrottleKey, ThrottleStore};
@@ -292,6 +296,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 "throttles",
                 include_str!("../../../migrations/sqlite/0004_throttles.sql"),
             ),
+            (
+                5,
+                "oauth2",
+                include_str!("../../../migrations/sqlite/0005_oauth2.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -313,6 +322,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 4,
                 "throttles",
                 include_str!("../../../migrations/postgres/0004_throttles.sql"),
+            ),
+            (
+                5,
+                "oauth2",
+                include_str!("../../../migrations/postgres/0005_oauth2.sql"),
             ),
         ],
     };

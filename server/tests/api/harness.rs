@@ -145,6 +145,9 @@ impl TestApp {
             ("HASHERS_ARGON2_ITERATIONS", "1"),
             ("HASHERS_BCRYPT_COST", "4"),
             ("DEV", "true"),
+            // The OpenID Connect provider (on in --dev) only where a test asks for it: its
+            // signing keys take a moment to make.
+            ("OAUTH2_SERVER_ENABLED", "false"),
         ]
         .iter()
         .map(|(key, value)| (key.to_string(), value.to_string()))

@@ -15,6 +15,7 @@ mod flows;
 mod kratos_compat;
 mod listeners;
 mod mail;
+mod oauth2;
 mod passwords;
 mod second_factor;
 mod sessions;
