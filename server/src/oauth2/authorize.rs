@@ -54,6 +54,20 @@ pub struct Parked {
     pub subject: Option<String>,
 }
 
+impl Parked {
+    /// Whether the request outlived `ttl.login_consent_request`.
+    fn expired(&self, state: &AppState) -> bool {
+        let ttl = state
+            .config
+            .oauth2_server
+            .ttl
+            .login_consent_request
+            .as_secs();
+        let until = self.created_at + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
+        until < state.clock.now().unix_timestamp()
+    }
+}
+
 /// Where an error goes: the client (its redirect URI is known to be its own), or Ward's error
 /// page when it is not.
 enum Failure {
@@ -376,15 +390,7 @@ async fn parked(
         .ok()
         .flatten()
         .ok_or_else(gone)?;
-    let ttl = state
-        .config
-        .oauth2_server
-        .ttl
-        .login_consent_request
-        .as_secs();
-    if parked.created_at + i64::try_from(ttl).unwrap_or(i64::MAX / 2)
-        < state.clock.now().unix_timestamp()
-    {
+    if parked.expired(state) {
         let _ = browser.remove_value(&key(challenge)).await;
         return Err(gone());
     }
@@ -638,6 +644,9 @@ pub async fn consent_request(
     let id: tower_sessions::session::Id = session_id.parse().ok()?;
     let record = sessions.load(&id).await.ok()??;
     let parked: Parked = serde_json::from_value(record.data.get(&key(challenge))?.clone()).ok()?;
+    if parked.expired(state) {
+        return None;
+    }
     let (client, _) = client::find(state, &parked.client_id).await.ok()??;
     Some((client, parked))
 }

@@ -49,6 +49,7 @@ oauth2_tests!(
     client_credentials_introspection_and_revocation,
     authorization_code_with_pkce_consent_refresh_and_logout,
     authorization_errors_go_to_the_right_place,
+    codes_tokens_and_requests_expire,
 );
 
 async fn create_client(app: &TestApp, body: Value) -> Value {
@@ -908,4 +909,138 @@ async fn authorization_errors_go_to_the_right_place(app: &TestApp) {
         .await
         .unwrap();
     assert!(location(&refused).starts_with(&error_page));
+}
+
+/// Accepts the consent page the browser was sent to; returns the code.
+async fn consent_and_code(app: &TestApp, browser: &Client, consent_url: &str) -> String {
+    let page = browser
+        .get(consent_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let accepted = browser
+        .post(format!("{}/oauth2/auth/consent", app.public))
+        .form(&[
+            (
+                "consent_challenge",
+                hidden_value(&page, "consent_challenge").as_str(),
+            ),
+            ("csrf_token", hidden_value(&page, "csrf_token").as_str()),
+            ("consent_action", "accept"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    query_of(&location(&accepted))["code"].clone()
+}
+
+async fn codes_tokens_and_requests_expire(app: &TestApp) {
+    let created = create_client(
+        app,
+        json!({
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "openid offline_access email profile",
+        }),
+    )
+    .await;
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    );
+    let post_token = |form: Vec<(&'static str, String)>| {
+        app.client
+            .post(format!("{}/oauth2/token", app.public))
+            .header("authorization", basic.clone())
+            .form(&form)
+            .send()
+    };
+    let browser = app.browser();
+    sign_up(app, &browser, "expiry@example.com").await;
+    let clock = &app.state.clock;
+    let minutes = |n: u64| std::time::Duration::from_secs(n * 60);
+
+    // A parked request lasts 30 minutes (ttl.login_consent_request).
+    let consent_url = location(&authorize(app, &browser, &id, &[]).await);
+    clock.advance(minutes(31));
+    let page = browser
+        .get(&consent_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("consent-missing"), "{page}");
+
+    // A code lasts 10 minutes (ttl.auth_code).
+    let consent_url = location(&authorize(app, &browser, &id, &[]).await);
+    let code = consent_and_code(app, &browser, &consent_url).await;
+    clock.advance(minutes(11));
+    let exchange = |code: String| {
+        post_token(vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", REDIRECT.into()),
+            ("code_verifier", VERIFIER.into()),
+        ])
+    };
+    let late = json_with_status(exchange(code).await.unwrap(), 400).await;
+    assert_eq!(late["error"], "invalid_grant");
+    assert!(
+        late["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    // An access token lasts an hour (ttl.access_token), a refresh token 30 days.
+    let consent_url = location(&authorize(app, &browser, &id, &[]).await);
+    let code = consent_and_code(app, &browser, &consent_url).await;
+    let tokens = json_with_status(exchange(code).await.unwrap(), 200).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    clock.advance(minutes(61));
+    let userinfo = app
+        .client
+        .get(format!("{}/userinfo", app.public))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
+    let introspected = app
+        .client
+        .post(format!("{}/admin/oauth2/introspect", app.admin))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_with_status(introspected, 200).await,
+        json!({"active": false})
+    );
+    let refreshed = post_token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh),
+    ])
+    .await
+    .unwrap();
+    let refreshed = json_with_status(refreshed, 200).await;
+    clock.advance(minutes(721 * 60));
+    let stale = post_token(vec![
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            refreshed["refresh_token"].as_str().unwrap().to_string(),
+        ),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(json_with_status(stale, 400).await["error"], "invalid_grant");
 }
