@@ -11,6 +11,7 @@ pub mod hash;
 pub mod hook;
 pub mod http;
 pub mod identity;
+pub mod jsonnet;
 pub mod metrics;
 pub mod oauth2;
 pub mod secrets;

@@ -83,6 +83,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         throttles: Arc::new(database.clone()),
         oauth2: Arc::new(database.clone()),
         oauth2_keys: Arc::default(),
+        claims_mapper: match &config.oauth2_server.claims_mapper_url {
+            Some(url) => Some(
+                crate::jsonnet::Mapper::load(url)
+                    .map_err(|error| anyhow::anyhow!("oauth2_server.claims_mapper_url: {error}"))?,
+            ),
+            None => None,
+        },
         courier: crate::courier::Courier::new(templates),
         strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
         database,

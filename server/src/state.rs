@@ -62,6 +62,8 @@ pub struct Shared {
     pub oauth2: Arc<dyn OAuth2Store>,
     /// The signing keys last read (see `oauth2::keys`).
     pub oauth2_keys: Arc<crate::oauth2::keys::KeyCache>,
+    /// `oauth2_server.claims_mapper_url`, loaded.
+    pub claims_mapper: Option<crate::jsonnet::Mapper>,
     pub courier: Courier,
     pub strategies: Arc<Strategies>,
     pub hasher: Hasher,

@@ -17,6 +17,8 @@ pub struct OAuth2Server {
     pub ttl: OAuth2Ttl,
     pub strategies: OAuth2Strategies,
     pub oauth2: OAuth2Options,
+    /// A Jsonnet program that adds custom claims (`file://` or `base64://`).
+    pub claims_mapper_url: Option<Url>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

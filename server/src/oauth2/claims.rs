@@ -13,7 +13,7 @@ use openidconnect::{
     SubjectIdentifier,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::error::{OAuthError, OAuthResult};
 use super::grant::Details;
@@ -22,14 +22,93 @@ use crate::identity::Identity;
 use crate::state::AppState;
 use crate::store::Grant;
 
-/// Claims beyond the standard ones: the Ward session the user authorized in.
+/// Claims beyond the standard ones: the Ward session the user authorized in, and what the
+/// claims mapper adds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WardClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
 }
 
 impl AdditionalClaims for WardClaims {}
+
+/// Claims a mapper cannot set: those of the protocol, and the standard ones the scopes give.
+const RESERVED: [&str; 35] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "rat",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "email_verified",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
+];
+
+/// The custom claims of `oauth2_server.claims_mapper_url` for this identity, client and scope:
+/// the mapper gets `std.extVar('ctx')` = `{identity: {id, schema_id, traits, metadata_public},
+/// client_id, scopes}` and returns an object; reserved claim names in it are ignored.
+pub async fn custom_claims(
+    state: &AppState,
+    identity: &Identity,
+    client_id: &str,
+    scope: &str,
+) -> OAuthResult<Map<String, Value>> {
+    let Some(mapper) = &state.claims_mapper else {
+        return Ok(Map::new());
+    };
+    let ctx = json!({
+        "identity": {
+            "id": identity.id,
+            "schema_id": identity.schema_id,
+            "traits": identity.traits,
+            "metadata_public": identity.metadata_public,
+        },
+        "client_id": client_id,
+        "scopes": scope.split_whitespace().collect::<Vec<_>>(),
+    });
+    let mapped = mapper.evaluate(vec![("ctx", ctx)]).await.map_err(|error| {
+        tracing::error!(%error, client = client_id, "the claims mapper failed");
+        OAuthError::server_error()
+    })?;
+    let Value::Object(mut claims) = mapped else {
+        tracing::error!(
+            client = client_id,
+            "the claims mapper must return an object"
+        );
+        return Err(OAuthError::server_error());
+    };
+    claims.retain(|name, _| !RESERVED.contains(&name.as_str()));
+    Ok(claims)
+}
 
 pub type WardIdToken = IdToken<
     WardClaims,
@@ -130,6 +209,7 @@ pub async fn id_token(
         standard_claims(identity, &grant.scope),
         WardClaims {
             sid: grant.session_id.map(|id| id.to_string()),
+            custom: custom_claims(state, identity, &grant.client_id, &grant.scope).await?,
         },
     )
     .set_nonce(details.nonce.clone().map(Nonce::new))
@@ -162,16 +242,17 @@ pub async fn id_token(
     Ok(token.to_string())
 }
 
-/// The userinfo answer: `sub` and the claims the grant's scopes allow.
-pub fn userinfo(identity: &Identity, scope: &str) -> Value {
-    let claims = openidconnect::UserInfoClaims::<
-        openidconnect::EmptyAdditionalClaims,
-        CoreGenderClaim,
-    >::new(
-        standard_claims(identity, scope),
-        openidconnect::EmptyAdditionalClaims {},
+/// The userinfo answer: `sub`, the claims the grant's scopes allow and the mapper's.
+pub async fn userinfo(state: &AppState, identity: &Identity, grant: &Grant) -> OAuthResult<Value> {
+    let custom = WardClaims {
+        sid: None,
+        custom: custom_claims(state, identity, &grant.client_id, &grant.scope).await?,
+    };
+    let claims = openidconnect::UserInfoClaims::<WardClaims, CoreGenderClaim>::new(
+        standard_claims(identity, &grant.scope),
+        custom,
     );
-    serde_json::to_value(claims).unwrap_or(Value::Null)
+    serde_json::to_value(claims).map_err(|_| OAuthError::server_error())
 }
 
 /// What a scope lets an application do, in plain words for the consent page.

@@ -497,7 +497,7 @@ pub async fn userinfo(
         let Some(identity) = claims::identity_of(&state, &grant).await? else {
             return Ok(None);
         };
-        Ok::<_, OAuthError>(Some(claims::userinfo(&identity, &grant.scope)))
+        Ok::<_, OAuthError>(Some(claims::userinfo(&state, &identity, &grant).await?))
     }
     .await;
     match result {

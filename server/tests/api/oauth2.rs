@@ -1044,3 +1044,92 @@ async fn codes_tokens_and_requests_expire(app: &TestApp) {
     .unwrap();
     assert_eq!(json_with_status(stale, 400).await["error"], "invalid_grant");
 }
+
+/// `oauth2_server.claims_mapper_url`: a Jsonnet program adds claims from traits and public
+/// metadata, per scope; it cannot replace the standard ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claims_mapper_adds_custom_claims() {
+    let mapper = r#"
+        local ctx = std.extVar('ctx');
+        {
+          [if std.member(ctx.scopes, 'profile') then 'team']: ctx.identity.metadata_public.team,
+          client: ctx.client_id,
+          email: 'someone-else@example.com',
+        }
+    "#;
+    let url = format!(
+        "base64://{}",
+        base64::engine::general_purpose::STANDARD.encode(mapper)
+    );
+    let app = TestApp::spawn_with(
+        Dialect::Sqlite,
+        &[
+            ("OAUTH2_SERVER_ENABLED", "true"),
+            ("OAUTH2_SERVER_CLAIMS_MAPPER_URL", url.as_str()),
+        ],
+    )
+    .await
+    .unwrap();
+    let created = create_client(
+        &app,
+        json!({"redirect_uris": [REDIRECT], "scope": "openid email profile", "skip_consent": true}),
+    )
+    .await;
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    let browser = app.browser();
+    sign_up(&app, &browser, "mapped@example.com").await;
+    let whoami = json_with_status(
+        browser
+            .get(format!("{}/sessions/whoami", app.public))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let identity = whoami["identity"]["id"].as_str().unwrap();
+    let patch = json!([{"op": "add", "path": "/metadata_public", "value": {"team": "red"}}]);
+    let patched = app
+        .admin_request(
+            Method::PATCH,
+            &format!("/admin/identities/{identity}"),
+            Some(patch),
+        )
+        .await;
+    json_with_status(patched, 200).await;
+
+    // skip_consent: straight back with a code.
+    let callback =
+        location(&authorize(&app, &browser, &id, &[("scope", "openid email profile")]).await);
+    let code = query_of(&callback)["code"].clone();
+    let tokens = app
+        .client
+        .post(format!("{}/oauth2/token", app.public))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens = json_with_status(tokens, 200).await;
+    let claims = claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["team"], "red", "{claims}");
+    assert_eq!(claims["client"], id.as_str());
+    assert_eq!(claims["email"], "mapped@example.com");
+    let info = app
+        .client
+        .get(format!("{}/userinfo", app.public))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let info = json_with_status(info, 200).await;
+    assert_eq!(info["team"], "red");
+    assert_eq!(info["email"], "mapped@example.com");
+    app.stop().await;
+}
