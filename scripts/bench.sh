@@ -106,6 +106,34 @@ html_bytes=$(curl -s -H "Cookie: $csrf" "$flow_url" | wc -c)
 css_bytes=$(wc -c < target/site/pkg/ward.css)
 wasm_gzip_kb=$(gzip -9c target/site/pkg/ward.wasm | wc -c | awk '{printf "%.0f", $1/1024}')
 
+note "P10: client_credentials and refresh grants/s, Ward and panva's oidc-provider in the same run"
+if ! command -v node >/dev/null; then
+  echo "P10 needs Node.js (and end2end's npm packages): install nodejs, then run scripts/setup.sh --test" >&2
+  exit 1
+fi
+[ -d end2end/node_modules/oidc-provider ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
+peer=http://127.0.0.1:24490 admin=http://127.0.0.1:24434
+client_secret=bench-secret-0123456789abcdef0123456789
+basic="Basic $(printf 'bench:%s' "$client_secret" | base64 -w0)"
+chains=$((workers * 4))
+curl -sf "$admin/admin/clients" -H 'content-type: application/json' -o /dev/null -d "{\"client_id\":\"bench\",\"client_secret\":\"$client_secret\",\"grant_types\":[\"client_credentials\",\"refresh_token\"],\"scope\":\"offline_access read\"}"
+"$bench" oauth2-seed --dsn "$dsn" --client bench --count "$chains" --out "$work/ward-refresh.txt"
+node scripts/bench/oidc-peer.mjs 24490 "$chains" "$work/peer-refresh.txt" >"$work/peer.log" 2>&1 &
+peer_pid=$!; pids+=("$peer_pid")
+for _ in $(seq 100); do [ -s "$work/peer-refresh.txt" ] && curl -sf "$peer/.well-known/openid-configuration" >/dev/null && break; sleep 0.1; done
+for url in "$public/oauth2/token" "$peer/token"; do
+  status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $basic" "$url" -d grant_type=client_credentials -d scope=read)
+  [ "$status" = 200 ] || { echo "client_credentials at $url answered $status" >&2; exit 1; }
+done
+# Refresh first: the peer's in-memory store keeps only its most recently used entries, and a
+# client_credentials flood would push the seeded refresh tokens out.
+read -r p10_rt p10_rt_failed < <("$bench" refresh --token-url "$public/oauth2/token" --client bench --secret "$client_secret" --tokens "$work/ward-refresh.txt" --concurrency "$chains" --seconds "$seconds")
+read -r peer_rt peer_rt_failed < <("$bench" refresh --token-url "$peer/token" --client bench --secret "$client_secret" --tokens "$work/peer-refresh.txt" --concurrency "$chains" --seconds "$seconds")
+read -r p10_cc _ p10_cc_p99 < <(run_wrk -s scripts/bench/token.lua "$public/oauth2/token" -- "$basic" "grant_type=client_credentials&scope=read")
+read -r peer_cc _ peer_cc_p99 < <(run_wrk -s scripts/bench/token.lua "$peer/token" -- "$basic" "grant_type=client_credentials&scope=read")
+cp "$work/peer.log" /tmp/ward-bench-peer.log 2>/dev/null || true
+kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true
+
 note "P2: completed API-flow logins/s; P3: registrations/s; against raw argon2id hashes/s"
 hashes=$("$bench" hash-rate --threads "$workers" --seconds "$seconds")
 read -r p2_rate p2_refused < <("$bench" flows --public "$public" --kind login --concurrency $((workers * 2)) --seconds "$seconds" --identities "$identities")
@@ -148,6 +176,8 @@ table=$(cat <<EOF
 | P3 | completed registrations/s | ${p3_rate}/s (${p3_refused} refused) | raw argon2id ${hashes}/s | ${p3_ratio} | ≥ 0.8 | $(check "$p3_ratio >= 0.8") |
 | P4 | login flood at ${flood_rate}/s (2 × P2) for ${flood_seconds} s | ${p4_ok} completed, ${p4_refused} refused with Retry-After, ${p4_bare} without, ${p4_failed} failed, ≤ ${p4_inflight} in flight; peak RSS $(mb "$flood_peak_kb") MB (idle $(mb "$idle_kb") MB); whoami p50 ${p4_p50} ms, p99 ${p4_p99} ms | limit idle + ${workers} × 19 MiB × 1.2 = $(mb "$p4_limit_kb") MB | — | peak ≤ limit, refusals carry Retry-After, whoami p99 ≤ 10 ms | $(check "$flood_peak_kb <= $p4_limit_kb && $p4_bare == 0 && $p4_failed == 0 && $p4_p99 <= 10") |
 | P9 | completed API logins/s with the brute-force counters (P2) | ${p2_rate}/s; the count a failed sign-in adds: 1 statement, ${throttle_insert} µs (new counters), ${throttle_update} µs (existing) | counters off ${p9_rate}/s; \`SELECT 1\` ${throttle_ping} µs | $(ratio "$p2_rate" "$p9_rate") | ≥ 0.95 | $(check "$(ratio "$p2_rate" "$p9_rate") >= 0.95") |
+| P10 | OAuth2 client_credentials grants/s, 64 connections | ${p10_cc}/s, p99 ${p10_cc_p99} ms | oidc-provider ${peer_cc}/s (p99 ${peer_cc_p99} ms) | $(ratio "$p10_cc" "$peer_cc") | ≥ 3 | $(check "$(ratio "$p10_cc" "$peer_cc") >= 3") |
+| P10b | OAuth2 refresh grants/s (rotating; ${chains} clients each chaining its tokens) | ${p10_rt}/s (${p10_rt_failed} chains broken) | oidc-provider ${peer_rt}/s (${peer_rt_failed} broken) | $(ratio "$p10_rt" "$peer_rt") | ≥ 3 | $(check "$(ratio "$p10_rt" "$peer_rt") >= 3 && $p10_rt_failed == 0") |
 | P7 | RSS after start + one login | ${p7_mb} MB (peak over the run ${peak_mb} MB) | — | — | ≤ 30 MB | $(check "$p7_mb <= 30") |
 | P8 | /login?flow= page | ${p8_rps} req/s, p99 ${p8_p99} ms; HTML ${html_bytes} B + CSS ${css_bytes} B; wasm ${wasm_gzip_kb} KB gzip | bare axum ${base_rps} req/s | ${p8_ratio} | ratio ≥ 0.3; ≤ 30 KB; ≤ 250 KB | $(check "$p8_ratio >= 0.3 && $html_bytes + $css_bytes <= 30720 && $wasm_gzip_kb <= 250") |
 EOF

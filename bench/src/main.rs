@@ -9,6 +9,10 @@
 //!   does, with a fixed number of concurrent clients for a fixed time.
 //! - `throttle`: the brute-force counter's statement (what a failed sign-in adds) in µs,
 //!   against a `SELECT 1` round trip on the same pool.
+//! - `oauth2-seed`: refresh tokens of an OAuth2 client, written through Ward's store.
+//! - `refresh`: completed refresh-token grants per second against any OAuth2 token endpoint.
+//!   Each token works once, so every client chains its own: refresh, then refresh with the
+//!   new token, which wrk cannot do.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -71,6 +75,34 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         count: usize,
     },
+    /// Grants for CLIENT (scope `offline_access`) with one refresh token each; writes the
+    /// tokens, one per line, to OUT.
+    Oauth2Seed {
+        #[arg(long)]
+        dsn: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Completed refresh grants per second at TOKEN_URL for CONCURRENCY clients, each starting
+    /// from its own token of TOKENS and chaining the rotated ones; prints "rate failed".
+    Refresh {
+        #[arg(long)]
+        token_url: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        tokens: std::path::PathBuf,
+        #[arg(long)]
+        concurrency: usize,
+        #[arg(long)]
+        seconds: u64,
+    },
     /// Starts RATE API-flow logins per second for SECONDS whether or not earlier ones have
     /// finished, while probing whoami with the session tokens in TOKENS. Prints completed
     /// logins, refusals with and without `Retry-After`, other failures, the most logins in
@@ -113,6 +145,20 @@ fn main() -> anyhow::Result<()> {
                 seconds,
                 identities,
             } => flows(&public, &kind, concurrency, seconds, identities).await,
+            Command::Oauth2Seed {
+                dsn,
+                client,
+                count,
+                out,
+            } => oauth2_seed(&dsn, &client, count, &out).await,
+            Command::Refresh {
+                token_url,
+                client,
+                secret,
+                tokens,
+                concurrency,
+                seconds,
+            } => refresh(&token_url, &client, &secret, &tokens, concurrency, seconds).await,
             Command::Flood {
                 public,
                 rate,
@@ -177,6 +223,107 @@ async fn seed(dsn: &str, identities: usize, out: &std::path::Path) -> anyhow::Re
     }
     tokens.flush()?;
     store.close().await;
+    Ok(())
+}
+
+async fn oauth2_seed(
+    dsn: &str,
+    client: &str,
+    count: usize,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use ward::oauth2::grant::{random_token, stored};
+    use ward::store::{Grant, OAuth2Store, SqlStore, TokenKind};
+
+    let store = SqlStore::connect(dsn).await?;
+    let now = ward::clock::Clock::default().now();
+    let mut tokens = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for _ in 0..count {
+        let grant = Grant {
+            id: uuid::Uuid::new_v4(),
+            client_id: client.to_string(),
+            subject: uuid::Uuid::new_v4().to_string(),
+            session_id: None,
+            scope: "offline_access".into(),
+            details: json!({}),
+            created_at: now,
+            revoked_at: None,
+        };
+        let token = random_token("ory_rt_");
+        let refresh = stored(
+            &token,
+            &grant,
+            TokenKind::Refresh,
+            now,
+            Duration::from_secs(720 * 3600),
+        );
+        store.create_grant(&grant, &[refresh]).await?;
+        writeln!(tokens, "{token}")?;
+    }
+    tokens.flush()?;
+    store.close().await;
+    Ok(())
+}
+
+async fn refresh(
+    token_url: &str,
+    client: &str,
+    secret: &str,
+    tokens: &std::path::Path,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let tokens: Vec<String> = std::fs::read_to_string(tokens)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    anyhow::ensure!(
+        tokens.len() >= concurrency,
+        "{concurrency} clients need as many refresh tokens"
+    );
+    let http = reqwest::Client::new();
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for mut token in tokens.into_iter().take(concurrency) {
+        let (http, done, failed) = (http.clone(), done.clone(), failed.clone());
+        let (url, client, secret) = (token_url.to_string(), client.to_string(), secret.to_string());
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                let answer = http
+                    .post(&url)
+                    .basic_auth(&client, Some(&secret))
+                    .form(&[("grant_type", "refresh_token"), ("refresh_token", token.as_str())])
+                    .send()
+                    .await;
+                let next = match answer {
+                    Ok(response) if response.status().is_success() => response
+                        .json::<Value>()
+                        .await
+                        .ok()
+                        .and_then(|body| body["refresh_token"].as_str().map(str::to_string)),
+                    _ => None,
+                };
+                match next {
+                    Some(next) => {
+                        token = next;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // A client whose chain broke stops: its token is spent.
+                    None => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / seconds as f64;
+    println!("{rate:.1} {}", failed.load(Ordering::Relaxed));
     Ok(())
 }
 
