@@ -133,6 +133,8 @@ read -r p10_cc _ p10_cc_p99 < <(run_wrk -s scripts/bench/token.lua "$public/oaut
 read -r peer_cc _ peer_cc_p99 < <(run_wrk -s scripts/bench/token.lua "$peer/token" -- "$basic" "grant_type=client_credentials&scope=read")
 cp "$work/peer.log" /tmp/ward-bench-peer.log 2>/dev/null || true
 kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true
+read -r p10_authorize p10_exchange < <("$bench" oauth2-statements)
+p10_statements=$((p10_authorize + p10_exchange))
 
 note "P2: completed API-flow logins/s; P3: registrations/s; against raw argon2id hashes/s"
 hashes=$("$bench" hash-rate --threads "$workers" --seconds "$seconds")
@@ -178,6 +180,7 @@ table=$(cat <<EOF
 | P9 | completed API logins/s with the brute-force counters (P2) | ${p2_rate}/s; the count a failed sign-in adds: 1 statement, ${throttle_insert} µs (new counters), ${throttle_update} µs (existing) | counters off ${p9_rate}/s; \`SELECT 1\` ${throttle_ping} µs | $(ratio "$p2_rate" "$p9_rate") | ≥ 0.95 | $(check "$(ratio "$p2_rate" "$p9_rate") >= 0.95") |
 | P10 | OAuth2 client_credentials grants/s, 64 connections | ${p10_cc}/s, p99 ${p10_cc_p99} ms | oidc-provider ${peer_cc}/s (p99 ${peer_cc_p99} ms) | $(ratio "$p10_cc" "$peer_cc") | ≥ 3 | $(check "$(ratio "$p10_cc" "$peer_cc") >= 3") |
 | P10b | OAuth2 refresh grants/s (rotating; ${chains} clients each chaining its tokens) | ${p10_rt}/s (${p10_rt_failed} chains broken) | oidc-provider ${peer_rt}/s (${peer_rt_failed} broken) | $(ratio "$p10_rt" "$peer_rt") | ≥ 3 | $(check "$(ratio "$p10_rt" "$peer_rt") >= 3 && $p10_rt_failed == 0") |
+| P10c | SQL statements of one code + PKCE flow, signed in (authorization request + code exchange, first token after start; sqlx's query log, which leaves out the BEGIN and COMMIT of its 2 transactions) | ${p10_statements} (${p10_authorize} + ${p10_exchange}) | — | — | ≤ 10 | $(check "$p10_statements <= 10") |
 | P7 | RSS after start + one login | ${p7_mb} MB (peak over the run ${peak_mb} MB) | — | — | ≤ 30 MB | $(check "$p7_mb <= 30") |
 | P8 | /login?flow= page | ${p8_rps} req/s, p99 ${p8_p99} ms; HTML ${html_bytes} B + CSS ${css_bytes} B; wasm ${wasm_gzip_kb} KB gzip | bare axum ${base_rps} req/s | ${p8_ratio} | ratio ≥ 0.3; ≤ 30 KB; ≤ 250 KB | $(check "$p8_ratio >= 0.3 && $html_bytes + $css_bytes <= 30720 && $wasm_gzip_kb <= 250") |
 EOF

@@ -450,9 +450,13 @@ async fn proceed(
         }
     };
     let subject = identity.id.to_string();
-    let remembered = match state.oauth2.consent(&subject, &client.client_id).await {
-        Ok(consent) => consent,
-        Err(error) => return to_client(error.into()).respond(state).await,
+    let remembered = if client.skip_consent {
+        None
+    } else {
+        match state.oauth2.consent(&subject, &client.client_id).await {
+            Ok(consent) => consent,
+            Err(error) => return to_client(error.into()).respond(state).await,
+        }
     };
     let covered = remembered.is_some_and(|consent| {
         parked
@@ -462,7 +466,7 @@ async fn proceed(
     });
     let asks_consent = parked.prompt.iter().any(|p| p == "consent");
     if client.skip_consent || (covered && !asks_consent) {
-        return issue_code(state, browser, challenge, &parked, &session).await;
+        return issue_code(state, browser, challenge, &parked, &session, &identity).await;
     }
     if parked.prompt.iter().any(|p| p == "none") {
         return to_client(OAuthError::new(
@@ -520,8 +524,25 @@ async fn issue_code(
     challenge: &str,
     parked: &Parked,
     session: &crate::session::Session,
+    identity: &crate::identity::Identity,
 ) -> Response {
     let now = state.clock.now();
+    let claims = if has_scope(&parked.scope, "openid") {
+        match super::claims::user_claims(state, identity, &parked.client_id, &parked.scope).await {
+            Ok(claims) => Some(claims),
+            Err(error) => {
+                return Failure::Client {
+                    redirect_uri: parked.redirect_uri.clone(),
+                    state: parked.state.clone(),
+                    error,
+                }
+                .respond(state)
+                .await;
+            }
+        }
+    } else {
+        None
+    };
     let details = Details {
         redirect_uri: parked.sent_redirect_uri.clone(),
         code_challenge: parked.code_challenge.clone(),
@@ -534,6 +555,7 @@ async fn issue_code(
             .map(|method| method.method.clone())
             .collect(),
         audience: parked.audience.clone(),
+        claims,
     };
     let grant = Grant {
         id: uuid::Uuid::new_v4(),
@@ -597,8 +619,8 @@ pub async fn consent(
     if !bool::from(csrf.as_bytes().ct_eq(parked.csrf_token.as_bytes())) {
         return show_error(&state, &forged).await;
     }
-    let session = match crate::session::handlers::current_session(&state, &http).await {
-        Ok(Some((session, _))) => session,
+    let (session, identity) = match crate::session::handlers::current_session(&state, &http).await {
+        Ok(Some(signed_in)) => signed_in,
         Ok(None) => return send_to_login(&state, &challenge, false, parked.wants_aal2),
         Err(_) => return show_error(&state, &OAuthError::server_error()).await,
     };
@@ -630,7 +652,7 @@ pub async fn consent(
             return show_error(&state, &error.into()).await;
         }
     }
-    issue_code(&state, &browser, &challenge, &parked, &session).await
+    issue_code(&state, &browser, &challenge, &parked, &session, &identity).await
 }
 
 /// What the consent page shows for the parked request `challenge` of the browser session `id`.

@@ -189,12 +189,33 @@ pub async fn identity_of(state: &AppState, grant: &Grant) -> OAuthResult<Option<
     }
 }
 
-/// A signed id_token for `grant`, its `at_hash` bound to `access_token`.
+/// What tokens say about the user under a grant's scope: the standard claims and the mapper's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserClaims {
+    pub standard: StandardClaims<CoreGenderClaim>,
+    #[serde(default)]
+    pub custom: Map<String, Value>,
+}
+
+/// The claims `identity` gives `client_id` under `scope`.
+pub async fn user_claims(
+    state: &AppState,
+    identity: &Identity,
+    client_id: &str,
+    scope: &str,
+) -> OAuthResult<UserClaims> {
+    Ok(UserClaims {
+        standard: standard_claims(identity, scope),
+        custom: custom_claims(state, identity, client_id, scope).await?,
+    })
+}
+
+/// A signed id_token for `grant` with `user`'s claims, its `at_hash` bound to `access_token`.
 pub async fn id_token(
     state: &AppState,
     grant: &Grant,
     details: &Details,
-    identity: &Identity,
+    user: UserClaims,
     access_token: &str,
 ) -> OAuthResult<String> {
     let now = state.clock.now().unix_timestamp();
@@ -206,10 +227,10 @@ pub async fn id_token(
         vec![Audience::new(grant.client_id.clone())],
         at(now + i64::try_from(lifespan).unwrap_or(i64::MAX / 2))?,
         at(now)?,
-        standard_claims(identity, &grant.scope),
+        user.standard,
         WardClaims {
             sid: grant.session_id.map(|id| id.to_string()),
-            custom: custom_claims(state, identity, &grant.client_id, &grant.scope).await?,
+            custom: user.custom,
         },
     )
     .set_nonce(details.nonce.clone().map(Nonce::new))

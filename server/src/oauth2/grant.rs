@@ -39,6 +39,10 @@ pub struct Details {
     pub amr: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
+    /// The user's claims as they were when the user authorized: the code exchange signs them
+    /// without reading the identity again (a refresh reads it afresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<super::claims::UserClaims>,
 }
 
 impl Details {

@@ -147,11 +147,13 @@ fn require_grant_type(client: &Client, grant_type: &str) -> OAuthResult<()> {
 }
 
 /// Tokens for a grant: an access token, a refresh token where `offline` was granted to a client
-/// allowed to refresh, and an id_token where `openid` was.
+/// allowed to refresh, and an id_token where `openid` was. `fresh`: the grant was just
+/// authorized (a code exchange), so the claims it keeps are current.
 async fn mint(
     state: &AppState,
     client: &Client,
     grant: &Grant,
+    fresh: bool,
 ) -> OAuthResult<(Vec<StoredToken>, Value)> {
     let now = state.clock.now();
     let ttl = &state.config.oauth2_server.ttl;
@@ -176,10 +178,18 @@ async fn mint(
         ));
     }
     let id_token = if has_scope(&grant.scope, "openid") {
-        let identity = claims::identity_of(state, grant)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_grant("the user of this grant no longer exists"))?;
-        Some(claims::id_token(state, grant, &Details::of(grant), &identity, &access).await?)
+        let mut details = Details::of(grant);
+        // The code exchange signs what the user authorized; a refresh reads the user afresh.
+        let user = match details.claims.take().filter(|_| fresh) {
+            Some(user) => user,
+            None => {
+                let identity = claims::identity_of(state, grant).await?.ok_or_else(|| {
+                    OAuthError::invalid_grant("the user of this grant no longer exists")
+                })?;
+                claims::user_claims(state, &identity, &grant.client_id, &grant.scope).await?
+            }
+        };
+        Some(claims::id_token(state, grant, &details, user, &access).await?)
     } else {
         None
     };
@@ -263,7 +273,7 @@ async fn exchange_code(state: &AppState, client: &Client, form: &Form) -> OAuthR
         }
         (None, None) => {}
     }
-    let (tokens, body) = mint(state, client, &grant).await?;
+    let (tokens, body) = mint(state, client, &grant, true).await?;
     if !state
         .oauth2
         .spend_token(&code.signature, false, &tokens, now)
@@ -310,7 +320,7 @@ async fn refresh(state: &AppState, client: &Client, form: &Form) -> OAuthResult<
     if token.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
-    let (tokens, body) = mint(state, client, &grant).await?;
+    let (tokens, body) = mint(state, client, &grant, false).await?;
     let spent = if token.used_at.is_some() {
         // Inside the grace period: the old token stays spent, new tokens join the grant.
         state.oauth2.add_tokens(&tokens).await?;

@@ -238,23 +238,42 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// Stores `tokens` in one statement.
 async fn insert_tokens(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tokens: &[StoredToken],
 ) -> StoreResult<()> {
-    for token in tokens {
-        sqlx::query(
-            "INSERT INTO oauth2_tokens (signature, grant_id, kind, expires_at, used_at, created_at) \
-             VALUES ($1, $2, $3, $4, NULL, $5)",
-        )
-        .bind(&token.signature)
-        .bind(token.grant_id.to_string())
-        .bind(token.kind.as_str())
-        .bind(to_micros(token.expires_at))
-        .bind(to_micros(token.created_at))
-        .execute(&mut **tx)
-        .await?;
+    if tokens.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..tokens.len())
+        .map(|row| {
+            let at = row * 5;
+            format!(
+                "(${}, ${}, ${}, ${}, NULL, ${})",
+                at + 1,
+                at + 2,
+                at + 3,
+                at + 4,
+                at + 5
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO oauth2_tokens (signature, grant_id, kind, expires_at, used_at, created_at) \
+         VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for token in tokens {
+        query = query
+            .bind(&token.signature)
+            .bind(token.grant_id.to_string())
+            .bind(token.kind.as_str())
+            .bind(to_micros(token.expires_at))
+            .bind(to_micros(token.created_at));
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
