@@ -252,7 +252,7 @@ pub async fn id_token(
     let token = WardIdToken::new(
         claims,
         &signer.key,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        signer.algorithm(),
         Some(&AccessToken::new(access_token.to_string())),
         None,
     )

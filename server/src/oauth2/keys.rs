@@ -11,7 +11,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use base64::Engine;
-use openidconnect::core::{CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey};
+use openidconnect::core::{
+    CoreEdDsaPrivateSigningKey, CoreJsonCurveType, CoreJsonWebKey, CoreJwsSigningAlgorithm,
+    CoreRsaPrivateSigningKey,
+};
 use openidconnect::{JsonWebKeyId, PrivateSigningKey};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use serde::Deserialize;
@@ -30,26 +33,85 @@ const RSA_BITS: usize = 2048;
 /// How long a replica signs with the key it read before it looks for a newer one.
 const CACHE_FOR: Duration = Duration::from_secs(30);
 
+/// The signing algorithms keys can have: RS256 (the default), ES256 and EdDSA (Ed25519).
+pub const ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+/// A private key of any of the [`ALGORITHMS`].
+pub enum SigningKey {
+    Rsa(CoreRsaPrivateSigningKey),
+    Ec(EcKey),
+    Ed(CoreEdDsaPrivateSigningKey),
+}
+
+/// A P-256 key: the openidconnect crate verifies ES256 but has no signing key for it.
+pub struct EcKey {
+    key: p256::ecdsa::SigningKey,
+    kid: JsonWebKeyId,
+}
+
+impl PrivateSigningKey for SigningKey {
+    type VerificationKey = CoreJsonWebKey;
+
+    fn sign(
+        &self,
+        alg: &CoreJwsSigningAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, openidconnect::SigningError> {
+        match self {
+            Self::Rsa(key) => key.sign(alg, message),
+            Self::Ed(key) => key.sign(alg, message),
+            Self::Ec(key) if *alg == CoreJwsSigningAlgorithm::EcdsaP256Sha256 => {
+                use p256::ecdsa::signature::Signer as _;
+                let signature: p256::ecdsa::Signature = key.key.sign(message);
+                Ok(signature.to_bytes().to_vec())
+            }
+            Self::Ec(_) => Err(openidconnect::SigningError::UnsupportedAlg(
+                "an ES256 key signs only ES256".into(),
+            )),
+        }
+    }
+
+    fn as_verification_key(&self) -> CoreJsonWebKey {
+        match self {
+            Self::Rsa(key) => key.as_verification_key(),
+            Self::Ed(key) => key.as_verification_key(),
+            Self::Ec(key) => {
+                let point = key.key.verifying_key().to_sec1_point(false);
+                let coordinate = |part: Option<&[u8]>| part.map(<[u8]>::to_vec).unwrap_or_default();
+                CoreJsonWebKey::new_ec(
+                    coordinate(point.x().map(|x| x.as_slice())),
+                    coordinate(point.y().map(|y| y.as_slice())),
+                    CoreJsonCurveType::P256,
+                    Some(key.kid.clone()),
+                )
+            }
+        }
+    }
+}
+
 /// A set's newest private key, ready to sign.
 pub struct Signer {
     pub kid: String,
-    pub key: CoreRsaPrivateSigningKey,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    pub key: SigningKey,
 }
 
 impl Signer {
-    /// A compact JWS of `claims`, RS256, with this key's id.
+    pub fn algorithm(&self) -> CoreJwsSigningAlgorithm {
+        algorithm(&self.alg)
+    }
+
+    /// A compact JWS of `claims` with this key and its id.
     pub fn sign_jwt(&self, claims: &Value) -> OAuthResult<String> {
         let encode = |value: &Value| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
         };
-        let header = json!({"alg": "RS256", "kid": self.kid, "typ": "JWT"});
+        let header = json!({"alg": self.alg, "kid": self.kid, "typ": "JWT"});
         let message = format!("{}.{}", encode(&header), encode(claims));
         let signature = self
             .key
-            .sign(
-                &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-                message.as_bytes(),
-            )
+            .sign(&self.algorithm(), message.as_bytes())
             .map_err(|error| {
                 tracing::error!(?error, "could not sign a token");
                 OAuthError::server_error()
@@ -58,6 +120,68 @@ impl Signer {
             "{message}.{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
         ))
+    }
+}
+
+fn algorithm(alg: &str) -> CoreJwsSigningAlgorithm {
+    match alg {
+        "ES256" => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        "EdDSA" => CoreJwsSigningAlgorithm::EdDsa,
+        _ => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    }
+}
+
+/// A new private key of `alg`, as the text that is stored (encrypted): PKCS#1 PEM for RSA,
+/// PKCS#8 PEM for Ed25519, the base64 scalar for P-256.
+fn new_private_key(alg: &str) -> Result<String, String> {
+    let mut seed = [0u8; 32];
+    match alg {
+        "ES256" => loop {
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+            // A random 32 bytes is a valid P-256 scalar but with negligible chance.
+            if p256::ecdsa::SigningKey::from_slice(&seed).is_ok() {
+                return Ok(base64::engine::general_purpose::STANDARD.encode(seed));
+            }
+        },
+        "EdDSA" => {
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+            // PKCS#8 of an Ed25519 seed (RFC 8410): a fixed prefix, then the 32 bytes.
+            let mut der = vec![
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+                0x04, 0x20,
+            ];
+            der.extend_from_slice(&seed);
+            let body = base64::engine::general_purpose::STANDARD.encode(der);
+            Ok(format!(
+                "-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+            ))
+        }
+        _ => {
+            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
+                .map_err(|error| error.to_string())?;
+            key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+                .map(|pem| pem.to_string())
+                .map_err(|error| error.to_string())
+        }
+    }
+}
+
+/// Reads a stored private key of `alg`.
+fn read_private_key(alg: &str, text: &str, kid: &str) -> Result<SigningKey, String> {
+    let kid = JsonWebKeyId::new(kid.to_string());
+    match alg {
+        "ES256" => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|error| error.to_string())?;
+            let key =
+                p256::ecdsa::SigningKey::from_slice(&bytes).map_err(|error| error.to_string())?;
+            Ok(SigningKey::Ec(EcKey { key, kid }))
+        }
+        "EdDSA" => {
+            CoreEdDsaPrivateSigningKey::from_ed25519_pem(text, Some(kid)).map(SigningKey::Ed)
+        }
+        _ => CoreRsaPrivateSigningKey::from_pem(text, Some(kid)).map(SigningKey::Rsa),
     }
 }
 
@@ -89,7 +213,7 @@ impl KeyCache {
 pub async fn ensure(state: &AppState) -> OAuthResult<()> {
     for set in SETS {
         if state.oauth2.keys(set).await?.is_empty() {
-            generate(state, set, None).await?;
+            generate(state, set, "RS256", None).await?;
             tracing::info!(set, "made a signing key");
         }
     }
@@ -103,56 +227,55 @@ pub async fn signer(state: &AppState, set: &'static str) -> OAuthResult<Arc<Sign
     }
     let newest = match state.oauth2.keys(set).await?.into_iter().next() {
         Some(key) => key,
-        None => generate(state, set, None).await?,
+        None => generate(state, set, "RS256", None).await?,
     };
-    let pem = state.cipher.decrypt(&newest.private_key).ok_or_else(|| {
+    let text = state.cipher.decrypt(&newest.private_key).ok_or_else(|| {
         tracing::error!(set, kid = %newest.kid, "a signing key does not decrypt with secrets.cipher");
         OAuthError::server_error()
     })?;
-    let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(newest.kid.clone())))
-        .map_err(|error| {
-            tracing::error!(set, kid = %newest.kid, %error, "a signing key is unreadable");
-            OAuthError::server_error()
-        })?;
+    let key = read_private_key(&newest.alg, &text, &newest.kid).map_err(|error| {
+        tracing::error!(set, kid = %newest.kid, %error, "a signing key is unreadable");
+        OAuthError::server_error()
+    })?;
     let signer = Arc::new(Signer {
         kid: newest.kid,
+        alg: newest.alg,
         key,
     });
     state.oauth2_keys.put(set, signer.clone());
     Ok(signer)
 }
 
-/// Makes and stores a new RSA key in `set`.
-async fn generate(state: &AppState, set: &str, kid: Option<String>) -> OAuthResult<StoredKey> {
+/// Makes and stores a new key of `alg` in `set`.
+async fn generate(
+    state: &AppState,
+    set: &str,
+    alg: &str,
+    kid: Option<String>,
+) -> OAuthResult<StoredKey> {
     let failed = |error: String| {
         tracing::error!(set, %error, "could not make a signing key");
         OAuthError::server_error()
     };
-    let pem = tokio::task::spawn_blocking(|| {
-        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-            .map_err(|error| error.to_string())?;
-        key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
-            .map(|pem| pem.to_string())
-            .map_err(|error| error.to_string())
-    })
-    .await
-    .map_err(|error| failed(error.to_string()))?
-    .map_err(failed)?;
-    let kid = kid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let key = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
+    let made = alg.to_string();
+    let private = tokio::task::spawn_blocking(move || new_private_key(&made))
+        .await
+        .map_err(|error| failed(error.to_string()))?
         .map_err(failed)?;
+    let kid = kid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let key = read_private_key(alg, &private, &kid).map_err(failed)?;
     let mut public_jwk =
         serde_json::to_value(key.as_verification_key()).map_err(|e| failed(e.to_string()))?;
-    public_jwk["alg"] = json!("RS256");
+    public_jwk["alg"] = json!(alg);
     public_jwk["use"] = json!("sig");
     let private_key = state
         .cipher
-        .encrypt(&pem)
+        .encrypt(&private)
         .ok_or_else(|| failed("secrets.cipher has no key".into()))?;
     let stored = StoredKey {
         set_id: set.to_string(),
         kid,
-        alg: "RS256".into(),
+        alg: alg.to_string(),
         private_key,
         public_jwk,
         created_at: state.clock.now(),
@@ -253,9 +376,9 @@ async fn create_key(
     let new: NewKey = serde_json::from_slice(&body).map_err(|error| {
         OAuthError::invalid_request(format!("the body must be {{alg, use, kid}}: {error}"))
     })?;
-    if new.alg != "RS256" {
+    if !ALGORITHMS.contains(&new.alg.as_str()) {
         return Err(OAuthError::invalid_request(format!(
-            "alg {} is not offered: keys are RS256",
+            "alg {} is not offered: keys are RS256, ES256 or EdDSA",
             new.alg
         )));
     }
@@ -277,7 +400,7 @@ async fn create_key(
             format!("key {kid} exists already in {set}"),
         ));
     }
-    let key = generate(&state, set, kid).await?;
+    let key = generate(&state, set, &new.alg, kid).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "keys": [key.public_jwk] })),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use openidconnect::core::{CoreIdTokenVerifier, CoreJsonWebKeySet};
+use openidconnect::core::{CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::{ClientId, IssuerUrl, Nonce};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -57,7 +57,12 @@ async fn read_hint(state: &AppState, hint: &str) -> OAuthResult<Hint> {
     // need not.
     let verifier =
         CoreIdTokenVerifier::new_public_client(ClientId::new(audience.clone()), issuer, jwks)
-            .set_time_fn(move || issued_at);
+            .set_time_fn(move || issued_at)
+            .set_allowed_algs(vec![
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+                CoreJwsSigningAlgorithm::EdDsa,
+            ]);
     let token: WardIdToken = hint.parse().map_err(|_| invalid())?;
     let claims = token
         .claims(&verifier, |_: Option<&Nonce>| Ok(()))

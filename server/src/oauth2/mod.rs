@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
@@ -147,6 +147,11 @@ type Metadata = ProviderMetadata<
 /// `GET /.well-known/openid-configuration` (and `/.well-known/oauth-authorization-server`).
 async fn discovery(State(state): State<AppState>) -> Response {
     let url = |path: &str| endpoint(&state, path).to_string();
+    // The algorithm of the key that signs id_tokens now (Hydra lists just that one).
+    let id_token_alg = match keys::signer(&state, keys::ID_TOKEN_SET).await {
+        Ok(signer) => signer.algorithm(),
+        Err(error) => return error.into_response(),
+    };
     let parsed = (|| {
         let issuer = issuer(&state);
         let metadata = Metadata::new(
@@ -155,7 +160,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
             JsonWebKeySetUrl::new(url(".well-known/jwks.json")).ok()?,
             vec![ResponseTypes::new(vec![CoreResponseType::Code])],
             vec![CoreSubjectIdentifierType::Public],
-            vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+            vec![id_token_alg],
             ProviderExtras {
                 end_session_endpoint: endpoint(&state, "oauth2/sessions/logout"),
                 revocation_endpoint: endpoint(&state, "oauth2/revoke"),

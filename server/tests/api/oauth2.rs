@@ -50,6 +50,7 @@ oauth2_tests!(
     authorization_code_with_pkce_consent_refresh_and_logout,
     authorization_errors_go_to_the_right_place,
     codes_tokens_and_requests_expire,
+    id_tokens_are_signed_with_the_newest_key_of_any_algorithm,
 );
 
 async fn create_client(app: &TestApp, body: Value) -> Value {
@@ -1132,4 +1133,99 @@ async fn a_claims_mapper_adds_custom_claims() {
     assert_eq!(info["team"], "red");
     assert_eq!(info["email"], "mapped@example.com");
     app.stop().await;
+}
+
+async fn id_tokens_are_signed_with_the_newest_key_of_any_algorithm(app: &TestApp) {
+    let created = create_client(
+        app,
+        json!({"redirect_uris": [REDIRECT], "scope": "openid email", "skip_consent": true}),
+    )
+    .await;
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    let browser = app.browser();
+    sign_up(app, &browser, "keys@example.com").await;
+    for (alg, expected) in [
+        (
+            "ES256",
+            openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ),
+        ("EdDSA", openidconnect::core::CoreJwsSigningAlgorithm::EdDsa),
+        (
+            "RS256",
+            openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        ),
+    ] {
+        let rotated = app
+            .admin_request(
+                Method::POST,
+                "/admin/keys/hydra.openid.id-token",
+                Some(json!({"alg": alg})),
+            )
+            .await;
+        let kid = json_with_status(rotated, 201).await["keys"][0]["kid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let discovery = json_with_status(
+            app.client
+                .get(format!("{}/.well-known/openid-configuration", app.public))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(
+            discovery["id_token_signing_alg_values_supported"],
+            json!([alg])
+        );
+
+        let callback = location(&authorize(app, &browser, &id, &[("scope", "openid email")]).await);
+        let code = query_of(&callback)["code"].clone();
+        let tokens = app
+            .client
+            .post(format!("{}/oauth2/token", app.public))
+            .basic_auth(&id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let id_token = json_with_status(tokens, 200).await["id_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(id_token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], alg);
+        assert_eq!(header["kid"], kid.as_str());
+        // A relying party checks it against the JWKS, which has every key.
+        let jwks: openidconnect::core::CoreJsonWebKeySet =
+            reqwest::get(format!("{}/.well-known/jwks.json", app.public))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let verifier = openidconnect::core::CoreIdTokenVerifier::new_confidential_client(
+            openidconnect::ClientId::new(id.clone()),
+            openidconnect::ClientSecret::new(secret.clone()),
+            openidconnect::IssuerUrl::new(app.state.urls.public.to_string()).unwrap(),
+            jwks,
+        )
+        .set_allowed_algs(vec![expected]);
+        let parsed: openidconnect::core::CoreIdToken = id_token.parse().unwrap();
+        parsed
+            .claims(&verifier, |_: Option<&openidconnect::Nonce>| Ok(()))
+            .unwrap_or_else(|error| panic!("{alg}: {error}"));
+    }
 }
