@@ -912,6 +912,25 @@ async fn authorization_errors_go_to_the_right_place(app: &TestApp) {
     assert!(location(&refused).starts_with(&error_page));
 }
 
+/// The tokens for the code in `callback`, the client authenticating with HTTP Basic.
+async fn exchange_with_basic(app: &TestApp, id: &str, secret: &str, callback: &str) -> Value {
+    let code = query_of(callback)["code"].clone();
+    let tokens = app
+        .client
+        .post(format!("{}/oauth2/token", app.public))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    json_with_status(tokens, 200).await
+}
+
 /// Accepts the consent page the browser was sent to; returns the code.
 async fn consent_and_code(app: &TestApp, browser: &Client, consent_url: &str) -> String {
     let page = browser
@@ -1103,21 +1122,7 @@ async fn a_claims_mapper_adds_custom_claims() {
     // skip_consent: straight back with a code.
     let callback =
         location(&authorize(&app, &browser, &id, &[("scope", "openid email profile")]).await);
-    let code = query_of(&callback)["code"].clone();
-    let tokens = app
-        .client
-        .post(format!("{}/oauth2/token", app.public))
-        .basic_auth(&id, Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let tokens = json_with_status(tokens, 200).await;
+    let tokens = exchange_with_basic(&app, &id, &secret, &callback).await;
     let claims = claims_of(tokens["id_token"].as_str().unwrap());
     assert_eq!(claims["team"], "red", "{claims}");
     assert_eq!(claims["client"], id.as_str());
@@ -1182,21 +1187,7 @@ async fn id_tokens_are_signed_with_the_newest_key_of_any_algorithm(app: &TestApp
         );
 
         let callback = location(&authorize(app, &browser, &id, &[("scope", "openid email")]).await);
-        let code = query_of(&callback)["code"].clone();
-        let tokens = app
-            .client
-            .post(format!("{}/oauth2/token", app.public))
-            .basic_auth(&id, Some(&secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let id_token = json_with_status(tokens, 200).await["id_token"]
+        let id_token = exchange_with_basic(app, &id, &secret, &callback).await["id_token"]
             .as_str()
             .unwrap()
             .to_string();
