@@ -83,6 +83,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         throttles: Arc::new(database.clone()),
         oauth2: Arc::new(database.clone()),
         oauth2_keys: Arc::default(),
+        oauth2_clients: Arc::default(),
         claims_mapper: match &config.oauth2_server.claims_mapper_url {
             Some(url) => Some(
                 crate::jsonnet::Mapper::load(url)

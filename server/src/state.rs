@@ -60,6 +60,8 @@ pub struct Shared {
     pub throttles: Arc<dyn ThrottleStore>,
     /// The OpenID Connect provider's clients, keys, grants and consents.
     pub oauth2: Arc<dyn OAuth2Store>,
+    /// The OAuth2 clients last read (see `oauth2::client`).
+    pub oauth2_clients: Arc<crate::oauth2::client::ClientCache>,
     /// The signing keys last read (see `oauth2::keys`).
     pub oauth2_keys: Arc<crate::oauth2::keys::KeyCache>,
     /// `oauth2_server.claims_mapper_url`, loaded.

@@ -226,12 +226,49 @@ fn generate_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// How long a replica trusts the registration it read: changes made through this replica apply
+/// at once, those made through another one within this time.
+const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A client with its stored secret hash.
+type Found = std::sync::Arc<(Client, Option<String>)>;
+
+/// Clients as last read: every token request authenticates its client, and registrations
+/// rarely change.
+pub struct ClientCache(quick_cache::sync::Cache<String, (std::time::Instant, Option<Found>)>);
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        Self(quick_cache::sync::Cache::new(10_000))
+    }
+}
+
+impl ClientCache {
+    fn forget(&self, id: &str) {
+        self.0.remove(id);
+    }
+}
+
 /// The client `id` with its stored secret hash.
 pub async fn find(state: &AppState, id: &str) -> OAuthResult<Option<(Client, Option<String>)>> {
-    let Some(stored) = state.oauth2.get_client(id).await? else {
-        return Ok(None);
+    let owned = |found: Option<Found>| found.map(|found| (found.0.clone(), found.1.clone()));
+    if let Some((read_at, found)) = state.oauth2_clients.0.get(id)
+        && read_at.elapsed() < CACHE_FOR
+    {
+        return Ok(owned(found));
+    }
+    let found = match state.oauth2.get_client(id).await? {
+        Some(stored) => Some(std::sync::Arc::new((
+            Client::from_stored(&stored)?,
+            stored.secret_hash,
+        ))),
+        None => None,
     };
-    Ok(Some((Client::from_stored(&stored)?, stored.secret_hash)))
+    state
+        .oauth2_clients
+        .0
+        .insert(id.to_string(), (std::time::Instant::now(), found.clone()));
+    Ok(owned(found))
 }
 
 pub fn admin_routes() -> Router<AppState> {
@@ -331,6 +368,7 @@ async fn store(
             })?,
         Some(_) => state.oauth2.update_client(&stored).await?,
     }
+    state.oauth2_clients.forget(&client.client_id);
     Ok((client, shown))
 }
 
@@ -423,7 +461,9 @@ async fn patch_client(
 }
 
 async fn delete_client(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match state.oauth2.delete_client(&id).await {
+    let deleted = state.oauth2.delete_client(&id).await;
+    state.oauth2_clients.forget(&id);
+    match deleted {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => {
             OAuthError::not_found(format!("there is no OAuth2 client {id}")).into_response()
