@@ -45,13 +45,17 @@ pub struct Parked {
     /// `acr_values` asked for a second factor.
     pub wants_aal2: bool,
     pub audience: Vec<String>,
-    /// Unix seconds.
+    /// Unix microseconds: a sign-in a moment after the request must count as after it.
     pub created_at: i64,
     /// Ties the consent form to this request.
     pub csrf_token: String,
     /// The identity that was asked for consent.
     #[serde(default)]
     pub subject: Option<String>,
+}
+
+fn micros(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
 impl Parked {
@@ -63,8 +67,9 @@ impl Parked {
             .ttl
             .login_consent_request
             .as_secs();
-        let until = self.created_at + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
-        until < state.clock.now().unix_timestamp()
+        let until =
+            self.created_at + i64::try_from(ttl.saturating_mul(1_000_000)).unwrap_or(i64::MAX / 2);
+        until < micros(state.clock.now())
     }
 }
 
@@ -322,7 +327,7 @@ async fn validate(state: &AppState, form: &Form) -> Result<(Client, Parked), Fai
         max_age,
         wants_aal2,
         audience,
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: micros(state.clock.now()),
         csrf_token: grant::random_token(""),
         subject: None,
     };
@@ -421,13 +426,18 @@ async fn proceed(
     };
     let now = state.clock.now().unix_timestamp();
     let needs = |session: &crate::session::Session| {
+        let signed_in_after = micros(session.authenticated_at) >= parked.created_at;
         let authenticated = session.authenticated_at.unix_timestamp();
         let fresh_login = parked
             .prompt
             .iter()
             .any(|p| p == "login" || p == "select_account")
-            && authenticated < parked.created_at;
-        let too_old = parked.max_age.is_some_and(|age| now - authenticated > age);
+            && !signed_in_after;
+        // A sign-in since the request began is fresh enough, whatever `max_age` says (0 would
+        // otherwise send the user round in circles).
+        let too_old = parked
+            .max_age
+            .is_some_and(|age| now - authenticated > age && !signed_in_after);
         let weak = parked.wants_aal2 && session.aal < Aal::Aal2;
         (fresh_login || too_old, weak)
     };

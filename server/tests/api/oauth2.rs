@@ -51,6 +51,7 @@ oauth2_tests!(
     authorization_errors_go_to_the_right_place,
     codes_tokens_and_requests_expire,
     id_tokens_are_signed_with_the_newest_key_of_any_algorithm,
+    max_age_and_prompt_login_ask_for_a_fresh_sign_in_once,
 );
 
 async fn create_client(app: &TestApp, body: Value) -> Value {
@@ -1218,5 +1219,57 @@ async fn id_tokens_are_signed_with_the_newest_key_of_any_algorithm(app: &TestApp
         parsed
             .claims(&verifier, |_: Option<&openidconnect::Nonce>| Ok(()))
             .unwrap_or_else(|error| panic!("{alg}: {error}"));
+    }
+}
+
+async fn max_age_and_prompt_login_ask_for_a_fresh_sign_in_once(app: &TestApp) {
+    let created = create_client(
+        app,
+        json!({"redirect_uris": [REDIRECT], "scope": "openid", "skip_consent": true}),
+    )
+    .await;
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let browser = app.browser();
+    sign_up(app, &browser, "fresh@example.com").await;
+    for extra in [("max_age", "0"), ("prompt", "login")] {
+        // Signed in, but not since the request began (and, for max_age=0, not within the
+        // same second): sign in again (a refresh login).
+        app.state.clock.advance(std::time::Duration::from_secs(2));
+        let started = authorize(app, &browser, &id, &[("scope", "openid"), extra]).await;
+        let login = location(&started);
+        assert!(login.contains("refresh=true"), "{extra:?}: {login}");
+        let flow_id = crate::browser_flows::browser_flow(
+            app,
+            &browser,
+            "login",
+            &login[login.find('?').unwrap()..],
+        )
+        .await;
+        let flow = crate::browser_flows::get_browser_flow(app, &browser, "login", &flow_id).await;
+        let signed_in = browser
+            .post(flow["ui"]["action"].as_str().unwrap())
+            .form(&[
+                ("csrf_token", crate::browser_flows::csrf_of(&flow).as_str()),
+                ("identifier", "fresh@example.com"),
+                ("password", crate::flows::PASSWORD),
+                ("method", "password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let resume = location(&signed_in);
+        assert!(
+            resume.contains("/oauth2/auth/resume"),
+            "{extra:?}: {resume}"
+        );
+        // Back at the request, the new sign-in is enough (even seconds later): the code, not
+        // another login.
+        app.state.clock.advance(std::time::Duration::from_secs(2));
+        let answered = browser.get(&resume).send().await.unwrap();
+        assert!(
+            location(&answered).starts_with(REDIRECT),
+            "{extra:?}: {}",
+            location(&answered)
+        );
     }
 }
