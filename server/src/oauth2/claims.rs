@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::error::{OAuthError, OAuthResult};
-use super::grant::Details;
+use super::grant::{Details, has_scope};
 use super::keys::{self, ID_TOKEN_SET};
 use crate::identity::Identity;
 use crate::state::AppState;
@@ -116,10 +116,6 @@ pub type WardIdToken = IdToken<
     CoreJweContentEncryptionAlgorithm,
     CoreJwsSigningAlgorithm,
 >;
-
-fn has_scope(scope: &str, wanted: &str) -> bool {
-    scope.split_whitespace().any(|granted| granted == wanted)
-}
 
 fn text_at<'a>(traits: &'a Value, pointers: &[&str]) -> Option<&'a str> {
     pointers

@@ -9,7 +9,6 @@ use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{OAuthError, OAuthResult};
@@ -186,10 +185,7 @@ impl Client {
 /// A client secret's stored form: SHA-256 for long random secrets, a password hash otherwise.
 async fn hash_secret(state: &AppState, secret: &str) -> OAuthResult<String> {
     if secret.len() >= LONG_SECRET {
-        return Ok(format!(
-            "sha256:{}",
-            hex(&Sha256::digest(secret.as_bytes()))
-        ));
+        return Ok(format!("sha256:{}", super::grant::signature(secret)));
     }
     state
         .hasher
@@ -205,7 +201,7 @@ async fn hash_secret(state: &AppState, secret: &str) -> OAuthResult<String> {
 pub async fn verify_secret(state: &AppState, secret: &str, stored: &str) -> bool {
     match stored.strip_prefix("sha256:") {
         Some(expected) => {
-            let given = hex(&Sha256::digest(secret.as_bytes()));
+            let given = super::grant::signature(secret);
             bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
         }
         None => state
@@ -214,10 +210,6 @@ pub async fn verify_secret(state: &AppState, secret: &str, stored: &str) -> bool
             .await
             .unwrap_or(false),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn generate_secret() -> String {

@@ -51,7 +51,8 @@ impl Details {
     }
 }
 
-/// The SHA-256 of a token's text, in hex: how it is stored and found.
+/// The SHA-256 of a token's (or a long client secret's) text, in hex: how it is stored and
+/// found.
 pub fn signature(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
