@@ -6,6 +6,7 @@
 //! the few statements that must differ branch on `Dialect`. The contract suite in
 //! `server/tests/api/store_contract.rs` runs the same expectations against each dialect.
 
+mod browser_session;
 mod changes;
 mod courier;
 mod dsn;
@@ -27,14 +28,13 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use browser_session::BrowserSessions;
 pub use changes::{ChangeStore, Changes, OneTimeCode};
 pub use courier::{CourierStore, MessageQuery};
 pub use dsn::{DatabaseUrl, DsnError, PoolSettings};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
-pub use oauth2::{
-    BrowserSessions, Consent, Grant, OAuth2Store, StoredClient, StoredKey, StoredToken, TokenKind,
-};
+pub use oauth2::{Consent, Grant, OAuth2Store, StoredClient, StoredKey, StoredToken, TokenKind};
 pub use session::{SessionQuery, SessionStore};
 pub use session_cache::{CachedWhoami, SessionCache};
 pub use throttle::{Counter, ThrottleKey, ThrottleStore};

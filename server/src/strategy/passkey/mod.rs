@@ -11,7 +11,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::traits::{registering_identity, shared_trait_nodes, submitted_value};
-use super::webauthn::ceremony::{self, KeyRing, StoredKey};
+use super::webauthn::ceremony::{self, Answer, KeyRing, StoredKey};
 use super::{
     LoginOutcome, LoginStrategy, RegistrationOutcome, RegistrationStrategy, SettingsOutcome,
     SettingsStrategy,
@@ -333,18 +333,12 @@ impl RegistrationStrategy for PasskeyStrategy {
         flow: &mut Flow,
         form: &Value,
     ) -> FlowResult<RegistrationOutcome> {
-        let Some(submitted) =
-            ceremony::parse_submitted::<RegisterPublicKeyCredential>(form, "passkey_register")
-        else {
+        let answer = ceremony::registration_answer(flow, form, "passkey_register", "passkey");
+        if matches!(answer, Answer::Absent) {
             return Ok(RegistrationOutcome::NotMine);
-        };
+        }
         flow.ui.keep_values(|name| submitted_value(form, name));
-        let Ok(credential) = submitted else {
-            ceremony::refused(
-                flow,
-                "passkey_register",
-                "the passkey's answer could not be read",
-            );
+        let Answer::Read(credential) = answer else {
             return Ok(RegistrationOutcome::Rejected);
         };
         let (mut identity, valid) = registering_identity(state, flow, form)?;
@@ -440,20 +434,13 @@ impl SettingsStrategy for PasskeyStrategy {
             ring.store(identity, KIND, identifiers(&ring), now);
             return Ok(changed());
         }
-        let Some(submitted) = ceremony::parse_submitted::<RegisterPublicKeyCredential>(
-            form,
-            "passkey_settings_register",
-        ) else {
-            return Ok(SettingsOutcome::NotMine);
-        };
-        let Ok(credential) = submitted else {
-            ceremony::refused(
-                flow,
-                "passkey_settings_register",
-                "the passkey's answer could not be read",
-            );
-            return Ok(SettingsOutcome::Rejected);
-        };
+        let credential =
+            match ceremony::registration_answer(flow, form, "passkey_settings_register", "passkey")
+            {
+                Answer::Absent => return Ok(SettingsOutcome::NotMine),
+                Answer::Unreadable => return Ok(SettingsOutcome::Rejected),
+                Answer::Read(credential) => credential,
+            };
         let name = ceremony::account_name(identity);
         if !finish_registration(
             state,

@@ -351,6 +351,31 @@ pub fn log_refused(identity: uuid::Uuid, what: &str, error: &webauthn_rs::prelud
     }
 }
 
+/// A registration the browser sent in a form field.
+pub enum Answer {
+    /// The form has none: another method's submission.
+    Absent,
+    /// It could not be read; the form already says so.
+    Unreadable,
+    Read(webauthn_rs::prelude::RegisterPublicKeyCredential),
+}
+
+/// The registration in `field` (the answer of a `what`: passkey, security key).
+pub fn registration_answer(flow: &mut Flow, form: &Value, field: &str, what: &str) -> Answer {
+    match parse_submitted(form, field) {
+        None => Answer::Absent,
+        Some(Ok(credential)) => Answer::Read(credential),
+        Some(Err(())) => {
+            refused(
+                flow,
+                field,
+                &format!("the {what}'s answer could not be read"),
+            );
+            Answer::Unreadable
+        }
+    }
+}
+
 /// The flow message for a ceremony that did not verify (a wrong origin, a replayed or foreign
 /// challenge, a bad signature, a cloned authenticator).
 pub fn invalid(flow: &mut Flow) {

@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
-    SecurityKeyAuthentication, SecurityKeyRegistration, WebauthnError,
+    PasskeyRegistration, PublicKeyCredential, SecurityKey, SecurityKeyAuthentication,
+    SecurityKeyRegistration, WebauthnError,
 };
 
-use self::ceremony::{KeyRing, StoredKey};
+use self::ceremony::{Answer, KeyRing, StoredKey};
 use super::{LoginOutcome, LoginStrategy, SettingsOutcome, SettingsStrategy};
 use crate::flow::{Flow, FlowResult};
 use crate::http::request::field;
@@ -206,19 +206,12 @@ impl SettingsStrategy for WebauthnStrategy {
             ring.store(identity, KIND, schema_identifiers(state, identity), now);
             return Ok(changed(false));
         }
-        let submitted =
-            ceremony::parse_submitted::<RegisterPublicKeyCredential>(form, "webauthn_register");
-        let Some(submitted) = submitted else {
-            return Ok(SettingsOutcome::NotMine);
-        };
-        let Ok(credential) = submitted else {
-            ceremony::refused(
-                flow,
-                "webauthn_register",
-                "the security key's answer could not be read",
-            );
-            return Ok(SettingsOutcome::Rejected);
-        };
+        let credential =
+            match ceremony::registration_answer(flow, form, "webauthn_register", "security key") {
+                Answer::Absent => return Ok(SettingsOutcome::NotMine),
+                Answer::Unreadable => return Ok(SettingsOutcome::Rejected),
+                Answer::Read(credential) => credential,
+            };
         let display_name = field(form, "webauthn_register_displayname")
             .map(str::trim)
             .unwrap_or_default()

@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, SecurityKey, WebauthnError,
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, SecurityKey,
+    WebauthnError,
 };
 
-use super::ceremony::{self, KeyRing, StoredKey};
+use super::ceremony::{self, Answer, KeyRing, StoredKey};
 use super::{KIND, METHOD, add_login_nodes, add_registration_nodes, rp, schema_identifiers};
 use crate::flow::{Flow, FlowResult};
 use crate::http::request::field;
@@ -246,18 +246,12 @@ impl RegistrationStrategy for PasswordlessStrategy {
         flow: &mut Flow,
         form: &Value,
     ) -> FlowResult<RegistrationOutcome> {
-        let Some(submitted) =
-            ceremony::parse_submitted::<RegisterPublicKeyCredential>(form, "webauthn_register")
-        else {
+        let answer = ceremony::registration_answer(flow, form, "webauthn_register", "security key");
+        if matches!(answer, Answer::Absent) {
             return Ok(RegistrationOutcome::NotMine);
-        };
+        }
         flow.ui.keep_values(|name| submitted_value(form, name));
-        let Ok(credential) = submitted else {
-            ceremony::refused(
-                flow,
-                "webauthn_register",
-                "the security key's answer could not be read",
-            );
+        let Answer::Read(credential) = answer else {
             return Ok(RegistrationOutcome::Rejected);
         };
         let (mut identity, valid) = registering_identity(state, flow, form)?;
