@@ -30,6 +30,15 @@ pub fn english(id: u32, context: &Value) -> String {
     };
     match id {
         1010001 => "Sign in".into(),
+        1010002 => format!("Sign in with {}", field("provider")),
+        1010016 => format!(
+            "You tried to sign in with \"{}\", but that email is already used by another account. Sign in to your account with one of the options below to add your account \"{}\" at \"{}\" as another way to sign in.",
+            field("duplicate_identifier"),
+            field("duplicate_identifier"),
+            field("provider")
+        ),
+        1010017 => "Sign in and link".into(),
+        1010018 => format!("Confirm with {}", field("provider")),
         1010003 => "Please confirm this action by verifying that it is you.".into(),
         1010004 => "Please complete the second authentication challenge.".into(),
         1010006 => "Authentication code".into(),
@@ -41,9 +50,12 @@ pub fn english(id: u32, context: &Value) -> String {
         1010008 => "Sign in with a hardware key".into(),
         1010021 => "Sign in with passkey".into(),
         1040001 => "Sign up".into(),
+        1040002 => format!("Sign up with {}", field("provider")),
         1040007 => "Sign up with passkey".into(),
         1040003 => "Continue".into(),
         1050001 => "Your changes have been saved!".into(),
+        1050002 => format!("Link {}", field("provider")),
+        1050003 => format!("Unlink {}", field("provider")),
         1050004 => "Unlink TOTP Authenticator App".into(),
         1050005 => "Authenticator app QR code".into(),
         1050006 | 1050009 => field("secret"),

@@ -92,7 +92,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             None => None,
         },
         courier: crate::courier::Courier::new(templates),
-        strategies: Arc::new(crate::strategy::Strategies::from_config(&config)),
+        strategies: Arc::new(
+            crate::strategy::Strategies::from_config(&config)
+                .map_err(|error| anyhow::anyhow!(error))?,
+        ),
         database,
         hasher,
         breached: Arc::new(crate::strategy::password::breach::BreachCheck::from_config(

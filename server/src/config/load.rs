@@ -83,6 +83,7 @@ impl Config {
                 &mut registration_hooks.password,
                 &mut registration_hooks.passkey,
                 &mut registration_hooks.webauthn,
+                &mut registration_hooks.oidc,
             ] {
                 if method.hooks.is_empty() {
                     method.hooks = vec![HookConfig {
@@ -372,7 +373,7 @@ fn read_yaml(path: &Path) -> Result<Value, ConfigError> {
 }
 
 /// Deep-merges `overlay` into `base`; objects merge key by key, everything else replaces.
-fn merge(base: &mut Value, overlay: Value) {
+pub(crate) fn merge(base: &mut Value, overlay: Value) {
     match (base, overlay) {
         (Value::Object(base), Value::Object(overlay)) => {
             for (key, value) in overlay {

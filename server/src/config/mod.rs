@@ -14,6 +14,7 @@ mod account;
 mod load;
 mod mfa;
 mod oauth2;
+mod oidc;
 mod security;
 mod units;
 
@@ -22,11 +23,13 @@ pub use account::{
     OneTimeMethod, ProfileMethod, SettingsFlowConfig, Smtp, TemplateConfig, TemplatePair,
 };
 pub use load::Loaded;
+pub(crate) use load::merge as merge_json;
 pub use mfa::{
     LookupSecretMethod, MfaEnrolment, PasskeyMethod, RelyingParty, RequiredAal, TotpConfig,
     TotpMethod, WebauthnMethod, WhoamiConfig,
 };
 pub use oauth2::{AccessTokenStrategy, OAuth2Server};
+pub use oidc::{OidcConfig, OidcMethod, Pkce, ProviderConfig};
 pub use security::{BruteForce, Budget, Security};
 use units::{byte_size, duration, optional_duration};
 
@@ -326,6 +329,7 @@ pub struct AfterHooks {
     pub password: MethodAfter,
     pub passkey: MethodAfter,
     pub webauthn: MethodAfter,
+    pub oidc: MethodAfter,
 }
 
 impl AfterHooks {
@@ -335,6 +339,7 @@ impl AfterHooks {
             "password" => &self.password.hooks,
             "passkey" => &self.passkey.hooks,
             "webauthn" => &self.webauthn.hooks,
+            "oidc" => &self.oidc.hooks,
             _ => &[],
         };
         if own.is_empty() { &self.hooks } else { own }
@@ -407,6 +412,7 @@ pub struct Methods {
     pub lookup_secret: LookupSecretMethod,
     pub webauthn: WebauthnMethod,
     pub passkey: PasskeyMethod,
+    pub oidc: OidcMethod,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

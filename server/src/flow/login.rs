@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::respond::{
-    SignedIn, answer_new_flow, init_url, is_browser_navigation, respond_flow_error,
-    signed_in_response,
+    SignedIn, answer_new_flow, init_url, is_browser_navigation, location_change,
+    respond_flow_error, signed_in_response,
 };
 use super::{
     FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
@@ -128,7 +128,7 @@ async fn init(
 
 /// Adds the nodes of the methods that prove the assurance level the flow asks for; an aal2
 /// flow belongs to the signed-in `identity` and offers its second factors.
-pub(super) fn populate(state: &AppState, flow: &mut Flow, identity: Option<&Identity>) {
+pub(crate) fn populate(state: &AppState, flow: &mut Flow, identity: Option<&Identity>) {
     if flow.requested_aal == Aal::Aal2 {
         flow.identity_id = identity.map(|identity| identity.id);
         flow.ui.messages.push(app::model::UiText::plain(1010004));
@@ -203,19 +203,29 @@ pub async fn submit(
         Err(_) if !client.wants_json => return see_other(&init_url(&state, FlowKind::Login)),
         Err(error) => return error.into_response(),
     };
+    handle(&state, &client, id, field(&form, "csrf_token"), &form).await
+}
+
+/// Loads flow `id` and runs `form` on it: a submission, or an upstream's answer.
+pub(crate) async fn handle(
+    state: &AppState,
+    client: &Client,
+    id: uuid::Uuid,
+    csrf: Option<&str>,
+    form: &Value,
+) -> Response {
     let result = async {
-        let csrf = field(&form, "csrf_token");
-        let flow = load_for_submit(&state, &client, FlowKind::Login, id, csrf).await?;
-        run(&state, &client, flow, &form).await
+        let flow = load_for_submit(state, client, FlowKind::Login, id, csrf).await?;
+        run(state, client, flow, form).await
     }
     .await;
     match result {
         Ok(response) => response,
-        Err(error) => respond_flow_error(&state, &client, error).await,
+        Err(error) => respond_flow_error(state, client, error).await,
     }
 }
 
-async fn run(
+pub(crate) async fn run(
     state: &AppState,
     client: &Client,
     mut flow: Flow,
@@ -274,6 +284,16 @@ async fn run(
             LoginOutcome::Rejected | LoginOutcome::NextStep => {
                 return Err(FlowError::Rejected(Box::new(flow)));
             }
+            LoginOutcome::Redirect(url) => {
+                flow.updated_at = state.clock.now();
+                state.flows.update_flow(&flow).await?;
+                return Ok(location_change(client, flow.flow_type, &url));
+            }
+            LoginOutcome::Register(registration) => {
+                state.flows.create_flow(&registration).await?;
+                return Box::pin(super::registration::run(state, client, *registration, form))
+                    .await;
+            }
             LoginOutcome::Authenticated {
                 identity,
                 method,
@@ -325,6 +345,11 @@ async fn finish(
         method,
         changed,
     } = proof;
+    // A sign-in that proves the account an upstream account was waiting to be linked to.
+    let mut identity = identity.clone();
+    let changed = crate::strategy::oidc::link_after_login(state, &flow, &mut identity) || changed;
+    let identity = &identity;
+    let provider = crate::strategy::oidc::provider_for(method, &flow);
     let hooks = crate::hook::login_hooks(state, method);
     if crate::hook::configured(hooks, HookName::RequireVerifiedAddress)
         && !identity
@@ -352,7 +377,7 @@ async fn finish(
                 method: method.into(),
                 aal,
                 completed_at: now,
-                provider: None,
+                provider,
             });
             session.aal = session.achieved_aal();
             // A browser's session that gains a level gets a new token (ASVS 3.2.1); native
@@ -381,7 +406,10 @@ async fn finish(
             (session, token)
         }
         None => {
-            let (session, token) = new_session(state, identity, method, client);
+            let (mut session, token) = new_session(state, identity, method, client);
+            if let Some(first) = session.authentication_methods.first_mut() {
+                first.provider = provider;
+            }
             flow.state = STATE_PASSED_CHALLENGE.into();
             flow.updated_at = now;
             let changes = Changes {

@@ -279,15 +279,6 @@ pub fn new_flow(
     flow_type: FlowType,
     return_to: Option<String>,
 ) -> (Flow, Option<axum::http::HeaderValue>) {
-    let now = state.clock.now();
-    let id = Uuid::new_v4();
-    let action = state
-        .urls
-        .public
-        .join(&format!("self-service/{}?flow={id}", kind.as_str()))
-        .map(String::from)
-        .unwrap_or_default();
-    let mut ui = UiContainer::new(action);
     let (csrf_token, set_cookie) = match flow_type {
         FlowType::Api => (None, None),
         FlowType::Browser => match client.cookie(&csrf_cookie_name(state)) {
@@ -299,6 +290,50 @@ pub fn new_flow(
             }
         },
     };
+    let flow = blank_flow(
+        state,
+        kind,
+        flow_type,
+        return_to,
+        client.request_url.clone(),
+        csrf_token,
+    );
+    (flow, set_cookie)
+}
+
+/// A new flow of `kind` for the browser or app that `from` belongs to (a sign-in that turns
+/// out to be a sign-up, and the other way round): same type, CSRF token, return address and
+/// initiating request. Login flows still need `login::populate`.
+pub fn derive_flow(state: &AppState, from: &Flow, kind: FlowKind) -> Flow {
+    let mut flow = blank_flow(
+        state,
+        kind,
+        from.flow_type,
+        from.return_to.clone(),
+        from.request_url.clone(),
+        from.csrf_token.clone(),
+    );
+    flow.active = from.active.clone();
+    flow
+}
+
+fn blank_flow(
+    state: &AppState,
+    kind: FlowKind,
+    flow_type: FlowType,
+    return_to: Option<String>,
+    request_url: String,
+    csrf_token: Option<String>,
+) -> Flow {
+    let now = state.clock.now();
+    let id = Uuid::new_v4();
+    let action = state
+        .urls
+        .public
+        .join(&format!("self-service/{}?flow={id}", kind.as_str()))
+        .map(String::from)
+        .unwrap_or_default();
+    let mut ui = UiContainer::new(action);
     let mut csrf = InputAttributes::new("csrf_token", "hidden");
     csrf.required = true;
     csrf.value = Some(json!(csrf_token.clone().unwrap_or_default()));
@@ -317,7 +352,7 @@ pub fn new_flow(
         kind,
         flow_type,
         state: kind.initial_state().into(),
-        request_url: client.request_url.clone(),
+        request_url,
         return_to,
         ui,
         csrf_token,
@@ -352,7 +387,7 @@ pub fn new_flow(
         // Settings forms show an identity: `settings::populate` fills them.
         FlowKind::Settings => {}
     }
-    (flow, set_cookie)
+    flow
 }
 
 /// Loads a flow for a submission: it must exist, be of this kind, unexpired, not completed,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::one_time::SubmitQuery;
-use super::respond::{answer_new_flow, is_browser_navigation};
+use super::respond::{answer_new_flow, is_browser_navigation, location_change};
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_PASSED_CHALLENGE, answer_init,
     new_flow, one_time, read_flow, return_url, see_other, session_already_available, settings,
@@ -265,15 +265,7 @@ pub(super) async fn finish(
             ]);
             Json(body).into_response()
         }
-        FlowType::Browser if client.wants_json => {
-            let mut body = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY)
-                .with_id("browser_location_change_required")
-                .with_reason("In order to complete this flow please redirect the browser to the settings page.")
-                .body();
-            body["redirect_browser_to"] = json!(settings_url.to_string());
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
-        FlowType::Browser => see_other(settings_url.as_str()),
+        FlowType::Browser => location_change(client, flow.flow_type, settings_url.as_str()),
     };
     if flow.flow_type == FlowType::Browser {
         let headers = response.headers_mut();

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::respond::push_continue_with;
 use super::respond::{
-    SignedIn, answer_new_flow, init_url, is_browser_navigation, respond_api_error,
+    SignedIn, answer_new_flow, init_url, is_browser_navigation, location_change, respond_api_error,
     respond_flow_error, signed_in_response,
 };
 use super::verification;
@@ -145,25 +145,29 @@ pub async fn submit(
         }
         Err(error) => return error.into_response(),
     };
+    handle(&state, &client, id, field(&form, "csrf_token"), &form).await
+}
+
+/// Loads flow `id` and runs `form` on it: a submission, or an upstream's answer.
+pub(crate) async fn handle(
+    state: &AppState,
+    client: &Client,
+    id: uuid::Uuid,
+    csrf: Option<&str>,
+    form: &Value,
+) -> Response {
     let result = async {
-        let flow = load_for_submit(
-            &state,
-            &client,
-            FlowKind::Registration,
-            id,
-            field(&form, "csrf_token"),
-        )
-        .await?;
-        run(&state, &client, flow, &form).await
+        let flow = load_for_submit(state, client, FlowKind::Registration, id, csrf).await?;
+        run(state, client, flow, form).await
     }
     .await;
     match result {
         Ok(response) => response,
-        Err(error) => respond_flow_error(&state, &client, error).await,
+        Err(error) => respond_flow_error(state, client, error).await,
     }
 }
 
-async fn run(
+pub(crate) async fn run(
     state: &AppState,
     client: &Client,
     mut flow: Flow,
@@ -186,18 +190,36 @@ async fn run(
         Err(refused) => return Err(refused.reject(&flow)),
     };
     for strategy in &state.strategies.registration {
-        let outcome = match strategy.register(state, &mut flow, form).await {
-            Ok(RegistrationOutcome::NotMine) => continue,
+        let outcome = strategy.register(state, &mut flow, form).await;
+        if matches!(outcome, Ok(RegistrationOutcome::NotMine)) {
+            continue;
+        }
+        let mut registered = false;
+        let result = match outcome {
+            Err(error) => Err(error),
             Ok(RegistrationOutcome::Registered { identity, method }) => {
+                registered = true;
                 finish(state, client, flow, *identity, method).await
             }
-            Ok(RegistrationOutcome::Rejected) => Err(FlowError::Rejected(Box::new(flow))),
-            Err(error) => Err(error),
+            Ok(RegistrationOutcome::Redirect(url)) => {
+                flow.updated_at = state.clock.now();
+                state.flows.update_flow(&flow).await?;
+                Ok(location_change(client, flow.flow_type, &url))
+            }
+            Ok(RegistrationOutcome::SignIn(login)) => {
+                state.flows.create_flow(&login).await?;
+                Box::pin(super::login::run(state, client, *login, form)).await
+            }
+            Ok(RegistrationOutcome::Elsewhere(login)) => Err(FlowError::Rejected(login)),
+            Ok(RegistrationOutcome::Rejected | RegistrationOutcome::NotMine) => {
+                Err(FlowError::Rejected(Box::new(flow)))
+            }
         };
-        if outcome.is_err() {
+        // Nothing was registered: the count is taken back.
+        if !(registered && result.is_ok()) {
             counted.refund(state).await?;
         }
-        return outcome;
+        return result;
     }
     counted.refund(state).await?;
     flow.ui.messages.push(app::model::UiText::plain(
@@ -245,7 +267,8 @@ async fn finish(
         Err(error) => return Err(error.into()),
     }
 
-    let signed_in = hook::after_registration(state, client, &identity, method).await?;
+    let provider = crate::strategy::oidc::provider_for(method, &flow);
+    let signed_in = hook::after_registration(state, client, &identity, method, provider).await?;
     let mut body = json!({
         "identity": identity.to_json(&state.schema_url(&identity.schema_id), View::default()),
         "continue_with": verification.iter().collect::<Vec<_>>(),

@@ -73,6 +73,23 @@ pub fn answer_new_flow(
     response
 }
 
+/// The browser must go to `url` to go on (an upstream sign-in, the settings page after a
+/// recovery): browsers are sent there, other clients are told so (422
+/// `browser_location_change_required`, Kratos's answer).
+pub fn location_change(client: &Client, flow_type: FlowType, url: &str) -> Response {
+    if is_browser_navigation(client, flow_type) {
+        return see_other(url);
+    }
+    let mut body = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY)
+        .with_id("browser_location_change_required")
+        .with_reason(format!(
+            "In order to complete this flow please redirect the browser to: {url}"
+        ))
+        .body();
+    body["redirect_browser_to"] = json!(url);
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
 /// The browser is sent to the page that renders the flow.
 pub fn redirect_to_flow(state: &AppState, flow: &Flow) -> Response {
     let mut url = ui_url(state, flow.kind);

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::respond::{
-    answer_new_flow, expired_on_get, init_url, is_browser_navigation, respond_flow,
-    respond_flow_error,
+    answer_new_flow, expired_on_get, init_url, is_browser_navigation, location_change,
+    respond_flow, respond_flow_error,
 };
 use super::{
     Flow, FlowError, FlowId, FlowKind, FlowType, InitQuery, STATE_SUCCESS, answer_init,
@@ -214,39 +214,44 @@ pub async fn submit(
         Err(_) if !client.wants_json => return see_other(&init_url(&state, FlowKind::Settings)),
         Err(error) => return error.into_response(),
     };
+    handle(&state, &client, id, field(&form, "csrf_token"), &form).await
+}
+
+/// Loads flow `id` and runs `form` on it for the signed-in identity the flow belongs to: a
+/// submission, or an upstream's answer.
+pub(crate) async fn handle(
+    state: &AppState,
+    client: &Client,
+    id: uuid::Uuid,
+    csrf: Option<&str>,
+    form: &Value,
+) -> Response {
     let result = async {
-        let Some((session, _)) = current_session(&state, &client).await? else {
+        let Some((session, _)) = current_session(state, client).await? else {
             let flow_type = if client.header_token.is_some() {
                 FlowType::Api
             } else {
                 FlowType::Browser
             };
-            return Ok(sign_in_first(&state, &client, flow_type));
+            return Ok(sign_in_first(state, client, flow_type));
         };
-        let flow = load_for_submit(
-            &state,
-            &client,
-            FlowKind::Settings,
-            id,
-            field(&form, "csrf_token"),
-        )
-        .await?;
+        let flow = load_for_submit(state, client, FlowKind::Settings, id, csrf).await?;
         if flow.identity_id != Some(session.identity_id) {
             return Err(identity_mismatch().into());
         }
-        if needs_second_factor(&state, &session).await? {
-            let back = flow_page(&state, &flow);
-            if is_browser_navigation(&client, flow.flow_type) {
-                return Ok(see_other(&step_up_url(&state, Some(&back))));
+        if needs_second_factor(state, &session).await? {
+            let back = flow_page(state, &flow);
+            if is_browser_navigation(client, flow.flow_type) {
+                return Ok(see_other(&step_up_url(state, Some(&back))));
             }
-            return Ok(aal2_required(&state, Some(&back)));
+            return Ok(aal2_required(state, Some(&back)));
         }
-        run(&state, &client, flow, session, &form).await
+        run(state, client, flow, session, form).await
     }
     .await;
     match result {
         Ok(response) => response,
-        Err(error) => respond_flow_error(&state, &client, error).await,
+        Err(error) => respond_flow_error(state, client, error).await,
     }
 }
 
@@ -273,6 +278,16 @@ async fn run(
                 flow.updated_at = state.clock.now();
                 state.flows.update_flow(&flow).await?;
                 return Ok(respond_flow(state, client, &flow, StatusCode::OK));
+            }
+            // Linking an upstream account is a privileged change: the sign-in must be recent
+            // before the browser leaves for the upstream.
+            SettingsOutcome::Redirect(url) => {
+                if !is_privileged(state, &session) {
+                    return Ok(refresh_required(state, client, &flow));
+                }
+                flow.updated_at = state.clock.now();
+                state.flows.update_flow(&flow).await?;
+                return Ok(location_change(client, flow.flow_type, &url));
             }
             SettingsOutcome::Changed {
                 method,

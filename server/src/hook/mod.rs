@@ -3,7 +3,6 @@
 use crate::config::{HookConfig, HookName};
 use crate::http::request::Client;
 use crate::identity::Identity;
-use crate::session::issue::issue;
 use crate::session::{Session, SessionToken};
 use crate::state::AppState;
 use crate::store::StoreResult;
@@ -14,12 +13,17 @@ pub async fn after_registration(
     client: &Client,
     identity: &Identity,
     method: &str,
+    provider: Option<String>,
 ) -> StoreResult<Option<(Session, SessionToken)>> {
-    let mut signed_in = None;
-    if configured(registration_hooks(state, method), HookName::Session) {
-        signed_in = Some(issue(state, identity, method, client).await?);
+    if !configured(registration_hooks(state, method), HookName::Session) {
+        return Ok(None);
     }
-    Ok(signed_in)
+    let (mut session, token) = crate::session::issue::new_session(state, identity, method, client);
+    if let Some(first) = session.authentication_methods.first_mut() {
+        first.provider = provider;
+    }
+    state.sessions.create_session(&session).await?;
+    Ok(Some((session, token)))
 }
 
 /// Whether `hook` is among `hooks`.

@@ -185,32 +185,8 @@ pub async fn delete_credential(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ways to sign in with a first factor: a password, each social sign-in link, each passkey.
-fn first_factors(identity: &Identity) -> usize {
-    identity
-        .credentials
-        .values()
-        .map(|credential| match credential.kind {
-            CredentialType::Password => usize::from(
-                credential
-                    .config
-                    .get("hashed_password")
-                    .and_then(Value::as_str)
-                    .is_some_and(|hash| !hash.is_empty()),
-            ),
-            CredentialType::Oidc => providers(&credential.config).len(),
-            CredentialType::Passkey => credential
-                .config
-                .get("credentials")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len),
-            _ => 0,
-        })
-        .sum()
-}
-
 fn refuse_last_first_factor(identity: &Identity) -> ApiResult<()> {
-    if first_factors(identity) < 2 {
+    if identity.first_factors() < 2 {
         return Err(ApiError::bad_request(
             "You cannot remove the identity's last first-factor credential.",
         ));

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}", delete(sessions::revoke_my_session))
         .merge(crate::flow::routes())
         .merge(crate::oauth2::public_routes(&state))
+        .merge(crate::strategy::oidc::callback::routes())
         .merge(health_routes())
         .route(
             openapi::PATH,

@@ -231,6 +231,36 @@ impl Identity {
         })
     }
 
+    /// How many ways the identity has to sign in on its own: its password, each social
+    /// sign-in link, each passkey and each passwordless security key. The last one cannot be
+    /// removed.
+    pub fn first_factors(&self) -> usize {
+        let list = |kind: CredentialType, key: &str| -> Vec<&Value> {
+            self.credentials
+                .get(&kind)
+                .and_then(|credential| credential.config.get(key))
+                .and_then(Value::as_array)
+                .map(|items| items.iter().collect())
+                .unwrap_or_default()
+        };
+        let password = self
+            .credentials
+            .get(&CredentialType::Password)
+            .and_then(|credential| credential.config.get("hashed_password"))
+            .and_then(Value::as_str)
+            .is_some_and(|hash| !hash.is_empty());
+        let passwordless = |kind| {
+            list(kind, "credentials")
+                .into_iter()
+                .filter(|key| key.get("is_passwordless") == Some(&Value::Bool(true)))
+                .count()
+        };
+        usize::from(password)
+            + list(CredentialType::Oidc, "providers").len()
+            + passwordless(CredentialType::Passkey)
+            + passwordless(CredentialType::Webauthn)
+    }
+
     pub fn new(schema_id: String, traits: Value, now: OffsetDateTime) -> Self {
         Self {
             id: Uuid::new_v4(),

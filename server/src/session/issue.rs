@@ -7,19 +7,6 @@ use super::{Device, Session, SessionToken};
 use crate::http::request::Client;
 use crate::identity::{Identity, View, timestamp};
 use crate::state::AppState;
-use crate::store::StoreResult;
-
-/// Creates a session for `identity` proven by `method`, with a new token from the CSPRNG.
-pub async fn issue(
-    state: &AppState,
-    identity: &Identity,
-    method: &str,
-    client: &Client,
-) -> StoreResult<(Session, SessionToken)> {
-    let (session, token) = new_session(state, identity, method, client);
-    state.sessions.create_session(&session).await?;
-    Ok((session, token))
-}
 
 /// A session for `identity` proven by `method`, with a new token from the CSPRNG, not yet
 /// stored (for callers that store it together with other changes).

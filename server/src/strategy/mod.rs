@@ -2,6 +2,7 @@
 //! judges submissions meant for it; it never writes HTTP. The flow engines run them in order.
 
 pub mod lookup_secret;
+pub mod oidc;
 pub mod one_time;
 pub mod passkey;
 pub mod password;
@@ -37,6 +38,12 @@ pub enum LoginOutcome {
     /// saves the flow and shows it again, answering API clients as for a refusal (400 with the
     /// flow), as Kratos does.
     NextStep,
+    /// The browser must go elsewhere to go on (an upstream's sign-in page); the engine saves
+    /// the flow first.
+    Redirect(String),
+    /// The sign-in is a sign-up after all (an upstream account Ward does not know): the engine
+    /// stores this registration flow and runs the same submission on it.
+    Register(Box<Flow>),
     /// Refused: the flow's form now carries the messages.
     Rejected,
 }
@@ -49,6 +56,14 @@ pub enum RegistrationOutcome {
         identity: Box<Identity>,
         method: &'static str,
     },
+    /// The browser must go elsewhere to go on; the engine saves the flow first.
+    Redirect(String),
+    /// The sign-up is a sign-in after all (the upstream account is known): the engine stores
+    /// this login flow and runs the same submission on it.
+    SignIn(Box<Flow>),
+    /// Refused in favour of another flow, stored already, that the user goes on with (a login
+    /// flow that links an upstream account to the existing one with the same address).
+    Elsewhere(Box<Flow>),
     Rejected,
 }
 
@@ -106,6 +121,8 @@ pub enum SettingsOutcome {
     },
     /// Nothing stored: the form now shows something to act on (new backup codes to confirm).
     Shown,
+    /// The browser must go elsewhere to go on; the engine saves the flow first.
+    Redirect(String),
     Rejected,
 }
 
@@ -129,13 +146,16 @@ pub struct Strategies {
     pub login: Vec<Arc<dyn LoginStrategy>>,
     pub registration: Vec<Arc<dyn RegistrationStrategy>>,
     pub settings: Vec<Arc<dyn SettingsStrategy>>,
+    /// Social sign-in, which the upstreams' callback needs by name.
+    pub oidc: Option<Arc<oidc::OidcStrategy>>,
     /// Recovery and verification each use one method (`selfservice.flows.<flow>.use`).
     pub recovery: Option<one_time::OneTimeStrategy>,
     pub verification: Option<one_time::OneTimeStrategy>,
 }
 
 impl Strategies {
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    /// The strategies the configuration enables; an error names a configuration key.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, String> {
         let mut strategies = Self::default();
         let methods = &config.selfservice.methods;
         if methods.profile.enabled {
@@ -175,12 +195,19 @@ impl Strategies {
             strategies.registration.push(passkey.clone());
             strategies.settings.push(passkey);
         }
+        if methods.oidc.enabled {
+            let oidc = Arc::new(oidc::OidcStrategy::from_config(&methods.oidc.config)?);
+            strategies.login.push(oidc.clone());
+            strategies.registration.push(oidc.clone());
+            strategies.settings.push(oidc.clone());
+            strategies.oidc = Some(oidc);
+        }
 
         let flows = &config.selfservice.flows;
         let one_time =
             |enabled: bool, method| enabled.then_some(one_time::OneTimeStrategy { method });
         strategies.recovery = one_time(flows.recovery.enabled, flows.recovery.method);
         strategies.verification = one_time(flows.verification.enabled, flows.verification.method);
-        strategies
+        Ok(strategies)
     }
 }

@@ -19,6 +19,7 @@ mod oauth2;
 mod passwords;
 mod second_factor;
 mod sessions;
+mod social;
 mod store_contract;
 mod throttle;
 mod webauthn;

@@ -375,7 +375,7 @@ impl SettingsStrategy for PasskeyStrategy {
         let mut ring = KeyRing::<Passkey>::of(identity, KIND);
         ceremony::add_script(state, flow);
         // The last way to sign in cannot be removed.
-        let last = ceremony::first_factors(identity) < 2;
+        let last = identity.first_factors() < 2;
         for stored in &ring.credentials {
             flow.ui.nodes.push(ceremony::remove_button(
                 NodeGroup::Passkey,
@@ -427,7 +427,7 @@ impl SettingsStrategy for PasskeyStrategy {
                 );
                 return Ok(SettingsOutcome::Rejected);
             }
-            if ceremony::first_factors(identity) < 2 {
+            if identity.first_factors() < 2 {
                 ceremony::lockout(flow, "passkey_remove", "passkey");
                 return Ok(SettingsOutcome::Rejected);
             }

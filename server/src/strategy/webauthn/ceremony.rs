@@ -298,34 +298,6 @@ pub fn account_name(identity: &Identity) -> String {
         .unwrap_or_else(|| identity.id.to_string())
 }
 
-/// How many ways the identity has to sign in: its password, each passkey and each passwordless
-/// security key. The last one cannot be removed.
-pub fn first_factors(identity: &Identity) -> usize {
-    let config = |kind| {
-        identity
-            .credentials
-            .get(&kind)
-            .map(|credential| &credential.config)
-    };
-    let password = config(CredentialType::Password)
-        .and_then(|config| config.get("hashed_password"))
-        .and_then(Value::as_str)
-        .is_some_and(|hash| !hash.is_empty());
-    let passwordless_keys = |kind| {
-        config(kind)
-            .and_then(|config| config.get("credentials"))
-            .and_then(Value::as_array)
-            .map_or(0, |keys| {
-                keys.iter()
-                    .filter(|key| key.get("is_passwordless") == Some(&Value::Bool(true)))
-                    .count()
-            })
-    };
-    usize::from(password)
-        + passwordless_keys(CredentialType::Passkey)
-        + passwordless_keys(CredentialType::Webauthn)
-}
-
 pub fn now_text(now: OffsetDateTime) -> String {
     timestamp(now.replace_nanosecond(0).unwrap_or(now))
 }

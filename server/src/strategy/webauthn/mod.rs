@@ -121,7 +121,7 @@ impl SettingsStrategy for WebauthnStrategy {
 
     fn populate_settings(&self, state: &AppState, flow: &mut Flow, identity: &Identity) {
         let mut ring = KeyRing::<SecurityKey>::of(identity, KIND);
-        let last = ceremony::first_factors(identity) < 2;
+        let last = identity.first_factors() < 2;
         for stored in &ring.credentials {
             flow.ui.nodes.push(ceremony::remove_button(
                 NodeGroup::Webauthn,
@@ -199,7 +199,7 @@ impl SettingsStrategy for WebauthnStrategy {
                 );
                 return Ok(SettingsOutcome::Rejected);
             }
-            if passwordless && ceremony::first_factors(identity) < 2 {
+            if passwordless && identity.first_factors() < 2 {
                 ceremony::lockout(flow, "webauthn_remove", "security key");
                 return Ok(SettingsOutcome::Rejected);
             }

@@ -1,0 +1,171 @@
+//! `/self-service/methods/oidc/callback/{provider}`: where upstreams send the browser back.
+//! The answer is checked against the flow that sent the browser away (the `state` parameter
+//! names it and must match what the flow kept; the browser must carry the flow's CSRF cookie),
+//! the code is exchanged, and the flow's engine runs again with the verified claims.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::{CONTEXT, Pending, Verified, callback_url, keep_verified, refused};
+use crate::error::ApiError;
+use crate::flow::respond::{respond_api_error, respond_flow_error};
+use crate::flow::{FlowError, FlowKind, FlowType, login, registration, see_other, settings};
+use crate::http::request::Client;
+use crate::session::cookie::csrf_cookie_name;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/self-service/methods/oidc/callback/{provider}",
+        get(callback).post(form_post),
+    )
+}
+
+/// Apple (`response_mode=form_post`) posts its answer. A cross-site POST carries no SameSite
+/// cookies, so the browser is sent to the same address with the answer in the query.
+async fn form_post(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Form(fields): Form<HashMap<String, String>>,
+) -> Response {
+    let mut url = callback_url(&state, &provider);
+    url.query_pairs_mut().extend_pairs(fields.iter());
+    see_other(url.as_str())
+}
+
+fn bad_callback(reason: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "Unable to complete the OpenID Connect flow: {reason}"
+    ))
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    client: Client,
+    Path(provider): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let fail = |error: ApiError| respond_api_error(&state, &client, FlowType::Browser, error);
+    let Some(strategy) = state.strategies.oidc.clone() else {
+        return fail(ApiError::not_found().with_reason("Social sign-in is not enabled.")).await;
+    };
+    let Some(upstream) = strategy.upstream(&provider).cloned() else {
+        return fail(ApiError::not_found().with_reason(format!(
+            "OpenID Connect provider \"{provider}\" is unknown or has not been configured"
+        )))
+        .await;
+    };
+    let Some(state_param) = query.get("state") else {
+        return fail(bad_callback(
+            "the upstream did not return the state parameter",
+        ))
+        .await;
+    };
+    // `<kind>.<flow id>.<secret>`
+    let mut parts = state_param.splitn(3, '.');
+    let (kind, id) = match (parts.next(), parts.next().map(uuid::Uuid::parse_str)) {
+        (Some(kind), Some(Ok(id))) => (FlowKind::parse(kind), id),
+        _ => (None, uuid::Uuid::nil()),
+    };
+    let Some(kind @ (FlowKind::Login | FlowKind::Registration | FlowKind::Settings)) = kind else {
+        return fail(bad_callback("the state parameter is invalid")).await;
+    };
+    // The flow must belong to this browser: its CSRF cookie is the flow's token.
+    let csrf = client.cookie(&csrf_cookie_name(&state)).map(str::to_string);
+    let mut flow =
+        match crate::flow::load_for_submit(&state, &client, kind, id, csrf.as_deref()).await {
+            Ok(flow) => flow,
+            Err(error) => return respond_flow_error(&state, &client, error).await,
+        };
+    if flow.flow_type != FlowType::Browser {
+        return fail(bad_callback(
+            "this flow belongs to a native app; native apps submit the upstream's id_token instead",
+        ))
+        .await;
+    }
+    let pending: Option<Pending> = flow
+        .internal
+        .get(CONTEXT)
+        .and_then(|context| context.get("pending"))
+        .and_then(|pending| serde_json::from_value(pending.clone()).ok());
+    let expected = crate::oauth2::grant::signature(state_param);
+    let Some(pending) = pending.filter(|pending| {
+        pending.provider == provider
+            && bool::from(pending.state_hash.as_bytes().ct_eq(expected.as_bytes()))
+    }) else {
+        return fail(bad_callback(
+            "the state parameter does not match the sign-in this browser started",
+        ))
+        .await;
+    };
+    // One answer per request: a replayed callback finds nothing pending.
+    flow.internal.remove(CONTEXT);
+    flow.ui.clear_messages();
+    let answer = match (query.get("error"), query.get("code")) {
+        (Some(error), _) => Err(format!(
+            "{} refused the sign-in ({error}{})",
+            upstream.label(),
+            query
+                .get("error_description")
+                .map(|text| format!(": {text}"))
+                .unwrap_or_default()
+        )),
+        (None, None) => Err(format!("{} returned no code.", upstream.label())),
+        (None, Some(code)) => upstream
+            .finish(
+                code,
+                &pending.started,
+                &callback_url(&state, &provider),
+                state.clock.now().unix_timestamp(),
+                query.get("user").map(String::as_str),
+            )
+            .await
+            .map_err(|error| {
+                tracing::warn!(provider, %error, "an upstream sign-in did not complete");
+                format!(
+                    "The sign-in with {} did not complete: {error}",
+                    upstream.label()
+                )
+            }),
+    };
+    let (claims, tokens) = match answer {
+        Ok(answer) => answer,
+        Err(reason) => {
+            refused(&mut flow, &reason);
+            return respond_flow_error(&state, &client, FlowError::Rejected(Box::new(flow))).await;
+        }
+    };
+    let verified = Verified {
+        provider: provider.clone(),
+        claims,
+        tokens,
+        traits: pending.traits,
+    };
+    keep_verified(&mut flow, &verified);
+    flow.updated_at = state.clock.now();
+    if let Err(error) = state.flows.update_flow(&flow).await {
+        return fail(error.into()).await;
+    }
+    // The same submission as the one that sent the browser away, now with the answer.
+    let csrf = csrf.as_deref();
+    match kind {
+        FlowKind::Settings => {
+            let form = json!({"method": super::METHOD, "link": provider});
+            settings::handle(&state, &client, id, csrf, &form).await
+        }
+        FlowKind::Registration => {
+            let form = json!({"method": super::METHOD, "provider": provider});
+            registration::handle(&state, &client, id, csrf, &form).await
+        }
+        _ => {
+            let form: Value = json!({"method": super::METHOD, "provider": provider});
+            login::handle(&state, &client, id, csrf, &form).await
+        }
+    }
+}
