@@ -406,6 +406,27 @@ async fn answers_that_do_not_match_the_request_are_refused(app: &TestApp, upstre
         .unwrap();
     assert_eq!(me.status(), 401);
 
+    // An answer that names another issuer (RFC 9207's mix-up defence).
+    let (_, authorize) = start(app, &browser, "login", "upstream").await;
+    let back = upstream_sign_in(&browser, upstream, &authorize, "cat@example.com").await;
+    let issuer = param(&back, "iss").expect("oidc-provider names itself in its answers");
+    let mixed_up = back.replace(
+        &url::form_urlencoded::byte_serialize(issuer.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fother.example",
+    );
+    assert_ne!(mixed_up, back);
+    let response = browser.get(&mixed_up).send().await.unwrap();
+    let flow = flow_at(app, &browser, "login", &location(&response)).await;
+    assert!(
+        flow["ui"]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("issuer"),
+        "{}",
+        flow["ui"]["messages"][0]
+    );
+    assert_eq!(whoami_status(app, &browser).await, 401);
+
     // The upstream's refusal is a message on the flow.
     let (_, authorize) = start(app, &browser, "login", "upstream").await;
     let state = param(&authorize, "state").unwrap();
@@ -504,6 +525,27 @@ async fn an_address_of_an_existing_account_links_only_after_its_owner_signs_in(
         .find(|node| node["attributes"]["name"] == "identifier")
         .unwrap();
     assert_eq!(identifier["attributes"]["value"], "dora@example.com");
+    assert_eq!(identifier["attributes"]["type"], "hidden");
+    let password_button = flow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| {
+            node["attributes"]["name"] == "method" && node["attributes"]["value"] == "password"
+        })
+        .unwrap();
+    assert_eq!(password_button["meta"]["label"]["id"], 1010017);
+    // The upstream being linked is not offered as a way to prove the account; others are,
+    // with Kratos's "Confirm with" label.
+    let providers: Vec<&Value> = flow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|node| node["attributes"]["name"] == "provider")
+        .collect();
+    assert_eq!(providers.len(), 1);
+    assert_eq!(providers[0]["attributes"]["value"], "broken");
+    assert_eq!(providers[0]["meta"]["label"]["id"], 1010018);
     let list = app
         .admin_request(Method::GET, "/admin/identities", None)
         .await;

@@ -12,6 +12,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::upstream::Answer;
 use super::{CONTEXT, Pending, Verified, callback_url, keep_verified, refused};
 use crate::error::ApiError;
 use crate::flow::respond::{respond_api_error, respond_flow_error};
@@ -119,11 +120,14 @@ async fn callback(
         (None, None) => Err(format!("{} returned no code.", upstream.label())),
         (None, Some(code)) => upstream
             .finish(
-                code,
+                &Answer {
+                    code,
+                    iss: query.get("iss").map(String::as_str),
+                    apple_user: query.get("user").map(String::as_str),
+                },
                 &pending.started,
                 &callback_url(&state, &provider),
                 state.clock.now().unix_timestamp(),
-                query.get("user").map(String::as_str),
             )
             .await
             .map_err(|error| {

@@ -452,12 +452,27 @@ impl OidcStrategy {
                 && matches!(&node.attributes, NodeAttributes::Input(input)
                     if input.value.as_ref().and_then(Value::as_str) == Some(upstream.id())))
         });
+        // The account to sign in to is the one with the shared address.
         if let Some(NodeAttributes::Input(input)) = login
             .ui
             .input_mut("identifier")
             .map(|node| &mut node.attributes)
         {
             input.value = Some(json!(shared));
+            input.input_type = "hidden".into();
+        }
+        // The buttons say that signing in links the account (Kratos's labels).
+        for label in login
+            .ui
+            .nodes
+            .iter_mut()
+            .filter_map(|node| node.meta.label.as_mut())
+        {
+            match label.id {
+                1010001 | 1010022 => *label = UiText::plain(1010017),
+                1010002 => *label = UiText::new(1010018, label.context.clone().unwrap_or_default()),
+                _ => {}
+            }
         }
         let types: Vec<&str> = owner.credentials.keys().map(|kind| kind.as_str()).collect();
         let providers: Vec<Value> = owner

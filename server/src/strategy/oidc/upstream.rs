@@ -73,6 +73,15 @@ pub struct Started {
     pub pkce_verifier: Option<String>,
 }
 
+/// What the upstream sent back with the browser.
+pub struct Answer<'a> {
+    pub code: &'a str,
+    /// The `iss` parameter (RFC 9207), where the upstream sends it.
+    pub iss: Option<&'a str>,
+    /// Apple's `user` field: the name, sent once.
+    pub apple_user: Option<&'a str>,
+}
+
 /// The upstream's tokens, for the credential when the provider keeps them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tokens {
@@ -329,13 +338,24 @@ impl Upstream {
     /// `raw_claims`) and the tokens.
     pub async fn finish(
         &self,
-        code: &str,
+        answer: &Answer<'_>,
         started: &Started,
         redirect_uri: &Url,
         now: i64,
-        apple_user: Option<&str>,
     ) -> Result<(Value, Tokens), UpstreamError> {
         let metadata = self.endpoints().await?;
+        // RFC 9207: an upstream that names itself in its answer must name itself, or the
+        // answer came from another upstream (a mix-up attack).
+        if let Some(iss) = answer.iss
+            && !self.is_microsoft()
+            && iss != metadata.issuer().as_str()
+        {
+            return Err(UpstreamError(format!(
+                "the answer names issuer {iss:?}, not {:?}",
+                metadata.issuer().as_str()
+            )));
+        }
+        let code = answer.code;
         let client = self.client(&metadata, redirect_uri)?;
         let mut exchange = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -372,7 +392,7 @@ impl Upstream {
                 .userinfo(&metadata, response.access_token().secret(), claims)
                 .await?;
         }
-        if let Some(user) = apple_user {
+        if let Some(user) = answer.apple_user {
             apple_name(&mut claims, user);
         }
         if !self.config.store_tokens {
@@ -758,4 +778,151 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::oidc::preset;
+
+    fn upstream(kind: &str, config: ProviderConfig) -> Upstream {
+        let mapper = Mapper::load(&Url::parse("base64://e30K").unwrap()).unwrap();
+        let config = ProviderConfig {
+            id: kind.into(),
+            provider: kind.into(),
+            client_id: "client".into(),
+            client_secret: "secret".into(),
+            ..config
+        };
+        Upstream::new(config, preset::find(kind).unwrap(), mapper)
+    }
+
+    async fn request(upstream: &Upstream) -> (Url, Started) {
+        let redirect =
+            Url::parse("https://ward.example/self-service/methods/oidc/callback/x").unwrap();
+        upstream
+            .authorization_url(&redirect, "the-state".into(), false, &Map::new())
+            .await
+            .unwrap()
+    }
+
+    fn query(url: &Url) -> std::collections::HashMap<String, String> {
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn oauth2_presets_ask_for_their_scopes_without_openid_or_nonce() {
+        let github = upstream("github", ProviderConfig::default());
+        let (url, started) = request(&github).await;
+        assert!(
+            url.as_str()
+                .starts_with("https://github.com/login/oauth/authorize?")
+        );
+        let query = query(&url);
+        assert_eq!(query["scope"], "read:user user:email");
+        assert_eq!(query["state"], "the-state");
+        assert!(!query.contains_key("nonce"));
+        // `auto` PKCE: GitHub publishes no discovery document saying it supports S256.
+        assert!(!query.contains_key("code_challenge") && started.pkce_verifier.is_none());
+
+        let discord = upstream(
+            "discord",
+            ProviderConfig {
+                pkce: Pkce::Force,
+                ..Default::default()
+            },
+        );
+        let (url, started) = request(&discord).await;
+        let query = self::query(&url);
+        assert!(
+            url.as_str()
+                .starts_with("https://discord.com/oauth2/authorize?")
+        );
+        assert_eq!(query["scope"], "identify email");
+        assert_eq!(query["code_challenge_method"], "S256");
+        assert!(started.pkce_verifier.is_some());
+    }
+
+    #[tokio::test]
+    async fn microsoft_uses_its_tenant_endpoints() {
+        let microsoft = upstream(
+            "microsoft",
+            ProviderConfig {
+                microsoft_tenant: Some("organizations".into()),
+                scope: vec!["email".into()],
+                ..Default::default()
+            },
+        );
+        let (url, _) = request(&microsoft).await;
+        assert!(
+            url.as_str().starts_with(
+                "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"
+            )
+        );
+        let query = query(&url);
+        assert_eq!(query["scope"], "openid email");
+        assert!(query.contains_key("nonce"));
+        let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert_eq!(
+            microsoft_issuer(&json!({"tid": tenant})).unwrap(),
+            format!("https://login.microsoftonline.com/{tenant}/v2.0")
+        );
+        assert!(microsoft_issuer(&json!({"tid": "not-a-tenant"})).is_err());
+    }
+
+    #[test]
+    fn claims_follow_kratos() {
+        let raw =
+            json!({"sub": "1", "oid": "o-1", "email": "a@b.co", "email_verified": "true", "x": 1});
+        let claims = kratos_claims(&raw, Some("oid"));
+        assert_eq!(claims["sub"], "o-1");
+        assert_eq!(claims["email_verified"], true);
+        assert_eq!(claims["raw_claims"]["x"], 1);
+        let mut claims = json!({"sub": "1"});
+        apple_name(
+            &mut claims,
+            r#"{"name":{"firstName":"Ann","lastName":"Lee"}}"#,
+        );
+        assert_eq!(claims["given_name"], "Ann");
+        assert_eq!(claims["family_name"], "Lee");
+    }
+
+    #[test]
+    fn native_nonces_must_match_or_be_absent_on_both_sides() {
+        let nonce = Nonce::new("n-1".into());
+        assert!(
+            NonceRule::Native(Some("n-1".into()))
+                .check(Some(&nonce))
+                .is_ok()
+        );
+        assert!(
+            NonceRule::Native(Some("n-2".into()))
+                .check(Some(&nonce))
+                .is_err()
+        );
+        assert!(NonceRule::Native(None).check(Some(&nonce)).is_err());
+        assert!(NonceRule::Native(None).check(None).is_ok());
+        assert!(NonceRule::Expect("n-1".into()).check(None).is_err());
+    }
+
+    #[test]
+    fn apple_client_secrets_are_es256_jwts() {
+        use p256::pkcs8::EncodePrivateKey as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
+        let config = ProviderConfig {
+            client_id: "com.example.web".into(),
+            apple_team_id: Some("TEAM".into()),
+            apple_private_key_id: Some("KEY".into()),
+            apple_private_key: Some(pem),
+            ..Default::default()
+        };
+        let jwt = apple_client_secret(&config).unwrap();
+        let claims = payload(&jwt).unwrap();
+        assert_eq!(claims["iss"], "TEAM");
+        assert_eq!(claims["sub"], "com.example.web");
+        assert_eq!(claims["aud"], "https://appleid.apple.com");
+    }
 }
