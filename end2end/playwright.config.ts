@@ -2,13 +2,33 @@ import { defineConfig } from '@playwright/test';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { passkeyPorts, ports } from './tests/env';
+import { passkeyPorts, ports, upstreamPort } from './tests/env';
 
 const root = path.resolve(__dirname, '..');
 const ward = process.env.WARD_BIN ?? path.join(root, 'target', 'debug', 'ward');
 const workdir = path.join(os.tmpdir(), `ward-e2e-${process.pid}`);
 const passkeyWorkdir = path.join(os.tmpdir(), `ward-e2e-passkeys-${process.pid}`);
 const site = path.join(root, 'target', 'site');
+
+// Social sign-in through the upstream: its claims become traits through this mapper.
+const mapper = `
+local claims = std.extVar('claims');
+{ identity: {
+    traits: { email: claims.email, name: { first: claims.given_name, last: claims.family_name } },
+    verified_addresses: if claims.email_verified then [{ value: claims.email, via: 'email' }] else [],
+} }`;
+const providers = JSON.stringify([
+  {
+    id: 'upstream',
+    provider: 'generic',
+    label: 'Upstream',
+    client_id: 'ward',
+    client_secret: 'ward-upstream-secret',
+    issuer_url: `http://127.0.0.1:${upstreamPort}`,
+    scope: ['email', 'profile'],
+    mapper_url: `base64://${Buffer.from(mapper).toString('base64')}`,
+  },
+]);
 
 export default defineConfig({
   testDir: './tests',
@@ -48,7 +68,17 @@ export default defineConfig({
         HASHERS_ARGON2_ITERATIONS: '1',
         SELFSERVICE_METHODS_TOTP_ENABLED: 'true',
         SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED: 'true',
+        SELFSERVICE_METHODS_OIDC_ENABLED: 'true',
+        SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS: providers,
       },
+    },
+    {
+      command: `node fixtures/oidc-upstream.mjs ${upstreamPort}`,
+      url: `http://127.0.0.1:${upstreamPort}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
     },
     {
       // WebAuthn needs a domain: this Ward's pages are at http://localhost, the relying party

@@ -4,6 +4,8 @@ export const ports = { public: 14433, admin: 14434, ui: 14455 };
 export const passkeyPorts = { public: 15433, admin: 15434, ui: 15455 };
 export const passkeyUI = `http://localhost:${passkeyPorts.ui}`;
 export const publicURL = `http://127.0.0.1:${ports.public}`;
+/** The upstream for social sign-in: panva's oidc-provider (fixtures/oidc-upstream.mjs). */
+export const upstreamPort = 14480;
 export const adminURL = `http://127.0.0.1:${ports.admin}`;
 
 /** A fresh address per test, so tests never depend on each other's accounts. */

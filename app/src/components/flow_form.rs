@@ -173,7 +173,11 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
     match node.attributes {
         NodeAttributes::Input(input) => {
             let messages = node.messages;
-            view! { <Input input label test_id messages submitting hydrated /> }.into_any()
+            // An upstream's button leaves for the upstream: the fields of the other methods
+            // in the same form are not its business (their `required` would block it).
+            let novalidate = node.group == NodeGroup::Oidc;
+            view! { <Input input label test_id messages submitting hydrated novalidate /> }
+                .into_any()
         }
         NodeAttributes::A(anchor) => {
             let title = text_of(&anchor.title);
@@ -336,6 +340,8 @@ fn Input(
     messages: Vec<UiText>,
     submitting: ReadSignal<bool>,
     hydrated: ReadSignal<bool>,
+    /// A submit button that skips the browser's checks of the form's fields.
+    novalidate: bool,
 ) -> impl IntoView {
     let value = input.value.as_ref().map(|value| match value {
         serde_json::Value::String(text) => text.clone(),
@@ -377,6 +383,7 @@ fn Input(
                 type=input.input_type
                 name=input.name
                 value=value
+                formnovalidate=novalidate
                 data-testid=test_id
                 aria-disabled=move || submitting.get().to_string()
             >

@@ -11,7 +11,7 @@ use ward::store::Dialect;
 
 use crate::account::{create_user, message_ids};
 use crate::browser_flows::{browser_flow, csrf_of, get_browser_flow};
-use crate::flows::PASSWORD;
+use crate::flows::{PASSWORD, api_flow, submit_json};
 use crate::harness::{TestApp, json_with_status};
 
 /// The upstream, a node process that lives as long as the test.
@@ -143,6 +143,7 @@ social_tests!(
     an_address_of_an_existing_account_links_only_after_its_owner_signs_in,
     missing_traits_are_asked_for_and_mapper_failures_are_messages,
     settings_link_and_unlink,
+    native_apps_submit_the_upstream_id_token,
 );
 
 fn location(response: &reqwest::Response) -> String {
@@ -745,4 +746,97 @@ async fn settings_link_and_unlink(app: &TestApp, upstream: &Upstream) {
     let response = submit(&lone, &flow, &[("unlink", "upstream")]).await;
     let flow = flow_at(app, &lone, "settings", &location(&response)).await;
     assert_eq!(flow["ui"]["messages"][0]["id"], 4000001);
+}
+
+/// An id_token the upstream issued to `login` for client `ward` with `nonce`, as a native app
+/// gets one on the device (here: through the code flow, done by the test itself).
+async fn upstream_id_token(upstream: &Upstream, login: &str, nonce: &str) -> String {
+    let device = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = "http://127.0.0.1:1/self-service/methods/oidc/callback/upstream";
+    let verifier = "a-native-apps-code-verifier-0123456789-0123456789";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+    let mut authorize = url::Url::parse(&format!("{}/auth", upstream.issuer)).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", "ward")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email profile")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("state", "device")
+        .append_pair("nonce", nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let back = upstream_sign_in(&device, upstream, authorize.as_str(), login).await;
+    let code = param(&back, "code").unwrap();
+    let response = device
+        .post(format!("{}/token", upstream.issuer))
+        .basic_auth("ward", Some("ward-upstream-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    json_with_status(response, 200).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn native_apps_submit_the_upstream_id_token(app: &TestApp, upstream: &Upstream) {
+    // The first time signs up (through the login flow, as Kratos does).
+    let id_token = upstream_id_token(upstream, "ivy@example.com", "device-nonce-1").await;
+    let flow = api_flow(app, "login").await;
+    let body = json!({"method": "oidc", "provider": "upstream", "id_token": id_token, "id_token_nonce": "device-nonce-1"});
+    let answer = json_with_status(submit_json(app, &flow, body).await, 200).await;
+    assert!(
+        answer["session_token"]
+            .as_str()
+            .is_some_and(|token| !token.is_empty())
+    );
+    assert_eq!(answer["identity"]["traits"]["email"], "ivy@example.com");
+    let id = answer["identity"]["id"].clone();
+
+    // Then signs in, to the same identity.
+    let id_token = upstream_id_token(upstream, "ivy@example.com", "device-nonce-2").await;
+    let flow = api_flow(app, "login").await;
+    let body = json!({"method": "oidc", "provider": "upstream", "id_token": id_token, "id_token_nonce": "device-nonce-2"});
+    let answer = json_with_status(submit_json(app, &flow, body).await, 200).await;
+    assert_eq!(answer["session"]["identity"]["id"], id);
+    assert_eq!(
+        answer["session"]["authentication_methods"][0]["provider"],
+        "upstream"
+    );
+
+    // A token whose nonce is not the one submitted, or a forged one, is refused.
+    let id_token = upstream_id_token(upstream, "ivy@example.com", "device-nonce-3").await;
+    let forged = {
+        let mut parts: Vec<String> = id_token.split('.').map(str::to_string).collect();
+        let mut claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&parts[1])
+                .unwrap(),
+        )
+        .unwrap();
+        claims["sub"] = json!("someone-else@example.com");
+        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        parts.join(".")
+    };
+    for (token, nonce) in [
+        (id_token.as_str(), "another-nonce"),
+        (forged.as_str(), "device-nonce-3"),
+    ] {
+        let flow = api_flow(app, "login").await;
+        let body = json!({"method": "oidc", "provider": "upstream", "id_token": token, "id_token_nonce": nonce});
+        let refused = json_with_status(submit_json(app, &flow, body).await, 400).await;
+        assert_eq!(refused["ui"]["messages"][0]["id"], 4000001, "{refused}");
+    }
 }
