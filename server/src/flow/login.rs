@@ -122,8 +122,12 @@ async fn init(
             flow.ui.messages.push(app::model::UiText::plain(1010003));
         }
     }
+    let exchange = crate::session::exchange::open(&mut flow, query);
     state.flows.create_flow(&flow).await?;
-    Ok(answer_new_flow(state, client, &flow, set_cookie))
+    Ok(match exchange {
+        Some(code) => crate::session::exchange::answer_new_flow(&flow, &code),
+        None => answer_new_flow(state, client, &flow, set_cookie),
+    })
 }
 
 /// Adds the nodes of the methods that prove the assurance level the flow asks for; an aal2

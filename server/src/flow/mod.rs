@@ -161,6 +161,20 @@ struct LoginInitParams {
     refresh: Option<String>,
     /// The assurance level to reach: `aal1` (or `aal2` once second factors are enabled).
     aal: Option<String>,
+    /// Native apps (API flows): `true` returns a `session_token_exchange_code` with the flow,
+    /// for signing in through an upstream in the system browser.
+    return_session_token_exchange_code: Option<bool>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct RegistrationInitParams {
+    /// Where to go when the flow is done; must be an allowed return URL.
+    return_to: Option<String>,
+    /// Native apps (API flows): `true` returns a `session_token_exchange_code` with the flow,
+    /// for signing up through an upstream in the system browser.
+    return_session_token_exchange_code: Option<bool>,
 }
 
 #[derive(utoipa::IntoParams)]
@@ -205,11 +219,21 @@ pub struct InitQuery {
     #[serde(default)]
     pub refresh: Option<String>,
     pub aal: Option<String>,
+    /// API flows: a native app signs in through an upstream in the system browser and trades
+    /// codes for its session token (see `session::exchange`).
+    pub return_session_token_exchange_code: Option<String>,
 }
 
 impl InitQuery {
     pub fn refresh(&self) -> bool {
         matches!(self.refresh.as_deref(), Some("true" | "1"))
+    }
+
+    pub fn token_exchange(&self) -> bool {
+        matches!(
+            self.return_session_token_exchange_code.as_deref(),
+            Some("true" | "1")
+        )
     }
 }
 

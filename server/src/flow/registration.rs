@@ -1,6 +1,6 @@
 //! The registration flow (one step: traits and credentials in one submission).
 
-use super::{FlowIdParam, InitParams, SubmitParams};
+use super::{FlowIdParam, RegistrationInitParams, SubmitParams};
 use crate::http::Query;
 use crate::http::openapi::{
     ErrorEnvelope, FlowSubmission, GetFlowAnswers, RegistrationFlow, RegistrationFlowOrError,
@@ -41,7 +41,7 @@ fn disabled() -> ApiError {
 
 /// `GET /self-service/registration/browser`
 #[utoipa::path(get, path = "/self-service/registration/browser", operation_id = "createBrowserRegistrationFlow", tag = "registration",
-    params(InitParams),
+    params(RegistrationInitParams),
     responses(
         (status = 200, description = "The new flow, for a client that asked for JSON.", body = RegistrationFlow),
         (status = 303, description = "To the flow's page, or where a browser goes instead (already signed in, an error page)."),
@@ -57,7 +57,7 @@ pub async fn init_browser(
 
 /// `GET /self-service/registration/api`
 #[utoipa::path(get, path = "/self-service/registration/api", operation_id = "createNativeRegistrationFlow", tag = "registration",
-    params(InitParams),
+    params(RegistrationInitParams),
     responses(
         (status = 200, description = "The new flow.", body = RegistrationFlow, links(
             ("getRegistrationFlow" = (operation_id = "getRegistrationFlow", parameters(("id" = "$response.body#/id")))),
@@ -91,9 +91,14 @@ async fn init(
         }
         return Err(session_already_available());
     }
-    let (flow, set_cookie) = new_flow(state, client, FlowKind::Registration, flow_type, return_to);
+    let (mut flow, set_cookie) =
+        new_flow(state, client, FlowKind::Registration, flow_type, return_to);
+    let exchange = crate::session::exchange::open(&mut flow, query);
     state.flows.create_flow(&flow).await?;
-    Ok(answer_new_flow(state, client, &flow, set_cookie))
+    Ok(match exchange {
+        Some(code) => crate::session::exchange::answer_new_flow(&flow, &code),
+        None => answer_new_flow(state, client, &flow, set_cookie),
+    })
 }
 
 /// Where a browser goes after signing up: the flow's `return_to`, else the configured defaults.

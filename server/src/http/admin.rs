@@ -373,13 +373,32 @@ pub(super) fn identity_json(
     identity: &Identity,
     include: &[CredentialType],
 ) -> Value {
-    identity.to_json(
+    let mut json = identity.to_json(
         &state.schema_url(&identity.schema_id),
         View {
             admin: true,
             include_credentials: include,
         },
-    )
+    );
+    // Upstream tokens are stored sealed with `secrets.cipher`; the admin API shows them
+    // opened, as Kratos does.
+    if let Some(links) = json
+        .pointer_mut("/credentials/oidc/config/providers")
+        .and_then(Value::as_array_mut)
+    {
+        for link in links {
+            for key in [
+                "initial_id_token",
+                "initial_access_token",
+                "initial_refresh_token",
+            ] {
+                if let Some(sealed) = link[key].as_str().filter(|sealed| !sealed.is_empty()) {
+                    link[key] = Value::String(state.cipher.decrypt(sealed).unwrap_or_default());
+                }
+            }
+        }
+    }
+    json
 }
 
 pub(super) fn parse_include(values: &[String]) -> ApiResult<Vec<CredentialType>> {

@@ -412,6 +412,15 @@ pub struct Device {
     location: String,
 }
 
+/// The answer of a session token exchange.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SuccessfulCodeExchange {
+    session: Session,
+    /// `ory_st_…`, minted by this exchange.
+    session_token: String,
+}
+
 /// A finished login of an API or SPA flow.
 #[derive(ToSchema)]
 #[allow(dead_code)]

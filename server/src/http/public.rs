@@ -51,6 +51,10 @@ pub fn router(state: AppState) -> Router {
             "/sessions",
             get(sessions::list_my_sessions).delete(sessions::revoke_my_other_sessions),
         )
+        .route(
+            "/sessions/token-exchange",
+            get(crate::session::exchange::token_exchange),
+        )
         .route("/sessions/{id}", delete(sessions::revoke_my_session))
         .merge(crate::flow::routes())
         .merge(crate::oauth2::public_routes(&state))

@@ -12,6 +12,7 @@ use crate::session::SessionToken;
 use crate::state::AppState;
 
 /// The sender of a request as the flows need to know it.
+#[derive(Clone)]
 pub struct Client {
     /// Prefers JSON over HTML: an SPA or a native app rather than a browser navigation.
     pub wants_json: bool,

@@ -20,7 +20,13 @@ use crate::state::AppState;
 use crate::store::SessionQuery;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(whoami, list_my_sessions, revoke_my_other_sessions, revoke_my_session))]
+#[openapi(paths(
+    whoami,
+    list_my_sessions,
+    revoke_my_other_sessions,
+    revoke_my_session,
+    super::exchange::token_exchange
+))]
 pub struct Api;
 
 /// The session token header, for the API description; browsers send the session cookie

@@ -1,6 +1,7 @@
 //! Sessions: the model, tokens and how a request's credentials find one.
 
 pub mod cookie;
+pub mod exchange;
 pub mod handlers;
 pub mod issue;
 

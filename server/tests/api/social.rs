@@ -52,6 +52,9 @@ impl Upstream {
     }
 }
 
+/// A native app's own address, where the system browser returns to it.
+const APP_CALLBACK: &str = "https://app.example/callback";
+
 const MAPPER: &str = r#"
 local claims = std.extVar('claims');
 {
@@ -87,6 +90,16 @@ async fn app(dialect: Dialect, upstream: &Upstream) -> Option<TestApp> {
             "mapper_url": base64_url(MAPPER),
         },
         {
+            "id": "keeper",
+            "provider": "generic",
+            "client_id": "ward",
+            "client_secret": "ward-upstream-secret",
+            "issuer_url": upstream.issuer,
+            "scope": ["email", "profile"],
+            "mapper_url": base64_url(MAPPER),
+            "store_tokens": true,
+        },
+        {
             "id": "broken",
             "provider": "generic",
             "client_id": "ward",
@@ -105,6 +118,7 @@ async fn app(dialect: Dialect, upstream: &Upstream) -> Option<TestApp> {
             // Room for the expiry test to move the clock past the id_token's hour.
             ("SELFSERVICE_FLOWS_LOGIN_LIFESPAN", "3h"),
             ("SELFSERVICE_FLOWS_REGISTRATION_LIFESPAN", "3h"),
+            ("SELFSERVICE_ALLOWED_RETURN_URLS", APP_CALLBACK),
         ],
     )
     .await
@@ -144,6 +158,7 @@ social_tests!(
     missing_traits_are_asked_for_and_mapper_failures_are_messages,
     settings_link_and_unlink,
     native_apps_submit_the_upstream_id_token,
+    native_apps_sign_in_through_the_system_browser,
 );
 
 fn location(response: &reqwest::Response) -> String {
@@ -329,6 +344,58 @@ async fn sign_up_then_sign_in_through_the_upstream(app: &TestApp, upstream: &Ups
     assert_eq!(oidc["config"]["providers"][0]["subject"], "ann@example.com");
     // Tokens are not kept unless the provider says so.
     assert_eq!(oidc["config"]["providers"][0]["initial_access_token"], "");
+
+    // A provider that keeps the upstream's tokens keeps them sealed; the admin API opens them.
+    let browser = app.browser();
+    let (_, authorize) = start(app, &browser, "registration", "keeper").await;
+    let back = upstream_sign_in(&browser, upstream, &authorize, "kim@example.com").await;
+    browser.get(&back).send().await.unwrap();
+    let kim = whoami(app, &browser).await;
+    let kim_id = kim["identity"]["id"].as_str().unwrap();
+    let stored = app
+        .state
+        .identities
+        .get_identity(kim_id.parse().unwrap())
+        .await
+        .unwrap();
+    let sealed = stored.credentials[&ward::identity::CredentialType::Oidc].config["providers"][0]
+        ["initial_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(sealed.starts_with("v1."), "{sealed}");
+    let opened = identity_with_credentials(app, kim_id).await;
+    let link = &opened["credentials"]["oidc"]["config"]["providers"][0];
+    let access_token = link["initial_access_token"].as_str().unwrap();
+    assert!(!access_token.is_empty() && access_token != sealed);
+    assert_eq!(
+        link["initial_id_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .count(),
+        3
+    );
+
+    // Apple answers with a POST (form_post); the browser is sent to the same address with
+    // the answer in the query, where its SameSite cookies go along.
+    let posted = browser
+        .post(format!(
+            "{}/self-service/methods/oidc/callback/upstream",
+            app.public
+        ))
+        .form(&[("code", "c"), ("state", "s"), ("user", "{}")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    assert_eq!(
+        location(&posted),
+        format!(
+            "{}/self-service/methods/oidc/callback/upstream?code=c&state=s&user=%7B%7D",
+            app.public
+        )
+    );
 
     // The callback works once.
     let replay = browser.get(&back).send().await.unwrap();
@@ -544,8 +611,16 @@ async fn an_address_of_an_existing_account_links_only_after_its_owner_signs_in(
         .iter()
         .filter(|node| node["attributes"]["name"] == "provider")
         .collect();
-    assert_eq!(providers.len(), 1);
-    assert_eq!(providers[0]["attributes"]["value"], "broken");
+    assert!(
+        !providers
+            .iter()
+            .any(|node| node["attributes"]["value"] == "upstream")
+    );
+    assert!(
+        providers
+            .iter()
+            .any(|node| node["attributes"]["value"] == "broken")
+    );
     assert_eq!(providers[0]["meta"]["label"]["id"], 1010018);
     let list = app
         .admin_request(Method::GET, "/admin/identities", None)
@@ -839,4 +914,108 @@ async fn native_apps_submit_the_upstream_id_token(app: &TestApp, upstream: &Upst
         let refused = json_with_status(submit_json(app, &flow, body).await, 400).await;
         assert_eq!(refused["ui"]["messages"][0]["id"], 4000001, "{refused}");
     }
+}
+
+async fn native_apps_sign_in_through_the_system_browser(app: &TestApp, upstream: &Upstream) {
+    let response = app
+        .client
+        .get(format!(
+            "{}/self-service/login/api?return_session_token_exchange_code=true&return_to={APP_CALLBACK}",
+            app.public
+        ))
+        .send()
+        .await
+        .unwrap();
+    let flow = json_with_status(response, 200).await;
+    let init_code = flow["session_token_exchange_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Only the answer that creates the flow carries the code.
+    let again = app
+        .client
+        .get(format!(
+            "{}/self-service/login/flows?id={}",
+            app.public,
+            flow["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        json_with_status(again, 200)
+            .await
+            .get("session_token_exchange_code")
+            .is_none()
+    );
+
+    let answer = submit_json(
+        app,
+        &flow,
+        json!({"method": "oidc", "provider": "upstream"}),
+    )
+    .await;
+    let answer = json_with_status(answer, 422).await;
+    assert_eq!(answer["error"]["id"], "browser_location_change_required");
+    let authorize = answer["redirect_browser_to"].as_str().unwrap().to_string();
+
+    // The system browser, which has cookies of its own from Ward: they play no part.
+    let browser = app.browser();
+    browser_flow(app, &browser, "login", "").await;
+    let back = upstream_sign_in(&browser, upstream, &authorize, "jon@example.com").await;
+    let response = browser.get(&back).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let to_app = location(&response);
+    assert!(
+        to_app.starts_with(&format!("{APP_CALLBACK}?code=")),
+        "{to_app}"
+    );
+    let return_to_code = param(&to_app, "code").unwrap();
+    assert_eq!(
+        whoami_status(app, &browser).await,
+        401,
+        "the browser is not signed in"
+    );
+
+    let exchange = |init: String, code: String| async move {
+        app.client
+            .get(format!("{}/sessions/token-exchange", app.public))
+            .query(&[("init_code", init), ("return_to_code", code)])
+            .send()
+            .await
+            .unwrap()
+    };
+    let wrong = exchange(init_code.clone(), "not-the-code".into()).await;
+    assert_eq!(wrong.status(), 404);
+    let missing = app
+        .client
+        .get(format!(
+            "{}/sessions/token-exchange?init_code={init_code}",
+            app.public
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    let traded = exchange(init_code.clone(), return_to_code.clone()).await;
+    let traded = json_with_status(traded, 200).await;
+    assert_eq!(
+        traded["session"]["identity"]["traits"]["email"],
+        "jon@example.com"
+    );
+    let token = traded["session_token"].as_str().unwrap();
+    let me = app
+        .client
+        .get(format!("{}/sessions/whoami", app.public))
+        .header("X-Session-Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_with_status(me, 200).await["identity"]["traits"]["email"],
+        "jon@example.com"
+    );
+    // The codes work once.
+    let replayed = exchange(init_code, return_to_code).await;
+    assert_eq!(replayed.status(), 404);
 }

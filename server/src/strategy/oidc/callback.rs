@@ -19,6 +19,7 @@ use crate::flow::respond::{respond_api_error, respond_flow_error};
 use crate::flow::{FlowError, FlowKind, FlowType, login, registration, see_other, settings};
 use crate::http::request::Client;
 use crate::session::cookie::csrf_cookie_name;
+use crate::session::exchange;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -33,7 +34,7 @@ pub fn routes() -> Router<AppState> {
 async fn form_post(
     State(state): State<AppState>,
     Path(provider): Path<String>,
-    Form(fields): Form<HashMap<String, String>>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let mut url = callback_url(&state, &provider);
     url.query_pairs_mut().extend_pairs(fields.iter());
@@ -77,16 +78,35 @@ async fn callback(
     let Some(kind @ (FlowKind::Login | FlowKind::Registration | FlowKind::Settings)) = kind else {
         return fail(bad_callback("the state parameter is invalid")).await;
     };
-    // The flow must belong to this browser: its CSRF cookie is the flow's token.
-    let csrf = client.cookie(&csrf_cookie_name(&state)).map(str::to_string);
+    let native = match state.flows.get_flow(kind, id).await {
+        Ok(flow) => flow.flow_type == FlowType::Api,
+        Err(error) => return fail(error.into()).await,
+    };
+    // A browser flow must belong to this browser: its CSRF cookie is the flow's token. A
+    // native app's flow is bound to the app by the token exchange's two codes, and its engine
+    // answers the app, not this browser (whose cookies are not the app's).
+    let (engine_client, csrf) = if native {
+        let app = Client {
+            wants_json: true,
+            cookies: None,
+            origin: None,
+            header_token: None,
+            ..client.clone()
+        };
+        (app, None)
+    } else {
+        let csrf = client.cookie(&csrf_cookie_name(&state)).map(str::to_string);
+        (client.clone(), csrf)
+    };
     let mut flow =
-        match crate::flow::load_for_submit(&state, &client, kind, id, csrf.as_deref()).await {
+        match crate::flow::load_for_submit(&state, &engine_client, kind, id, csrf.as_deref()).await
+        {
             Ok(flow) => flow,
             Err(error) => return respond_flow_error(&state, &client, error).await,
         };
-    if flow.flow_type != FlowType::Browser {
+    if native && !exchange::expected(&flow) {
         return fail(bad_callback(
-            "this flow belongs to a native app; native apps submit the upstream's id_token instead",
+            "this flow belongs to a native app that did not ask for a session token exchange",
         ))
         .await;
     }
@@ -158,18 +178,42 @@ async fn callback(
     }
     // The same submission as the one that sent the browser away, now with the answer.
     let csrf = csrf.as_deref();
-    match kind {
-        FlowKind::Settings => {
-            let form = json!({"method": super::METHOD, "link": provider});
-            settings::handle(&state, &client, id, csrf, &form).await
-        }
+    let form = match kind {
+        FlowKind::Settings => json!({"method": super::METHOD, "link": provider}),
+        _ => json!({"method": super::METHOD, "provider": provider}),
+    };
+    let answer = match kind {
+        FlowKind::Settings => settings::handle(&state, &engine_client, id, csrf, &form).await,
         FlowKind::Registration => {
-            let form = json!({"method": super::METHOD, "provider": provider});
-            registration::handle(&state, &client, id, csrf, &form).await
+            registration::handle(&state, &engine_client, id, csrf, &form).await
         }
-        _ => {
-            let form: Value = json!({"method": super::METHOD, "provider": provider});
-            login::handle(&state, &client, id, csrf, &form).await
-        }
+        _ => login::handle(&state, &engine_client, id, csrf, &form).await,
+    };
+    if !native {
+        return answer;
     }
+    // The app learns the outcome at the exchange; the browser goes back to the app.
+    let status = answer.status();
+    let body = axum::body::to_bytes(answer.into_body(), 4 << 20)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .unwrap_or_default();
+    let id_in = |value: &Value| value.as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
+    let session = status
+        .is_success()
+        .then(|| id_in(&body["session"]["id"]))
+        .flatten();
+    let failed = (!status.is_success()).then(|| id_in(&body["id"])).flatten();
+    let code = match exchange::finish(&state, kind, id, session, failed).await {
+        Ok(code) => code,
+        Err(error) => return fail(error.into()).await,
+    };
+    let return_to = crate::flow::return_url(&state, Some(&flow), &[]);
+    let mut target = match url::Url::parse(&return_to) {
+        Ok(url) => url,
+        Err(_) => return fail(bad_callback("the flow's return_to is not a URL")).await,
+    };
+    target.query_pairs_mut().append_pair("code", &code);
+    see_other(target.as_str())
 }
