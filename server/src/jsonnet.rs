@@ -66,8 +66,23 @@ impl Mapper {
 
     /// Evaluates the mapper with `vars` as its `std.extVar`s; the error is Jsonnet's message.
     pub async fn evaluate(&self, vars: Vec<(&'static str, Value)>) -> Result<Value, String> {
+        self.run(vars, None).await
+    }
+
+    /// Evaluates a program that is a function (`function(ctx) {...}`, Kratos's web hook
+    /// bodies) with `argument` as its top-level argument.
+    pub async fn call(&self, argument: Value) -> Result<Value, String> {
+        self.run(Vec::new(), Some(argument)).await
+    }
+
+    async fn run(
+        &self,
+        vars: Vec<(&'static str, Value)>,
+        argument: Option<Value>,
+    ) -> Result<Value, String> {
         let (name, code) = (self.name.clone(), self.code.clone());
-        let task = tokio::task::spawn_blocking(move || evaluate(&name, &code, &vars));
+        let task =
+            tokio::task::spawn_blocking(move || evaluate(&name, &code, &vars, argument.as_ref()));
         match tokio::time::timeout(TIME_LIMIT, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(error)) => Err(format!("the evaluation failed: {error}")),
@@ -79,7 +94,12 @@ impl Mapper {
     }
 }
 
-fn evaluate(name: &str, code: &str, vars: &[(&'static str, Value)]) -> Result<Value, String> {
+fn evaluate(
+    name: &str,
+    code: &str,
+    vars: &[(&'static str, Value)],
+    argument: Option<&Value>,
+) -> Result<Value, String> {
     let context = jrsonnet_stdlib::ContextInitializer::new(PathResolver::new_cwd_fallback());
     for (var, value) in vars {
         // JSON is Jsonnet.
@@ -90,9 +110,17 @@ fn evaluate(name: &str, code: &str, vars: &[(&'static str, Value)]) -> Result<Va
     let mut builder = State::builder();
     builder.context_initializer(context);
     let state = builder.build();
-    let value = state
+    let mut value = state
         .evaluate_snippet(name, code)
         .map_err(|error| error.to_string())?;
+    if let Some(argument) = argument {
+        // JSON is Jsonnet: the argument is read as a program.
+        let argument = state
+            .evaluate_snippet("<argument>", argument.to_string())
+            .map_err(|error| error.to_string())?;
+        value = jrsonnet_evaluator::apply_tla(state.clone(), &vec![argument], value)
+            .map_err(|error| error.to_string())?;
+    }
     let text = value
         .manifest(JsonFormat::minify(true))
         .map_err(|error| error.to_string())?;
@@ -106,6 +134,20 @@ mod tests {
     fn mapper(code: &str) -> Mapper {
         let encoded = base64::engine::general_purpose::STANDARD.encode(code);
         Mapper::load(&Url::parse(&format!("base64://{encoded}")).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn functions_get_their_argument() {
+        let body = mapper("function(ctx) { user: ctx.identity.id, cancelled: false }")
+            .call(serde_json::json!({"identity": {"id": "i-1"}}))
+            .await
+            .unwrap();
+        assert_eq!(body, serde_json::json!({"user": "i-1", "cancelled": false}));
+        let error = mapper("function(ctx) error 'cancel'")
+            .call(serde_json::json!({}))
+            .await
+            .unwrap_err();
+        assert!(error.contains("cancel"), "{error}");
     }
 
     #[tokio::test]

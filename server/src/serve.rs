@@ -92,6 +92,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             None => None,
         },
         courier: crate::courier::Courier::new(templates),
+        web_hooks: Arc::new(
+            crate::hook::web_hook::WebHooks::from_config(&config)
+                .map_err(|error| anyhow::anyhow!(error))?,
+        ),
+        deliveries: Arc::new(database.clone()),
+        delivery_wake: Arc::default(),
         strategies: Arc::new(
             crate::strategy::Strategies::from_config(&config)
                 .map_err(|error| anyhow::anyhow!(error))?,
@@ -219,6 +225,18 @@ impl Server {
                 None
             }
         };
+        let web_hooks = (!self.state.web_hooks.is_empty()).then(|| {
+            if self.state.config.clients.web_hook.allowed_hosts.is_empty() {
+                tracing::warn!(
+                    "clients.web_hook.allowed_hosts is empty: web hooks may call any address, \
+                     private and internal ones included"
+                );
+            }
+            tokio::spawn(crate::hook::deliveries::run(
+                self.state.clone(),
+                shutdown.clone(),
+            ))
+        });
         let database = self.state.database.clone();
         let changes = tokio::spawn(async move { database.listen_for_changes().await });
         let cleanup = tokio::spawn(crate::throttle::clean_up(
@@ -235,6 +253,10 @@ impl Server {
         let _ = shutdown.borrow_and_update();
         changes.abort();
         cleanup.abort();
+        if let Some(task) = web_hooks {
+            // A delivery cut off here keeps its lease; it falls due again after it.
+            task.abort();
+        }
         if let Some(task) = oauth2_cleanup {
             task.abort();
         }

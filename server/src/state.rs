@@ -68,6 +68,12 @@ pub struct Shared {
     pub claims_mapper: Option<crate::jsonnet::Mapper>,
     pub courier: Courier,
     pub strategies: Arc<Strategies>,
+    /// The configured web hooks, built at start.
+    pub web_hooks: Arc<crate::hook::web_hook::WebHooks>,
+    /// Queued web hook requests (`response.ignore`).
+    pub deliveries: Arc<dyn crate::store::DeliveryStore>,
+    /// Wakes this replica's delivery worker when a request is queued.
+    pub delivery_wake: Arc<tokio::sync::Notify>,
     pub hasher: Hasher,
     /// Lists of breached passwords (and HIBP) the password policy checks.
     pub breached: Arc<crate::strategy::password::breach::BreachCheck>,

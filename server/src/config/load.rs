@@ -86,9 +86,7 @@ impl Config {
                 &mut registration_hooks.oidc,
             ] {
                 if method.hooks.is_empty() {
-                    method.hooks = vec![HookConfig {
-                        hook: HookName::Session,
-                    }];
+                    method.hooks = vec![HookConfig::named(HookName::Session)];
                 }
             }
         }
@@ -222,97 +220,98 @@ impl Config {
     }
 
     /// Each hook only where it can run (see `HookName::allowed_in`).
-    fn validate_hooks(&self) -> Result<(), ConfigError> {
+    /// Every hook list with its key and where it runs.
+    pub fn hook_lists(&self) -> Vec<(String, &[HookConfig], super::HookPlace)> {
         use super::HookPlace::*;
         let flows = &self.selfservice.flows;
-        let key = |flow: &str, rest: &str| format!("selfservice.flows.{flow}.{rest}");
-        let lists = [
+        let key = |flow: &str, rest: &str| format!("selfservice.flows.{flow}.{rest}.hooks");
+        let mut lists: Vec<(String, &[HookConfig], super::HookPlace)> = vec![
+            (key("login", "before"), &flows.login.before.hooks, Before),
             (
-                key("login", "before.hooks"),
-                &flows.login.before.hooks,
-                Before,
-            ),
-            (
-                key("registration", "before.hooks"),
+                key("registration", "before"),
                 &flows.registration.before.hooks,
                 Before,
             ),
             (
-                key("settings", "before.hooks"),
+                key("settings", "before"),
                 &flows.settings.before.hooks,
                 Before,
             ),
             (
-                key("recovery", "before.hooks"),
+                key("recovery", "before"),
                 &flows.recovery.before.hooks,
                 Before,
             ),
             (
-                key("verification", "before.hooks"),
+                key("verification", "before"),
                 &flows.verification.before.hooks,
                 Before,
             ),
             (
-                key("login", "after.hooks"),
-                &flows.login.after.hooks,
-                AfterLogin,
-            ),
-            (
-                key("login", "after.password.hooks"),
-                &flows.login.after.password.hooks,
-                AfterLogin,
-            ),
-            (
-                key("registration", "after.hooks"),
-                &flows.registration.after.hooks,
-                AfterRegistration,
-            ),
-            (
-                key("registration", "after.password.hooks"),
-                &flows.registration.after.password.hooks,
-                AfterRegistration,
-            ),
-            (
-                key("registration", "after.passkey.hooks"),
-                &flows.registration.after.passkey.hooks,
-                AfterRegistration,
-            ),
-            (
-                key("login", "after.passkey.hooks"),
-                &flows.login.after.passkey.hooks,
-                AfterLogin,
-            ),
-            (
-                key("settings", "after.hooks"),
+                key("settings", "after"),
                 &flows.settings.after.hooks,
                 AfterSettings,
             ),
             (
-                key("settings", "after.password.hooks"),
+                key("settings", "after.password"),
                 &flows.settings.after.password.hooks,
                 AfterSettings,
             ),
             (
-                key("settings", "after.profile.hooks"),
+                key("settings", "after.profile"),
                 &flows.settings.after.profile.hooks,
                 AfterSettings,
             ),
             (
-                key("recovery", "after.hooks"),
+                key("recovery", "after"),
                 &flows.recovery.after.hooks,
                 AfterRecovery,
             ),
             (
-                key("verification", "after.hooks"),
+                key("verification", "after"),
                 &flows.verification.after.hooks,
                 AfterVerification,
             ),
         ];
-        for (key, hooks, place) in lists {
+        for (flow, after, place) in [
+            ("login", &flows.login.after, AfterLogin),
+            ("registration", &flows.registration.after, AfterRegistration),
+        ] {
+            lists.push((key(flow, "after"), &after.hooks, place));
+            for (method, hooks) in [
+                ("password", &after.password.hooks),
+                ("passkey", &after.passkey.hooks),
+                ("webauthn", &after.webauthn.hooks),
+                ("oidc", &after.oidc.hooks),
+            ] {
+                lists.push((key(flow, &format!("after.{method}")), hooks, place));
+            }
+        }
+        lists
+    }
+
+    fn validate_hooks(&self) -> Result<(), ConfigError> {
+        let flows = &self.selfservice.flows;
+        for (key, hooks, place) in self.hook_lists() {
             if let Some(hook) = hooks.iter().find(|hook| !hook.hook.allowed_in(place)) {
                 return Err(ConfigError::invalid(
                     &key,
                     format!("the {:?} hook cannot run here", hook.hook),
+                ));
+            }
+            // The rest of a web hook's settings is checked when it is built (`WebHooks`).
+            if let Some(index) = hooks.iter().position(|hook| {
+                hook.hook == HookName::WebHook
+                    && hook
+                        .config
+                        .as_ref()
+                        .and_then(|config| config.get("url"))
+                        .and_then(Value::as_str)
+                        .is_none()
+            }) {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.{index}.config.url"),
+                    "a web_hook needs the URL to call",
                 ));
             }
         }
@@ -688,7 +687,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("hooks") && error.contains("web_hook"),
+            error.contains("selfservice.flows.registration.after.hooks.0.config.url"),
             "{error}"
         );
     }

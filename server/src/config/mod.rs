@@ -78,6 +78,59 @@ pub struct Config {
     pub security: Security,
     /// Ward only: the OpenID Connect provider (see [`OAuth2Server`]).
     pub oauth2_server: OAuth2Server,
+    /// Outbound HTTP clients: web hooks.
+    pub clients: Clients,
+}
+
+/// `clients`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Clients {
+    pub web_hook: WebHookClient,
+}
+
+/// `clients.web_hook`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebHookClient {
+    /// The request headers a web hook's Jsonnet sees (`ctx.request_headers`); Kratos's list.
+    pub header_allowlist: Vec<String>,
+    /// Ward only: the hosts web hooks may call (`crm.example.com`, `*.example.com`, an IP);
+    /// empty: any, which Ward warns about at start, as private addresses are reachable then.
+    pub allowed_hosts: Vec<String>,
+    /// Ward only: how long a web hook may take to answer.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for WebHookClient {
+    fn default() -> Self {
+        Self {
+            header_allowlist: [
+                "Accept",
+                "Accept-Encoding",
+                "Accept-Language",
+                "Content-Length",
+                "Content-Type",
+                "Origin",
+                "Priority",
+                "Referer",
+                "Sec-Ch-Ua",
+                "Sec-Ch-Ua-Mobile",
+                "Sec-Ch-Ua-Platform",
+                "Sec-Fetch-Dest",
+                "Sec-Fetch-Mode",
+                "Sec-Fetch-Site",
+                "Sec-Fetch-User",
+                "True-Client-Ip",
+                "User-Agent",
+            ]
+            .map(String::from)
+            .to_vec(),
+            allowed_hosts: Vec::new(),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -353,9 +406,28 @@ pub struct MethodAfter {
     pub hooks: Vec<HookConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookConfig {
     pub hook: HookName,
+    /// The `web_hook`'s settings, with Kratos's keys (see `hook::web_hook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+}
+
+impl HookConfig {
+    pub fn named(hook: HookName) -> Self {
+        Self { hook, config: None }
+    }
+}
+
+/// A web hook's settings hold credentials: never printed.
+impl std::fmt::Debug for HookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookConfig")
+            .field("hook", &self.hook)
+            .field("config", &self.config.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// The hooks Ward runs; a name Ward does not know is a configuration error.
@@ -372,6 +444,8 @@ pub enum HookName {
     RequireVerifiedAddress,
     /// End the identity's other sessions (after login, settings or recovery).
     RevokeActiveSessions,
+    /// Call an HTTP endpoint (anywhere).
+    WebHook,
 }
 
 /// Where a hook is configured.
@@ -397,6 +471,7 @@ impl HookName {
             Self::RevokeActiveSessions => {
                 matches!(place, AfterLogin | AfterSettings | AfterRecovery)
             }
+            Self::WebHook => true,
         }
     }
 }

@@ -82,7 +82,7 @@ impl Worker {
 }
 
 /// 1 s after the first failure, doubling up to ten minutes.
-fn backoff(attempts: u32) -> time::Duration {
+pub(crate) fn backoff(attempts: u32) -> time::Duration {
     let seconds = 1u64
         .checked_shl(attempts.saturating_sub(1))
         .unwrap_or(u64::MAX)

@@ -123,6 +123,8 @@ async fn init(
         }
     }
     let exchange = crate::session::exchange::open(&mut flow, query);
+    let before = &state.config.selfservice.flows.login.before.hooks;
+    crate::hook::before(state, client, before, &flow).await?;
     state.flows.create_flow(&flow).await?;
     Ok(match exchange {
         Some(code) => crate::session::exchange::answer_new_flow(&flow, &code),
@@ -364,6 +366,19 @@ async fn finish(
         flow.ui.messages.push(app::model::UiText::plain(4000010));
         return Err(FlowError::Rejected(Box::new(flow)));
     }
+    // Hooks that read their answer may refuse the sign-in before the session exists (a
+    // sign-in changes no identity: fields they send back are not applied).
+    let context = crate::hook::HookContext {
+        client,
+        flow: &flow,
+        identity: Some(identity),
+        session: None,
+    };
+    if let Err(error) =
+        crate::hook::run_web_hooks(state, hooks, crate::hook::Stage::BeforeStoring, &context).await
+    {
+        return Err(crate::hook::refusal(flow, error));
+    }
     let now = state.clock.now();
     let aal = if flow.requested_aal == Aal::Aal2 {
         Aal::Aal2
@@ -432,6 +447,13 @@ async fn finish(
             .revoke_other_sessions(identity.id, Some(session.id))
             .await?;
     }
+    let context = crate::hook::HookContext {
+        client,
+        flow: &flow,
+        identity: Some(identity),
+        session: Some(&session),
+    };
+    crate::hook::after_storing(state, hooks, &context).await;
 
     let mut destination = return_url(state, Some(&flow), &after_defaults(state));
     // A first factor is not enough for an identity with a second one (where whoami asks for

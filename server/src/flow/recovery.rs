@@ -87,6 +87,8 @@ async fn init(
         return Err(session_already_available());
     }
     let (flow, set_cookie) = new_flow(state, client, FlowKind::Recovery, flow_type, return_to);
+    let before = &state.config.selfservice.flows.recovery.before.hooks;
+    crate::hook::before(state, client, before, &flow).await?;
     state.flows.create_flow(&flow).await?;
     Ok(answer_new_flow(state, client, &flow, set_cookie))
 }
@@ -255,6 +257,14 @@ pub(super) async fn finish(
         }
         Err(error) => return Err(error.into()),
     }
+    let context = crate::hook::HookContext {
+        client,
+        flow: &done,
+        identity: Some(&identity),
+        session: Some(&session),
+    };
+    let hooks = &state.config.selfservice.flows.recovery.after.hooks;
+    crate::hook::after_storing(state, hooks, &context).await;
 
     let mut response = match flow.flow_type {
         FlowType::Api => {

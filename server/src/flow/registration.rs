@@ -94,6 +94,8 @@ async fn init(
     let (mut flow, set_cookie) =
         new_flow(state, client, FlowKind::Registration, flow_type, return_to);
     let exchange = crate::session::exchange::open(&mut flow, query);
+    let before = &state.config.selfservice.flows.registration.before.hooks;
+    crate::hook::before(state, client, before, &flow).await?;
     state.flows.create_flow(&flow).await?;
     Ok(match exchange {
         Some(code) => crate::session::exchange::answer_new_flow(&flow, &code),
@@ -244,6 +246,24 @@ async fn finish(
     let mut identity = identity;
     let mut changes = Changes::default();
     let hooks = hook::registration_hooks(state, method);
+    // Hooks that read their answer run before anything is stored: they may change the new
+    // identity, or refuse it.
+    let context = hook::HookContext {
+        client,
+        flow: &flow,
+        identity: Some(&identity),
+        session: None,
+    };
+    match hook::run_web_hooks(state, hooks, hook::Stage::BeforeStoring, &context).await {
+        Ok(None) => {}
+        Ok(Some(patch)) => {
+            hook::apply_patch(&mut identity, &patch);
+            if !crate::strategy::traits::check_against_schema(state, &mut flow, &mut identity) {
+                return Err(FlowError::Rejected(Box::new(flow)));
+            }
+        }
+        Err(error) => return Err(hook::refusal(flow, error)),
+    }
     // Signing the new identity in gives the browser a new CSRF token; the verification flow
     // made for this browser below must carry that one, or the browser could not read it.
     let csrf_token = crate::session::cookie::new_csrf_token();
@@ -274,6 +294,13 @@ async fn finish(
 
     let provider = crate::strategy::oidc::provider_for(method, &flow);
     let signed_in = hook::after_registration(state, client, &identity, method, provider).await?;
+    let context = hook::HookContext {
+        client,
+        flow: &flow,
+        identity: Some(&identity),
+        session: signed_in.as_ref().map(|(session, _)| session),
+    };
+    hook::after_storing(state, hooks, &context).await;
     let mut body = json!({
         "identity": identity.to_json(&state.schema_url(&identity.schema_id), View::default()),
         "continue_with": verification.iter().collect::<Vec<_>>(),

@@ -130,6 +130,8 @@ async fn init(
         // Ward's own message id: Kratos has no enrolment policy.
         flow.ui.messages.push(UiText::plain(1059001));
     }
+    let before = &state.config.selfservice.flows.settings.before.hooks;
+    crate::hook::before(state, client, before, &flow).await?;
     state.flows.create_flow(&flow).await?;
     Ok(answer_new_flow(state, client, &flow, set_cookie))
 }
@@ -381,6 +383,36 @@ async fn finish(
     } = before;
     let now = state.clock.now();
     let mut changes = Changes::default();
+    let after = &state.config.selfservice.flows.settings.after;
+    let method_hooks = match method {
+        "password" => &after.password.hooks,
+        _ => &after.profile.hooks,
+    };
+    let hooks = if method_hooks.is_empty() {
+        &after.hooks
+    } else {
+        method_hooks
+    };
+    // Hooks that read their answer run before the change is stored: they may amend or refuse
+    // it.
+    let context = crate::hook::HookContext {
+        client,
+        flow: &flow,
+        identity: Some(&identity),
+        session: Some(session),
+    };
+    match crate::hook::run_web_hooks(state, hooks, crate::hook::Stage::BeforeStoring, &context)
+        .await
+    {
+        Ok(None) => {}
+        Ok(Some(patch)) => {
+            crate::hook::apply_patch(&mut identity, &patch);
+            if !crate::strategy::traits::check_against_schema(state, &mut flow, &mut identity) {
+                return Err(FlowError::Rejected(Box::new(flow)));
+            }
+        }
+        Err(error) => return Err(crate::hook::refusal(flow, error)),
+    }
     let new_addresses = identity.verifiable_addresses.iter().any(|address| {
         !address.verified()
             && !original
@@ -402,16 +434,6 @@ async fn finish(
     {
         continue_with.push(item);
     }
-    let after = &state.config.selfservice.flows.settings.after;
-    let method_hooks = match method {
-        "password" => &after.password.hooks,
-        _ => &after.profile.hooks,
-    };
-    let hooks = if method_hooks.is_empty() {
-        &after.hooks
-    } else {
-        method_hooks
-    };
     if hooks
         .iter()
         .any(|hook| hook.hook == HookName::RevokeActiveSessions)
@@ -424,12 +446,19 @@ async fn finish(
     flow.ui.messages = vec![UiText::plain(1050001)];
     flow.internal
         .insert("continue_with".into(), json!(continue_with));
-    changes.update_identity = Some(identity);
+    changes.update_identity = Some(identity.clone());
     changes.update_flows.push(flow.clone());
     if session.aal != original_aal {
         changes.update_sessions.push(session.clone());
     }
     state.changes.commit(changes, now).await?;
+    let context = crate::hook::HookContext {
+        client,
+        flow: &flow,
+        identity: Some(&identity),
+        session: Some(session),
+    };
+    crate::hook::after_storing(state, hooks, &context).await;
 
     if is_browser_navigation(client, flow.flow_type)
         && let Some(return_to) = flow.return_to.clone()

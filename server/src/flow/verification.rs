@@ -69,6 +69,8 @@ async fn init(
     one_time::strategy(state, FlowKind::Verification)?;
     let return_to = validate_return_to(state, query.return_to.as_deref())?;
     let (flow, set_cookie) = new_flow(state, client, FlowKind::Verification, flow_type, return_to);
+    let before = &state.config.selfservice.flows.verification.before.hooks;
+    crate::hook::before(state, client, before, &flow).await?;
     state.flows.create_flow(&flow).await?;
     Ok(answer_new_flow(state, client, &flow, set_cookie))
 }
@@ -198,18 +200,28 @@ pub(super) async fn finish(
     done.ui.method = "GET".into();
     done.ui.action = destination;
     let changes = Changes {
-        update_identity: Some(identity),
+        update_identity: Some(identity.clone()),
         update_flows: vec![done.clone()],
         use_codes: vec![code.id],
         ..Changes::default()
     };
     match state.changes.commit(changes, now).await {
-        Ok(()) => Ok(respond_flow(
-            state,
-            client,
-            &done,
-            axum::http::StatusCode::OK,
-        )),
+        Ok(()) => {
+            let context = crate::hook::HookContext {
+                client,
+                flow: &done,
+                identity: Some(&identity),
+                session: None,
+            };
+            let hooks = &state.config.selfservice.flows.verification.after.hooks;
+            crate::hook::after_storing(state, hooks, &context).await;
+            Ok(respond_flow(
+                state,
+                client,
+                &done,
+                axum::http::StatusCode::OK,
+            ))
+        }
         // Another request spent the code first.
         Err(crate::store::StoreError::Conflict) => {
             flow.ui.clear_messages();

@@ -51,6 +51,7 @@ pub fn description() -> &'static Value {
                 super::admin_identities::Api::openapi(),
                 super::admin_sessions::Api::openapi(),
                 super::admin_courier::Api::openapi(),
+                crate::hook::deliveries::Api::openapi(),
                 crate::flow::recovery::AdminApi::openapi(),
                 super::public::HealthApi::openapi(),
             ],
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(super::admin_sessions::routes())
         .merge(super::admin_courier::routes())
+        .merge(crate::hook::deliveries::admin_routes())
         .merge(crate::flow::recovery::admin_routes())
         .merge(crate::oauth2::admin_routes(&state))
         .merge(super::public::health_routes());

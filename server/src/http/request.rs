@@ -27,6 +27,9 @@ pub struct Client {
     pub user_agent: Option<String>,
     /// The URL this request was made to, on the public base URL.
     pub request_url: String,
+    pub method: String,
+    /// The headers a web hook may see (`clients.web_hook.header_allowlist`).
+    pub allowed_headers: Vec<(String, String)>,
 }
 
 impl Client {
@@ -41,6 +44,8 @@ impl Client {
             ip: None,
             user_agent: None,
             request_url: state.urls.admin.to_string(),
+            method: "POST".into(),
+            allowed_headers: Vec::new(),
         }
     }
 
@@ -126,6 +131,18 @@ where
             ip,
             user_agent: header(header::USER_AGENT),
             request_url,
+            method: parts.method.to_string(),
+            allowed_headers: state
+                .config
+                .clients
+                .web_hook
+                .header_allowlist
+                .iter()
+                .filter_map(|name| {
+                    let value = parts.headers.get(name.as_str())?.to_str().ok()?;
+                    Some((name.clone(), value.to_string()))
+                })
+                .collect(),
         })
     }
 }

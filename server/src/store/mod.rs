@@ -16,6 +16,7 @@ mod oauth2;
 mod session;
 mod session_cache;
 mod throttle;
+mod web_hook;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -38,6 +39,7 @@ pub use oauth2::{Consent, Grant, OAuth2Store, StoredClient, StoredKey, StoredTok
 pub use session::{SessionQuery, SessionStore};
 pub use session_cache::{CachedWhoami, SessionCache};
 pub use throttle::{Counter, ThrottleKey, ThrottleStore};
+pub use web_hook::{Delivery, DeliveryStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -301,6 +303,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 "oauth2",
                 include_str!("../../../migrations/sqlite/0005_oauth2.sql"),
             ),
+            (
+                6,
+                "web hook deliveries",
+                include_str!("../../../migrations/sqlite/0006_web_hook_deliveries.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -327,6 +334,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 5,
                 "oauth2",
                 include_str!("../../../migrations/postgres/0005_oauth2.sql"),
+            ),
+            (
+                6,
+                "web hook deliveries",
+                include_str!("../../../migrations/postgres/0006_web_hook_deliveries.sql"),
             ),
         ],
     };

@@ -63,9 +63,18 @@ pub fn registering_identity(
         return Err(StoreError::Corrupt(format!("default schema {schema_id} is missing")).into());
     };
     let traits = typed_traits(schema, form.get("traits").unwrap_or(&Value::Null));
-    let now = state.clock.now();
-    let mut identity = Identity::new(schema_id, traits, now);
-    let valid = match apply_schema(&mut identity, schema, now) {
+    let mut identity = Identity::new(schema_id, traits, state.clock.now());
+    let valid = check_against_schema(state, flow, &mut identity);
+    Ok((identity, valid))
+}
+
+/// Checks `identity`'s traits against its schema and derives its identifiers and addresses
+/// from them; each violation goes on its field of the form. Whether they were valid.
+pub fn check_against_schema(state: &AppState, flow: &mut Flow, identity: &mut Identity) -> bool {
+    let Some(schema) = state.schemas.get(&identity.schema_id) else {
+        return false;
+    };
+    match apply_schema(identity, schema, state.clock.now()) {
         Ok(()) => true,
         Err(violations) => {
             for violation in violations {
@@ -74,8 +83,7 @@ pub fn registering_identity(
             }
             false
         }
-    };
-    Ok((identity, valid))
+    }
 }
 
 fn input_type(field: &TraitField) -> (&'static str, Option<&'static str>) {

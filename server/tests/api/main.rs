@@ -22,4 +22,5 @@ mod sessions;
 mod social;
 mod store_contract;
 mod throttle;
+mod web_hooks;
 mod webauthn;

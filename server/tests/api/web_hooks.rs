@@ -1,0 +1,407 @@
+//! Web hooks against a real HTTP receiver the test starts: rendering, headers, auth,
+//! signatures, answers that change or refuse a sign-up, failures, and queued deliveries.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::any;
+use base64::Engine;
+use hmac::Mac;
+use reqwest::Method;
+use serde_json::{Value, json};
+use ward::store::Dialect;
+
+use crate::flows::{PASSWORD, api_flow, register, submit_json};
+use crate::harness::{TestApp, json_with_status};
+
+const SECRET: &[u8] = b"a-signing-secret-of-32-bytes!!!!";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: String,
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, String) {
+        let receiver = Self::default();
+        let app = axum::Router::new()
+            .route("/{kind}", any(answer))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, format!("http://{address}"))
+    }
+
+    fn requests(&self, path: &str) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|request| request.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `path` got `count` requests.
+    async fn wait_for(&self, path: &str, count: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let requests = self.requests(path);
+            if requests.len() >= count {
+                return requests;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{path} got {} requests, not {count}",
+            self.requests(path).len()
+        );
+    }
+}
+
+async fn answer(
+    State(receiver): State<Receiver>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    let earlier = receiver.requests(&kind).len();
+    receiver.received.lock().unwrap().push(Received {
+        path: kind.clone(),
+        headers,
+        body: body.clone(),
+    });
+    match kind.as_str() {
+        "patch" => {
+            let sent: Value = serde_json::from_str(&body).unwrap_or_default();
+            let json = json!({"identity": {
+                "traits": {"email": sent["email"], "name": {"first": "Patched"}},
+                "metadata_public": {"crm_id": "crm-1"},
+            }});
+            axum::Json(json).into_response()
+        }
+        "refuse" => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"messages": [{
+                "instance_ptr": "#/traits/email",
+                "messages": [{"id": 4000001, "text": "Sign-ups from this domain are closed.",
+                              "type": "error", "context": {"reason": "domain"}}],
+            }]})),
+        )
+            .into_response(),
+        "fail" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            StatusCode::OK.into_response()
+        }
+        // Refuses twice, then takes it.
+        "flaky" if earlier < 2 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        _ => StatusCode::OK.into_response(),
+    }
+}
+
+fn base64_url(code: &str) -> String {
+    format!(
+        "base64://{}",
+        base64::engine::general_purpose::STANDARD.encode(code)
+    )
+}
+
+const BODY: &str = "function(ctx) {
+  email: ctx.identity.traits.email,
+  flow_id: ctx.flow.id,
+  user_agent: if 'User-Agent' in ctx.request_headers then ctx.request_headers['User-Agent'][0],
+  method: ctx.request_method,
+}";
+
+/// A Ward whose password sign-ups run `hooks` (then sign in).
+async fn ward_with(dialect: Dialect, hooks: Value, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let mut list = hooks.as_array().cloned().unwrap_or_default();
+    list.push(json!({"hook": "session"}));
+    let hooks = Value::Array(list).to_string();
+    let mut env = vec![(
+        "SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS",
+        hooks.as_str(),
+    )];
+    env.extend_from_slice(extra);
+    TestApp::spawn_with(dialect, &env).await
+}
+
+fn web_hook(url: String, config: Value) -> Value {
+    let mut config = config;
+    config["url"] = json!(url);
+    config["body"] = json!(base64_url(BODY));
+    json!({"hook": "web_hook", "config": config})
+}
+
+macro_rules! web_hook_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(ward::store::Dialect::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    // Without PostgreSQL configured, `app` answers None and the test returns.
+                    super::$name(ward::store::Dialect::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+web_hook_tests!(
+    requests_are_rendered_authenticated_and_signed,
+    answers_change_or_refuse_a_sign_up_before_it_is_stored,
+    failures_and_timeouts_store_nothing,
+    cancelled_and_disallowed_calls,
+    ignored_answers_are_delivered_from_the_queue,
+);
+
+async fn identity_count(app: &TestApp) -> usize {
+    let list = app
+        .admin_request(Method::GET, "/admin/identities", None)
+        .await;
+    json_with_status(list, 200).await.as_array().unwrap().len()
+}
+
+async fn requests_are_rendered_authenticated_and_signed(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(SECRET)
+    );
+    let hooks = json!([web_hook(
+        format!("{base}/ok"),
+        json!({
+            "method": "PUT",
+            "headers": {"X-Custom": "yes"},
+            "auth": {"type": "api_key", "config": {"name": "X-Api-Key", "value": "key-1", "in": "header"}},
+            "signing_secret": secret,
+        }),
+    )]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    let flow = api_flow(&app, "registration").await;
+    let response = app
+        .client
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .header("User-Agent", "hook-test/1.0")
+        .json(&json!({"method": "password", "traits": {"email": "ann@example.com"}, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let signed_up = json_with_status(response, 200).await;
+    assert!(signed_up["session_token"].is_string());
+
+    let request = receiver.wait_for("ok", 1).await.remove(0);
+    let body: Value = serde_json::from_str(&request.body).unwrap();
+    assert_eq!(body["email"], "ann@example.com");
+    assert_eq!(body["flow_id"], flow["id"]);
+    assert_eq!(body["user_agent"], "hook-test/1.0");
+    assert_eq!(body["method"], "POST");
+    assert_eq!(request.headers["x-custom"], "yes");
+    assert_eq!(request.headers["x-api-key"], "key-1");
+    assert_eq!(request.headers["content-type"], "application/json");
+
+    // Standard Webhooks, checked here with the hmac crate directly.
+    let id = request.headers["webhook-id"].to_str().unwrap();
+    let timestamp = request.headers["webhook-timestamp"].to_str().unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+    mac.update(format!("{id}.{timestamp}.{}", request.body).as_bytes());
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(
+        request.headers["webhook-signature"].to_str().unwrap(),
+        expected
+    );
+    let age = time::OffsetDateTime::now_utc().unix_timestamp() - timestamp.parse::<i64>().unwrap();
+    assert!((0..60).contains(&age));
+    app.stop().await;
+}
+
+async fn answers_change_or_refuse_a_sign_up_before_it_is_stored(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let hooks = json!([web_hook(
+        format!("{base}/patch"),
+        json!({"response": {"parse": true}})
+    ),]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    let signed_up = register(&app, "bea@example.com").await;
+    assert_eq!(signed_up["identity"]["traits"]["name"]["first"], "Patched");
+    assert_eq!(signed_up["identity"]["metadata_public"]["crm_id"], "crm-1");
+    assert_eq!(receiver.requests("patch").len(), 1);
+    app.stop().await;
+
+    // The deprecated `can_interrupt` reads answers too: a refusal with messages.
+    let hooks = json!([web_hook(
+        format!("{base}/refuse"),
+        json!({"can_interrupt": true})
+    )]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    let flow = api_flow(&app, "registration").await;
+    let body = json!({"method": "password", "traits": {"email": "cid@blocked.example"}, "password": PASSWORD});
+    let refused = json_with_status(submit_json(&app, &flow, body).await, 400).await;
+    let email = refused["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["attributes"]["name"] == "traits.email")
+        .unwrap();
+    assert_eq!(
+        email["messages"][0]["text"],
+        "Sign-ups from this domain are closed."
+    );
+    assert_eq!(email["messages"][0]["context"]["reason"], "domain");
+    assert_eq!(identity_count(&app).await, 0);
+    app.stop().await;
+}
+
+async fn failures_and_timeouts_store_nothing(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    for path in ["fail", "slow"] {
+        let hooks = json!([web_hook(
+            format!("{base}/{path}"),
+            json!({"response": {"parse": true}})
+        )]);
+        let Some(app) = ward_with(dialect, hooks, &[("CLIENTS_WEB_HOOK_TIMEOUT", "1s")]).await
+        else {
+            return;
+        };
+        let flow = api_flow(&app, "registration").await;
+        let body = json!({"method": "password", "traits": {"email": "dan@example.com"}, "password": PASSWORD});
+        let refused = json_with_status(submit_json(&app, &flow, body).await, 400).await;
+        assert_eq!(refused["ui"]["messages"][0]["id"], 4000001, "{path}");
+        assert_eq!(identity_count(&app).await, 0, "{path}");
+        assert_eq!(receiver.requests(path).len(), 1);
+        app.stop().await;
+    }
+}
+
+async fn cancelled_and_disallowed_calls(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let cancel = "function(ctx) if std.endsWith(ctx.identity.traits.email, '@skip.example') \
+                  then error 'cancel' else { email: ctx.identity.traits.email }";
+    let hooks = json!([{"hook": "web_hook", "config": {
+        "url": format!("{base}/ok"),
+        "body": base64_url(cancel),
+    }}]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    register(&app, "eve@skip.example").await;
+    register(&app, "fay@example.com").await;
+    let requests = receiver.wait_for("ok", 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.requests("ok").len(), 1);
+    assert!(requests[0].body.contains("fay@example.com"));
+    app.stop().await;
+
+    // A host outside clients.web_hook.allowed_hosts is not called.
+    let hooks = json!([web_hook(
+        format!("{base}/patch"),
+        json!({"response": {"parse": true}})
+    )]);
+    let allowed = r#"["crm.example.com", "*.hooks.example.com"]"#;
+    let Some(app) = ward_with(
+        dialect,
+        hooks,
+        &[("CLIENTS_WEB_HOOK_ALLOWED_HOSTS", allowed)],
+    )
+    .await
+    else {
+        return;
+    };
+    let flow = api_flow(&app, "registration").await;
+    let body =
+        json!({"method": "password", "traits": {"email": "gus@example.com"}, "password": PASSWORD});
+    let refused = json_with_status(submit_json(&app, &flow, body).await, 400).await;
+    let text = refused["ui"]["messages"][0]["text"].as_str().unwrap();
+    assert!(text.contains("allowed_hosts"), "{text}");
+    assert!(receiver.requests("patch").is_empty());
+    app.stop().await;
+}
+
+async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(SECRET)
+    );
+    let hooks = json!([web_hook(
+        format!("{base}/flaky"),
+        json!({"response": {"ignore": true}, "signing_secret": secret}),
+    )]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    // The sign-up does not wait for the receiver, which is refusing.
+    register(&app, "hal@example.com").await;
+    let first = receiver.wait_for("flaky", 1).await;
+    // Ward stops once the first refusal is recorded; another replica on the same database
+    // carries on.
+    for _ in 0..100 {
+        let list = app
+            .admin_request(Method::GET, "/admin/web-hooks/deliveries", None)
+            .await;
+        let delivery = json_with_status(list, 200).await[0].clone();
+        if delivery["status"] == "queued" && delivery["attempts"] == 1 {
+            assert!(
+                delivery["last_error"].as_str().unwrap().contains("503"),
+                "{delivery}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let replica = app.replica().await;
+    app.stop().await;
+    let attempts = receiver.wait_for("flaky", 3).await;
+    for attempt in &attempts {
+        assert_eq!(
+            attempt.headers["webhook-id"],
+            first[0].headers["webhook-id"]
+        );
+        assert_eq!(attempt.body, first[0].body);
+    }
+    assert!(attempts[2].body.contains("hal@example.com"));
+    let mut delivered = Value::Null;
+    for _ in 0..100 {
+        let list = replica
+            .admin_request(Method::GET, "/admin/web-hooks/deliveries", None)
+            .await;
+        delivered = json_with_status(list, 200).await[0].clone();
+        if delivered["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered["status"], "delivered", "{delivered}");
+    assert_eq!(delivered["attempts"], 3);
+    assert_eq!(delivered["url"], format!("{base}/flaky"));
+    replica.stop().await;
+}
