@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -136,7 +137,9 @@ pub struct ListParams {
 /// fared.
 #[utoipa::path(get, path = "/admin/web-hooks/deliveries", operation_id = "listWebHookDeliveries", tag = "web hooks",
     params(ListParams),
-    responses((status = 200, description = "Newest first.", body = Vec<crate::http::openapi::JsonObject>)))]
+    responses(
+        (status = 200, description = "Newest first.", body = Vec<crate::http::openapi::JsonObject>),
+        (status = 400, description = "A parameter is not valid.", body = crate::http::openapi::ErrorEnvelope)))]
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,

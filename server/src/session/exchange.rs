@@ -9,8 +9,9 @@
 //! flow. The token is minted at the exchange, once: Ward keeps tokens only hashed, so the one
 //! issued with the session is replaced by a new one the app receives.
 
+use crate::http::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};

@@ -14,6 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use ward::store::Dialect;
 
+use crate::account::create_user;
 use crate::flows::{PASSWORD, api_flow, register, submit_json};
 use crate::harness::{TestApp, json_with_status};
 
@@ -173,6 +174,7 @@ web_hook_tests!(
     failures_and_timeouts_store_nothing,
     cancelled_and_disallowed_calls,
     ignored_answers_are_delivered_from_the_queue,
+    hooks_before_a_flow_and_at_sign_in_can_refuse,
 );
 
 async fn identity_count(app: &TestApp) -> usize {
@@ -404,4 +406,55 @@ async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
     assert_eq!(delivered["attempts"], 3);
     assert_eq!(delivered["url"], format!("{base}/flaky"));
     replica.stop().await;
+}
+
+async fn hooks_before_a_flow_and_at_sign_in_can_refuse(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let refuse = |config: Value| {
+        let mut hook = web_hook(format!("{base}/refuse"), config);
+        hook["config"]["body"] = json!(base64_url("function(ctx) { flow: ctx.flow.id }"));
+        json!([hook]).to_string()
+    };
+    let before = refuse(json!({"response": {"parse": true}}));
+    let after = refuse(json!({"response": {"parse": true}}));
+    let Some(app) = TestApp::spawn_with(
+        dialect,
+        &[
+            (
+                "SELFSERVICE_FLOWS_REGISTRATION_BEFORE_HOOKS",
+                before.as_str(),
+            ),
+            ("SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS", after.as_str()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    // Before: the flow does not start (a hook that does not read its answer would fail it
+    // with 502 instead, as in Kratos).
+    let response = app
+        .client
+        .get(format!("{}/self-service/registration/api", app.public))
+        .send()
+        .await
+        .unwrap();
+    let refused = json_with_status(response, 400).await;
+    assert_eq!(
+        refused["error"]["reason"],
+        "Sign-ups from this domain are closed."
+    );
+
+    // At sign-in: no session.
+    create_user(&app, "ida@example.com").await;
+    let flow = api_flow(&app, "login").await;
+    let body = json!({"method": "password", "identifier": "ida@example.com", "password": PASSWORD});
+    let refused = json_with_status(submit_json(&app, &flow, body).await, 400).await;
+    assert_eq!(
+        refused["ui"]["messages"][0]["text"],
+        "Sign-ups from this domain are closed."
+    );
+    assert!(refused.get("session_token").is_none());
+    assert_eq!(receiver.requests("refuse").len(), 2);
+    app.stop().await;
 }
