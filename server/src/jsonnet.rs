@@ -24,6 +24,28 @@ pub struct Mapper {
 }
 
 impl Mapper {
+    /// Loads a mapper from `file://`, `base64://`, or `http(s)://` (fetched once, at start), and
+    /// checks that it parses.
+    pub async fn fetch(url: &Url) -> Result<Self, String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Self::load(url);
+        }
+        let fetched = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|error| error.to_string())?
+            .get(url.clone())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|error| format!("cannot fetch {url}: {error}"))?;
+        let code = fetched
+            .text()
+            .await
+            .map_err(|error| format!("cannot read {url}: {error}"))?;
+        Self::parse(url, code)
+    }
+
     /// Loads a mapper from `file://` or `base64://`, and checks that it parses.
     pub fn load(url: &Url) -> Result<Self, String> {
         let code = match url.scheme() {
@@ -44,10 +66,14 @@ impl Mapper {
             }
             other => {
                 return Err(format!(
-                    "a mapper must be file:// or base64://, not {other}://"
+                    "a mapper must be file://, base64:// or http(s)://, not {other}://"
                 ));
             }
         };
+        Self::parse(url, code)
+    }
+
+    fn parse(url: &Url, code: String) -> Result<Self, String> {
         jrsonnet_evaluator::parser::parse(
             &code,
             &jrsonnet_evaluator::parser::ParserSettings {

@@ -72,51 +72,53 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("could not load the courier's templates")?;
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let hasher = Hasher::new(config.hashers.clone(), workers, workers * 32);
-    let state = AppState::new(Shared {
-        urls: Arc::new(urls),
-        schemas: Arc::new(schemas),
-        identities: Arc::new(database.clone()),
-        sessions: Arc::new(database.clone()),
-        flows: Arc::new(database.clone()),
-        courier_queue: Arc::new(database.clone()),
-        changes: Arc::new(database.clone()),
-        throttles: Arc::new(database.clone()),
-        oauth2: Arc::new(database.clone()),
-        oauth2_keys: Arc::default(),
-        oauth2_clients: Arc::default(),
-        claims_mapper: match &config.oauth2_server.claims_mapper_url {
-            Some(url) => Some(
-                crate::jsonnet::Mapper::load(url)
-                    .map_err(|error| anyhow::anyhow!("oauth2_server.claims_mapper_url: {error}"))?,
+    let state =
+        AppState::new(Shared {
+            urls: Arc::new(urls),
+            schemas: Arc::new(schemas),
+            identities: Arc::new(database.clone()),
+            sessions: Arc::new(database.clone()),
+            flows: Arc::new(database.clone()),
+            courier_queue: Arc::new(database.clone()),
+            changes: Arc::new(database.clone()),
+            throttles: Arc::new(database.clone()),
+            oauth2: Arc::new(database.clone()),
+            oauth2_keys: Arc::default(),
+            oauth2_clients: Arc::default(),
+            claims_mapper: match &config.oauth2_server.claims_mapper_url {
+                Some(url) => Some(crate::jsonnet::Mapper::fetch(url).await.map_err(|error| {
+                    anyhow::anyhow!("oauth2_server.claims_mapper_url: {error}")
+                })?),
+                None => None,
+            },
+            courier: crate::courier::Courier::new(templates),
+            web_hooks: Arc::new(
+                crate::hook::web_hook::WebHooks::from_config(&config)
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))?,
             ),
-            None => None,
-        },
-        courier: crate::courier::Courier::new(templates),
-        web_hooks: Arc::new(
-            crate::hook::web_hook::WebHooks::from_config(&config)
-                .map_err(|error| anyhow::anyhow!(error))?,
-        ),
-        deliveries: Arc::new(database.clone()),
-        delivery_wake: Arc::default(),
-        strategies: Arc::new(
-            crate::strategy::Strategies::from_config(&config)
-                .map_err(|error| anyhow::anyhow!(error))?,
-        ),
-        database,
-        hasher,
-        breached: Arc::new(crate::strategy::password::breach::BreachCheck::from_config(
-            &config.selfservice.methods.password.config,
-        )?),
-        cipher: if config.secrets.cipher.is_empty() {
-            Cipher::new(secrets.all())
-        } else {
-            Cipher::new(&config.secrets.cipher)
-        },
-        secrets,
-        clock: Clock::default(),
-        metrics: Arc::new(Metrics::default()),
-        config: Arc::new(config),
-    });
+            deliveries: Arc::new(database.clone()),
+            delivery_wake: Arc::default(),
+            strategies: Arc::new(
+                crate::strategy::Strategies::from_config(&config)
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))?,
+            ),
+            database,
+            hasher,
+            breached: Arc::new(crate::strategy::password::breach::BreachCheck::from_config(
+                &config.selfservice.methods.password.config,
+            )?),
+            cipher: if config.secrets.cipher.is_empty() {
+                Cipher::new(secrets.all())
+            } else {
+                Cipher::new(&config.secrets.cipher)
+            },
+            secrets,
+            clock: Clock::default(),
+            metrics: Arc::new(Metrics::default()),
+            config: Arc::new(config),
+        });
     if state.config.oauth2_server.enabled {
         crate::oauth2::keys::ensure(&state).await.map_err(|error| {
             anyhow::anyhow!(

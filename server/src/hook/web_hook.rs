@@ -85,7 +85,7 @@ pub struct WebHooks {
 }
 
 impl WebHooks {
-    pub fn from_config(config: &Config) -> Result<Self, String> {
+    pub async fn from_config(config: &Config) -> Result<Self, String> {
         let client = &config.clients.web_hook;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -100,8 +100,9 @@ impl WebHooks {
                     continue;
                 }
                 let key = format!("{list}.{index}.config");
-                let built =
-                    WebHook::from_config(hook).map_err(|error| format!("{key}: {error}"))?;
+                let built = WebHook::from_config(hook)
+                    .await
+                    .map_err(|error| format!("{key}: {error}"))?;
                 // After recovery and verification there is nothing left to change or refuse.
                 if built.parse
                     && matches!(
@@ -236,7 +237,7 @@ impl WebHook {
         &self.url
     }
 
-    fn from_config(hook: &HookConfig) -> Result<Self, String> {
+    async fn from_config(hook: &HookConfig) -> Result<Self, String> {
         let config = hook
             .config
             .as_ref()
@@ -267,7 +268,11 @@ impl WebHook {
             None | Some("") => None,
             Some(body) => {
                 let url = Url::parse(body).map_err(|error| format!("body {body:?}: {error}"))?;
-                Some(Mapper::load(&url).map_err(|error| format!("body: {error}"))?)
+                Some(
+                    Mapper::fetch(&url)
+                        .await
+                        .map_err(|error| format!("body: {error}"))?,
+                )
             }
         };
         let auth = match config.get("auth") {
@@ -467,8 +472,8 @@ mod tests {
         assert!(interruption(&json!({"error": "no"})).is_none());
     }
 
-    #[test]
-    fn contradicting_flags_are_refused() {
+    #[tokio::test]
+    async fn contradicting_flags_are_refused() {
         let hook = HookConfig {
             hook: HookName::WebHook,
             config: Some(json!({
@@ -476,7 +481,7 @@ mod tests {
                 "response": {"ignore": true, "parse": true},
             })),
         };
-        let error = WebHook::from_config(&hook).err().unwrap();
+        let error = WebHook::from_config(&hook).await.err().unwrap();
         assert!(error.contains("contradict"), "{error}");
     }
 }

@@ -155,7 +155,7 @@ pub struct Strategies {
 
 impl Strategies {
     /// The strategies the configuration enables; an error names a configuration key.
-    pub fn from_config(config: &crate::config::Config) -> Result<Self, String> {
+    pub async fn from_config(config: &crate::config::Config) -> Result<Self, String> {
         let mut strategies = Self::default();
         let methods = &config.selfservice.methods;
         if methods.profile.enabled {
@@ -196,7 +196,7 @@ impl Strategies {
             strategies.settings.push(passkey);
         }
         if methods.oidc.enabled {
-            let oidc = Arc::new(oidc::OidcStrategy::from_config(&methods.oidc.config)?);
+            let oidc = Arc::new(oidc::OidcStrategy::from_config(&methods.oidc.config).await?);
             strategies.login.push(oidc.clone());
             strategies.registration.push(oidc.clone());
             strategies.settings.push(oidc.clone());

@@ -102,6 +102,8 @@ async fn answer(
         )
             .into_response(),
         "fail" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        // A body program served over HTTP.
+        "program.jsonnet" => BODY.into_response(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             StatusCode::OK.into_response()
@@ -190,7 +192,7 @@ async fn requests_are_rendered_authenticated_and_signed(dialect: Dialect) {
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(SECRET)
     );
-    let hooks = json!([web_hook(
+    let mut hook = web_hook(
         format!("{base}/ok"),
         json!({
             "method": "PUT",
@@ -198,10 +200,13 @@ async fn requests_are_rendered_authenticated_and_signed(dialect: Dialect) {
             "auth": {"type": "api_key", "config": {"name": "X-Api-Key", "value": "key-1", "in": "header"}},
             "signing_secret": secret,
         }),
-    )]);
-    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+    );
+    // The body program comes from an http(s):// URL, read once at start.
+    hook["config"]["body"] = json!(format!("{base}/program.jsonnet"));
+    let Some(app) = ward_with(dialect, json!([hook]), &[]).await else {
         return;
     };
+    assert_eq!(receiver.requests("program.jsonnet").len(), 1);
     let flow = api_flow(&app, "registration").await;
     let response = app
         .client

@@ -111,7 +111,7 @@ struct PendingLink {
 }
 
 impl OidcStrategy {
-    pub fn from_config(config: &OidcConfig) -> Result<Self, String> {
+    pub async fn from_config(config: &OidcConfig) -> Result<Self, String> {
         let mut upstreams: Vec<Arc<Upstream>> = Vec::new();
         for (index, provider) in config.providers.iter().enumerate() {
             let key =
@@ -172,7 +172,8 @@ impl OidcStrategy {
                 .mapper_url
                 .as_ref()
                 .ok_or_else(|| format!("{}: is required", key("mapper_url")))?;
-            let mapper = crate::jsonnet::Mapper::load(mapper_url)
+            let mapper = crate::jsonnet::Mapper::fetch(mapper_url)
+                .await
                 .map_err(|error| format!("{}: {error}", key("mapper_url")))?;
             upstreams.push(Arc::new(Upstream::new(provider.clone(), preset, mapper)));
         }
@@ -950,8 +951,8 @@ fn remove_links(identity: &mut Identity, provider: &str) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn unknown_presets_and_missing_mappers_are_configuration_errors() {
+    #[tokio::test]
+    async fn unknown_presets_and_missing_mappers_are_configuration_errors() {
         let provider = |kind: &str, mapper: Option<&str>| crate::config::ProviderConfig {
             id: "up".into(),
             provider: kind.into(),
@@ -964,18 +965,15 @@ mod tests {
             base_redirect_uri: None,
             providers,
         };
-        let error =
-            OidcStrategy::from_config(&config(vec![provider("myspace", Some("base64://e30K"))]))
-                .err()
-                .unwrap();
-        assert!(error.contains("providers.0.provider"), "{error}");
-        let error = OidcStrategy::from_config(&config(vec![provider("generic", None)]))
+        let build = |providers| async move { OidcStrategy::from_config(&config(providers)).await };
+        let error = build(vec![provider("myspace", Some("base64://e30K"))])
+            .await
             .err()
             .unwrap();
+        assert!(error.contains("providers.0.provider"), "{error}");
+        let error = build(vec![provider("generic", None)]).await.err().unwrap();
         assert!(error.contains("providers.0.mapper_url"), "{error}");
-        assert!(
-            OidcStrategy::from_config(&config(vec![provider("generic", Some("base64://e30K"))]))
-                .is_ok()
-        );
+        let generic = build(vec![provider("generic", Some("base64://e30K"))]).await;
+        assert!(generic.is_ok());
     }
 }
