@@ -73,6 +73,10 @@ pub fn english(id: u32, context: &Value) -> String {
         1050019 => "Add passkey".into(),
         1050020 => format!("Remove passkey \"{}\"", field("display_name")),
         1059001 => "Your account needs a second factor: set up an authenticator app below to continue.".into(),
+        1059002 => format!(
+            "Your new address {} takes the place of the old one once you verify it: we sent it a code.",
+            field("address")
+        ),
         1060001 => "You successfully recovered your account. Please change your password or set up an alternative sign-in method within the next few minutes.".into(),
         1060002 => "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),
         1060003 => "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.".into(),

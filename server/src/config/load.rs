@@ -315,6 +315,23 @@ impl Config {
                 ));
             }
         }
+        // A held-back address change is applied by the verification of the new address.
+        let holds_back = [
+            &flows.settings.after.hooks,
+            &flows.settings.after.profile.hooks,
+        ]
+        .iter()
+        .any(|hooks| {
+            hooks
+                .iter()
+                .any(|hook| hook.hook == HookName::VerifyNewAddress)
+        });
+        if holds_back && !flows.verification.enabled {
+            return Err(ConfigError::invalid(
+                "selfservice.flows.settings.after",
+                "verify_new_address needs selfservice.flows.verification.enabled",
+            ));
+        }
         for (flow, config) in [
             ("recovery", &flows.recovery),
             ("verification", &flows.verification),

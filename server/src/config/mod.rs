@@ -446,6 +446,11 @@ pub enum HookName {
     RevokeActiveSessions,
     /// Call an HTTP endpoint (anywhere).
     WebHook,
+    /// Keep a changed address out of the traits until the new one is verified (after
+    /// settings).
+    VerifyNewAddress,
+    /// Tell an address the identity stopped using that it was changed (after settings).
+    NotifyPreviousAddresses,
 }
 
 /// Where a hook is configured.
@@ -472,6 +477,7 @@ impl HookName {
                 matches!(place, AfterLogin | AfterSettings | AfterRecovery)
             }
             Self::WebHook => true,
+            Self::VerifyNewAddress | Self::NotifyPreviousAddresses => place == AfterSettings,
         }
     }
 }

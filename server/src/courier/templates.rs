@@ -24,10 +24,12 @@ pub enum TemplateType {
     VerificationInvalid,
     VerificationCodeValid,
     VerificationCodeInvalid,
+    /// To an address that an identity no longer uses (`notify_previous_addresses`).
+    VerifiableAddressChanged,
 }
 
 impl TemplateType {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::RecoveryValid,
         Self::RecoveryInvalid,
         Self::RecoveryCodeValid,
@@ -36,6 +38,7 @@ impl TemplateType {
         Self::VerificationInvalid,
         Self::VerificationCodeValid,
         Self::VerificationCodeInvalid,
+        Self::VerifiableAddressChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,11 +51,15 @@ impl TemplateType {
             Self::VerificationInvalid => "verification_invalid",
             Self::VerificationCodeValid => "verification_code_valid",
             Self::VerificationCodeInvalid => "verification_code_invalid",
+            Self::VerifiableAddressChanged => "verifiable_address_changed",
         }
     }
 
     /// The folder and config name (`recovery_code`) and the variant (`valid`).
     fn parts(self) -> (&'static str, &'static str) {
+        if self == Self::VerifiableAddressChanged {
+            return ("verifiable_address_changed", "valid");
+        }
         let name = self.as_str();
         match name.rsplit_once('_') {
             Some((folder, variant)) => (folder, variant),
@@ -243,6 +250,19 @@ fn builtin(kind: TemplateType, part: &str) -> &'static str {
         (VerificationInvalid | VerificationCodeInvalid, "plaintext") => {
             "Hi,\n\nsomeone asked to verify this address ({{ To }}), but no account uses it. \
              If it was not you, ignore this message.\n"
+        }
+        (VerifiableAddressChanged, "subject") => "Your account's address was changed",
+        (VerifiableAddressChanged, "plaintext") => {
+            "Hi,\n\nthe account that used {{ To }} now uses {{ NewAddress }} instead. \
+             If you made this change, there is nothing to do.\n\n\
+             If you did not, someone else may have access to your account: contact the site's \
+             support.\n"
+        }
+        (VerifiableAddressChanged, _) => {
+            "<p>Hi,</p><p>the account that used {{ To }} now uses {{ NewAddress }} instead. \
+             If you made this change, there is nothing to do.</p>\
+             <p>If you did not, someone else may have access to your account: contact the \
+             site's support.</p>"
         }
         (VerificationInvalid | VerificationCodeInvalid, _) => {
             "<p>Hi,</p><p>someone asked to verify this address ({{ To }}), but no account uses it. \

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::config::HookName;
 use crate::error::ApiError;
+use crate::hook::address_change;
 use crate::http::request::{Client, Submission, field};
 use crate::identity::{Identity, View};
 use crate::session::handlers::{current_session, missing_factor, session_inactive};
@@ -383,16 +384,7 @@ async fn finish(
     } = before;
     let now = state.clock.now();
     let mut changes = Changes::default();
-    let after = &state.config.selfservice.flows.settings.after;
-    let method_hooks = match method {
-        "password" => &after.password.hooks,
-        _ => &after.profile.hooks,
-    };
-    let hooks = if method_hooks.is_empty() {
-        &after.hooks
-    } else {
-        method_hooks
-    };
+    let hooks = crate::hook::settings_hooks(state, method);
     // Hooks that read their answer run before the change is stored: they may amend or refuse
     // it.
     let context = crate::hook::HookContext {
@@ -412,6 +404,19 @@ async fn finish(
             }
         }
         Err(error) => return Err(crate::hook::refusal(flow, error)),
+    }
+    // `verify_new_address`: a changed address stays as it was until the new one is verified.
+    let mut pending_change = None;
+    if method == "profile"
+        && crate::hook::configured(hooks, HookName::VerifyNewAddress)
+        && let Some(schema) = state.schemas.get(&identity.schema_id)
+        && let Some(pending) = address_change::hold_back(schema, original, &mut identity)
+    {
+        // The addresses follow the (restored) traits again.
+        if !crate::strategy::traits::check_against_schema(state, &mut flow, &mut identity) {
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        pending_change = Some(pending);
     }
     let new_addresses = identity.verifiable_addresses.iter().any(|address| {
         !address.verified()
@@ -434,6 +439,23 @@ async fn finish(
     {
         continue_with.push(item);
     }
+    let mut pending_addresses = Vec::new();
+    if let Some(pending) = pending_change {
+        pending_addresses = address_change::addresses(&pending);
+        let started = verification::start_for_change(
+            state,
+            client,
+            &identity,
+            &pending_addresses,
+            pending,
+            flow.flow_type,
+            &mut changes,
+        )
+        .await;
+        continue_with.extend(started);
+    } else if crate::hook::configured(hooks, HookName::NotifyPreviousAddresses) {
+        address_change::notify_previous(state, original, &identity, &mut changes);
+    }
     if hooks
         .iter()
         .any(|hook| hook.hook == HookName::RevokeActiveSessions)
@@ -444,6 +466,11 @@ async fn finish(
     flow.state = STATE_SUCCESS.into();
     flow.updated_at = now;
     flow.ui.messages = vec![UiText::plain(1050001)];
+    for address in &pending_addresses {
+        flow.ui
+            .messages
+            .push(UiText::new(1059002, json!({ "address": address })));
+    }
     flow.internal
         .insert("continue_with".into(), json!(continue_with));
     changes.update_identity = Some(identity.clone());

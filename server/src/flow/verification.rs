@@ -161,6 +161,18 @@ pub(super) async fn finish(
     let code = one_time::check(state, strategy, &mut flow, secret, is_link).await?;
     let now = state.clock.now();
     let mut identity = state.identities.get_identity(code.identity_id).await?;
+    let mut notices = Changes::default();
+    // A changed address that waited for this verification takes its place now.
+    let before = identity.clone();
+    if crate::hook::address_change::apply(&flow, &mut identity) {
+        if !crate::strategy::traits::check_against_schema(state, &mut flow, &mut identity) {
+            return Err(FlowError::Rejected(Box::new(flow)));
+        }
+        let hooks = crate::hook::settings_hooks(state, "profile");
+        if crate::hook::configured(hooks, crate::config::HookName::NotifyPreviousAddresses) {
+            crate::hook::address_change::notify_previous(state, &before, &identity, &mut notices);
+        }
+    }
     for address in &mut identity.verifiable_addresses {
         if address.value == code.address {
             address.status = VerificationStatus::Completed;
@@ -203,6 +215,7 @@ pub(super) async fn finish(
         update_identity: Some(identity.clone()),
         update_flows: vec![done.clone()],
         use_codes: vec![code.id],
+        messages: notices.messages,
         ..Changes::default()
     };
     match state.changes.commit(changes, now).await {
@@ -244,19 +257,57 @@ pub async fn start_for(
     csrf_token: Option<&str>,
     changes: &mut Changes,
 ) -> Option<Value> {
-    let strategy = state.strategies.verification.as_ref()?;
     let pending: Vec<String> = identity
         .verifiable_addresses
         .iter()
         .filter(|address| !address.verified())
         .map(|address| address.value.clone())
         .collect();
-    let first = pending.first()?.clone();
+    let (flow, item) = send_codes(
+        state, client, identity, &pending, flow_type, csrf_token, changes,
+    )
+    .await?;
+    mark_sent(identity, &pending, state.clock.now());
+    changes.create_flows.push(flow);
+    Some(item)
+}
+
+/// Sends codes to new `addresses` that `identity` takes on once one is verified
+/// (`verify_new_address`): the changed traits wait in the verification flow.
+pub async fn start_for_change(
+    state: &AppState,
+    client: &Client,
+    identity: &Identity,
+    addresses: &[String],
+    pending: serde_json::Map<String, Value>,
+    flow_type: FlowType,
+    changes: &mut Changes,
+) -> Option<Value> {
+    let (mut flow, item) =
+        send_codes(state, client, identity, addresses, flow_type, None, changes).await?;
+    crate::hook::address_change::keep(&mut flow, pending);
+    changes.create_flows.push(flow);
+    Some(item)
+}
+
+/// A new verification flow with a code sent to each of `addresses`, and the `continue_with`
+/// item that points at it.
+async fn send_codes(
+    state: &AppState,
+    client: &Client,
+    identity: &Identity,
+    addresses: &[String],
+    flow_type: FlowType,
+    csrf_token: Option<&str>,
+    changes: &mut Changes,
+) -> Option<(Flow, Value)> {
+    let strategy = state.strategies.verification.as_ref()?;
+    let first = addresses.first()?.clone();
     let (mut flow, _) = new_flow(state, client, FlowKind::Verification, flow_type, None);
     if let Some(token) = csrf_token.filter(|_| flow_type == FlowType::Browser) {
         flow.set_csrf_token(token);
     }
-    for address in &pending {
+    for address in addresses {
         let result =
             one_time::send(state, strategy, &mut flow, address, Some(identity), changes).await;
         if result.is_err() {
@@ -265,7 +316,6 @@ pub async fn start_for(
             return None;
         }
     }
-    mark_sent(identity, &pending, state.clock.now());
     let mut url = super::ui_url(state, FlowKind::Verification);
     url.query_pairs_mut()
         .append_pair("flow", &flow.id.to_string());
@@ -273,6 +323,5 @@ pub async fn start_for(
         "action": "show_verification_ui",
         "flow": {"id": flow.id, "verifiable_address": first, "url": url.to_string()},
     });
-    changes.create_flows.push(flow);
-    Some(item)
+    Some((flow, item))
 }

@@ -1,6 +1,7 @@
 //! Hooks that run before a flow starts and after it succeeded, as configured per flow and per
 //! method.
 
+pub mod address_change;
 pub mod deliveries;
 pub mod web_hook;
 
@@ -48,6 +49,16 @@ pub fn registration_hooks<'a>(state: &'a AppState, method: &str) -> &'a [HookCon
         .registration
         .after
         .for_method(method)
+}
+
+/// The after-settings hooks for `method`: its own list when it has one, else the flow's.
+pub fn settings_hooks<'a>(state: &'a AppState, method: &str) -> &'a [HookConfig] {
+    let after = &state.config.selfservice.flows.settings.after;
+    let own = match method {
+        "password" => &after.password.hooks,
+        _ => &after.profile.hooks,
+    };
+    if own.is_empty() { &after.hooks } else { own }
 }
 
 /// The after-login hooks for `method`.

@@ -177,6 +177,7 @@ web_hook_tests!(
     cancelled_and_disallowed_calls,
     ignored_answers_are_delivered_from_the_queue,
     hooks_before_a_flow_and_at_sign_in_can_refuse,
+    address_changes_wait_for_verification_and_tell_the_old_address,
 );
 
 async fn identity_count(app: &TestApp) -> usize {
@@ -461,5 +462,122 @@ async fn hooks_before_a_flow_and_at_sign_in_can_refuse(dialect: Dialect) {
     );
     assert!(refused.get("session_token").is_none());
     assert_eq!(receiver.requests("refuse").len(), 2);
+    app.stop().await;
+}
+
+/// Changes the identity's address in settings over the API; returns the settings flow.
+async fn change_address(app: &TestApp, token: &str, to: &str) -> Value {
+    use crate::second_factor::{get_with_token, post_with_token};
+    let flow = json_with_status(
+        get_with_token(app, "/self-service/settings/api", token).await,
+        200,
+    )
+    .await;
+    let body = json!({"method": "profile", "traits": {"email": to}});
+    json_with_status(post_with_token(app, &flow, body, token).await, 200).await
+}
+
+async fn address_changes_wait_for_verification_and_tell_the_old_address(dialect: Dialect) {
+    let hooks = r#"[{"hook": "verify_new_address"}, {"hook": "notify_previous_addresses"}]"#;
+    let Some((app, smtp)) = crate::mail::spawn(
+        dialect,
+        &[("SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS", hooks)],
+    )
+    .await
+    else {
+        return;
+    };
+    let user = create_user(&app, "old@example.com").await;
+    let token = crate::second_factor::password_login(&app, "old@example.com").await;
+    let settings = change_address(&app, &token, "new@example.com").await;
+    let ids: Vec<u64> = settings["ui"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1050001, 1059002], "{settings}");
+    assert_eq!(
+        settings["ui"]["messages"][1]["context"]["address"],
+        "new@example.com"
+    );
+    // Pending: the old address is still the account's.
+    let id = user["id"].as_str().unwrap();
+    let stored = json_with_status(
+        app.admin_request(Method::GET, &format!("/admin/identities/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["traits"]["email"], "old@example.com");
+    assert!(
+        smtp.mails()
+            .iter()
+            .all(|mail| !mail.to.contains(&"old@example.com".to_string()))
+    );
+
+    // The code sent to the new address applies the change, and the old address is told.
+    let verification = settings["continue_with"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["action"] == "show_verification_ui")
+        .unwrap()["flow"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = smtp.wait_for("new@example.com", 1).await[0].code();
+    let flow = json_with_status(
+        app.client
+            .get(format!(
+                "{}/self-service/verification/flows?id={verification}",
+                app.public
+            ))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let verified = submit_json(&app, &flow, json!({"method": "code", "code": code})).await;
+    assert_eq!(
+        json_with_status(verified, 200).await["state"],
+        "passed_challenge"
+    );
+    let stored = json_with_status(
+        app.admin_request(Method::GET, &format!("/admin/identities/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["traits"]["email"], "new@example.com");
+    assert_eq!(
+        stored["verifiable_addresses"][0]["value"],
+        "new@example.com"
+    );
+    assert_eq!(stored["verifiable_addresses"][0]["verified"], true);
+    let notice = smtp.wait_for("old@example.com", 1).await.remove(0);
+    assert_eq!(notice.subject(), "Your account's address was changed");
+    assert!(notice.data.contains("new@example.com"));
+    // The new address signs in now.
+    crate::second_factor::password_login(&app, "new@example.com").await;
+    app.stop().await;
+
+    // Without verify_new_address the change applies at once, and the old address is told.
+    let hooks = r#"[{"hook": "notify_previous_addresses"}]"#;
+    let Some((app, smtp)) = crate::mail::spawn(
+        dialect,
+        &[("SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS", hooks)],
+    )
+    .await
+    else {
+        return;
+    };
+    create_user(&app, "was@example.com").await;
+    let token = crate::second_factor::password_login(&app, "was@example.com").await;
+    let settings = change_address(&app, &token, "now@example.com").await;
+    assert_eq!(settings["identity"]["traits"]["email"], "now@example.com");
+    let notice = smtp.wait_for("was@example.com", 1).await.remove(0);
+    assert_eq!(notice.subject(), "Your account's address was changed");
     app.stop().await;
 }

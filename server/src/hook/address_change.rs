@@ -1,0 +1,123 @@
+//! Safe address changes, Kratos's two settings hooks after `profile`:
+//! - `verify_new_address`: a changed address trait keeps its old value until the new address
+//!   is verified; the new value waits in the verification flow sent to it.
+//! - `notify_previous_addresses`: once a change is applied, each address the identity no
+//!   longer uses is told (template `verifiable_address_changed`), so a taken-over account
+//!   does not go unnoticed.
+
+use serde_json::{Map, Value, json};
+
+use crate::courier::TemplateType;
+use crate::flow::Flow;
+use crate::identity::{Identity, IdentitySchema, Via};
+use crate::state::AppState;
+use crate::store::Changes;
+
+/// The verification flow's internal context: address traits waiting for their verification.
+const PENDING: &str = "pending_traits";
+
+/// Holds back address traits of `identity` that now name another address than in `original`:
+/// they get their old value back. Returns the new values by JSON pointer, if any.
+pub fn hold_back(
+    schema: &IdentitySchema,
+    original: &Identity,
+    identity: &mut Identity,
+) -> Option<Map<String, Value>> {
+    let mut pending = Map::new();
+    for extension in schema
+        .extensions
+        .iter()
+        .filter(|extension| extension.verification_via.is_some())
+    {
+        let old = original.traits.pointer(&extension.pointer).cloned();
+        let new = identity.traits.pointer(&extension.pointer).cloned();
+        // A removed address needs no verification: only a new value waits.
+        let (Some(new), Some(old)) = (new, old) else {
+            continue;
+        };
+        if new != old {
+            if let Some(slot) = identity.traits.pointer_mut(&extension.pointer) {
+                *slot = old;
+            }
+            pending.insert(extension.pointer.clone(), new);
+        }
+    }
+    (!pending.is_empty()).then_some(pending)
+}
+
+/// The new addresses among held-back values.
+pub fn addresses(pending: &Map<String, Value>) -> Vec<String> {
+    pending
+        .values()
+        .flat_map(|value| match value {
+            Value::String(text) => vec![text.trim().to_lowercase()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|text| text.trim().to_lowercase())
+                .collect(),
+            _ => Vec::new(),
+        })
+        .filter(|address| !address.is_empty())
+        .collect()
+}
+
+/// Keeps held-back values in the verification flow sent to the new addresses.
+pub fn keep(flow: &mut Flow, pending: Map<String, Value>) {
+    flow.internal.insert(PENDING.into(), Value::Object(pending));
+}
+
+/// Applies the values a verification flow held back to `identity`; whether there were any.
+pub fn apply(flow: &Flow, identity: &mut Identity) -> bool {
+    let Some(Value::Object(pending)) = flow.internal.get(PENDING) else {
+        return false;
+    };
+    for (pointer, value) in pending {
+        if let Some(slot) = identity.traits.pointer_mut(pointer) {
+            *slot = value.clone();
+        }
+    }
+    true
+}
+
+/// Queues a `verifiable_address_changed` mail to each e-mail address of `before` that
+/// `identity` no longer has.
+pub fn notify_previous(
+    state: &AppState,
+    before: &Identity,
+    identity: &Identity,
+    changes: &mut Changes,
+) {
+    let new_address = identity
+        .verifiable_addresses
+        .iter()
+        .find(|address| {
+            !before
+                .verifiable_addresses
+                .iter()
+                .any(|old| old.value == address.value)
+        })
+        .map(|address| address.value.clone())
+        .unwrap_or_default();
+    for old in before.verifiable_addresses.iter().filter(|old| {
+        old.via == Via::Email
+            && !identity
+                .verifiable_addresses
+                .iter()
+                .any(|address| address.value == old.value)
+    }) {
+        let vars = json!({
+            "NewAddress": new_address,
+            "Identity": identity.to_json(&state.schema_url(&identity.schema_id), Default::default()),
+        });
+        match state.courier.email(
+            TemplateType::VerifiableAddressChanged,
+            &old.value,
+            vars,
+            state.clock.now(),
+        ) {
+            Ok(message) => changes.messages.push(message),
+            Err(error) => tracing::error!(%error, "could not render verifiable_address_changed"),
+        }
+    }
+}
