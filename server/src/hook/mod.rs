@@ -110,7 +110,10 @@ impl HookContext<'_> {
             ),
             "request_method": self.client.method,
             "request_url": self.client.request_url,
-            "request_cookies": cookies(self.client.cookies.as_deref().unwrap_or_default()),
+            "request_cookies": cookies(
+                self.client.cookies.as_deref().unwrap_or_default(),
+                &state.config.session.cookie.name,
+            ),
         });
         if let Some(identity) = self.identity {
             let view = crate::identity::View {
@@ -130,11 +133,14 @@ impl HookContext<'_> {
     }
 }
 
-fn cookies(header: &str) -> Value {
+/// The request's cookies, but for the session cookie: a hook that needs the session has
+/// `ctx.session`, and a session token sent to another system is one that can leak there.
+fn cookies(header: &str, session_cookie: &str) -> Value {
     Value::Object(
         header
             .split(';')
             .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(name, _)| *name != session_cookie)
             .map(|(name, value)| (name.to_string(), json!(value)))
             .collect(),
     )
@@ -253,5 +259,16 @@ pub async fn before(
             axum::http::StatusCode::BAD_GATEWAY,
         )
         .with_reason(format!("A hook before this flow failed: {reason}."))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_stays_out_of_hooks() {
+        let seen = cookies("a=1; ory_kratos_session=secret; b=2", "ory_kratos_session");
+        assert_eq!(seen, json!({"a": "1", "b": "2"}));
     }
 }

@@ -317,6 +317,7 @@ async fn cancelled_and_disallowed_calls(dialect: Dialect) {
     let hooks = json!([{"hook": "web_hook", "config": {
         "url": format!("{base}/ok"),
         "body": base64_url(cancel),
+        "auth": {"type": "basic_auth", "config": {"user": "ward", "password": "hook-pass"}},
     }}]);
     let Some(app) = ward_with(dialect, hooks, &[]).await else {
         return;
@@ -327,6 +328,11 @@ async fn cancelled_and_disallowed_calls(dialect: Dialect) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.requests("ok").len(), 1);
     assert!(requests[0].body.contains("fay@example.com"));
+    let basic = base64::engine::general_purpose::STANDARD.encode("ward:hook-pass");
+    assert_eq!(
+        requests[0].headers["authorization"],
+        format!("Basic {basic}").as_str()
+    );
     app.stop().await;
 
     // A host outside clients.web_hook.allowed_hosts is not called.
