@@ -256,8 +256,13 @@ impl Server {
         changes.abort();
         cleanup.abort();
         if let Some(task) = web_hooks {
-            // A delivery cut off here keeps its lease; it falls due again after it.
-            task.abort();
+            // The worker saw the shutdown and finishes the delivery in progress (within the
+            // hooks' timeout); one cut off keeps its lease and falls due again after it.
+            let abort = task.abort_handle();
+            let grace = self.state.config.clients.web_hook.timeout + std::time::Duration::from_secs(1);
+            if tokio::time::timeout(grace, task).await.is_err() {
+                abort.abort();
+            }
         }
         if let Some(task) = oauth2_cleanup {
             task.abort();

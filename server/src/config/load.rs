@@ -315,6 +315,13 @@ impl Config {
                 ));
             }
         }
+        // A queued web hook request is leased for a minute: a slower receiver would get it twice.
+        if self.clients.web_hook.timeout > std::time::Duration::from_secs(50) {
+            return Err(ConfigError::invalid(
+                "clients.web_hook.timeout",
+                "must be at most 50s",
+            ));
+        }
         // A held-back address change is applied by the verification of the new address.
         let holds_back = [
             &flows.settings.after.hooks,

@@ -296,6 +296,8 @@ pub(crate) async fn run(
                 return Ok(location_change(client, flow.flow_type, &url));
             }
             LoginOutcome::Register(registration) => {
+                // This flow hands over: it is stored as the strategy left it.
+                state.flows.update_flow(&flow).await?;
                 state.flows.create_flow(&registration).await?;
                 return Box::pin(super::registration::run(state, client, *registration, form))
                     .await;

@@ -214,6 +214,8 @@ pub(crate) async fn run(
                 Ok(location_change(client, flow.flow_type, &url))
             }
             Ok(RegistrationOutcome::SignIn(login)) => {
+                // This flow hands over: it is stored as the strategy left it.
+                state.flows.update_flow(&flow).await?;
                 state.flows.create_flow(&login).await?;
                 Box::pin(super::login::run(state, client, *login, form)).await
             }

@@ -164,7 +164,7 @@ pub(super) async fn finish(
     let mut notices = Changes::default();
     // A changed address that waited for this verification takes its place now.
     let before = identity.clone();
-    if crate::hook::address_change::apply(&flow, &mut identity) {
+    if crate::hook::address_change::apply(&flow, &mut identity, &code.address) {
         if !crate::strategy::traits::check_against_schema(state, &mut flow, &mut identity) {
             return Err(FlowError::Rejected(Box::new(flow)));
         }

@@ -67,11 +67,15 @@ pub fn keep(flow: &mut Flow, pending: Map<String, Value>) {
     flow.internal.insert(PENDING.into(), Value::Object(pending));
 }
 
-/// Applies the values a verification flow held back to `identity`; whether there were any.
-pub fn apply(flow: &Flow, identity: &mut Identity) -> bool {
+/// Applies the values a verification flow held back to `identity`, once `verified` (the
+/// address whose code was entered) is one of the new addresses; whether it did.
+pub fn apply(flow: &Flow, identity: &mut Identity, verified: &str) -> bool {
     let Some(Value::Object(pending)) = flow.internal.get(PENDING) else {
         return false;
     };
+    if !addresses(pending).iter().any(|address| address == verified) {
+        return false;
+    }
     for (pointer, value) in pending {
         if let Some(slot) = identity.traits.pointer_mut(pointer) {
             *slot = value.clone();

@@ -145,6 +145,13 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<Value>> {
     let limit = params.page_size.unwrap_or(100).clamp(1, 1000);
+    if let Some(status) = params.status.as_deref()
+        && !["queued", "processing", "delivered", "abandoned"].contains(&status)
+    {
+        return Err(crate::error::ApiError::bad_request(format!(
+            "The status {status:?} is not one of queued, processing, delivered, abandoned."
+        )));
+    }
     let deliveries = state
         .deliveries
         .list_deliveries(params.status.as_deref(), limit)

@@ -215,10 +215,11 @@ pub fn refusal(mut flow: Flow, error: HookError) -> crate::flow::FlowError {
             }
         }
         HookError::Failed(reason) => {
+            // The reason names the receiver (its address, maybe a token in it): log only.
             tracing::warn!(%reason, flow = %flow.id, "a web hook failed; the flow stops");
             flow.ui.messages.push(app::model::UiText::new(
                 4000001,
-                json!({"reason": format!("This could not be completed right now ({reason}). Please try again.")}),
+                json!({"reason": "This could not be completed right now. Please try again later."}),
             ));
         }
     }
@@ -255,10 +256,14 @@ pub async fn before(
                 .collect();
             Err(crate::error::ApiError::bad_request(text.join(" ")))
         }
-        Err(HookError::Failed(reason)) => Err(crate::error::ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-        )
-        .with_reason(format!("A hook before this flow failed: {reason}."))),
+        Err(HookError::Failed(reason)) => {
+            tracing::warn!(%reason, "a web hook before a flow failed; the flow does not start");
+            Err(
+                crate::error::ApiError::new(axum::http::StatusCode::BAD_GATEWAY).with_reason(
+                    "A system this flow depends on did not answer. Please try again later.",
+                ),
+            )
+        }
     }
 }
 

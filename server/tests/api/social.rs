@@ -432,6 +432,25 @@ async fn sign_up_then_sign_in_through_the_upstream(app: &TestApp, upstream: &Ups
     assert_eq!(session["identity"]["traits"]["email"], "ben@example.com");
     assert_ne!(session["identity"]["id"], id.as_str());
 
+    // A deactivated identity does not sign in through its upstream either.
+    let ben = session["identity"]["id"].as_str().unwrap().to_string();
+    let patch = json!([{"op": "replace", "path": "/state", "value": "inactive"}]);
+    let patched = app
+        .admin_request(
+            Method::PATCH,
+            &format!("/admin/identities/{ben}"),
+            Some(patch),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let browser = app.browser();
+    let (_, authorize) = start(app, &browser, "login", "upstream").await;
+    let back = upstream_sign_in(&browser, upstream, &authorize, "ben@example.com").await;
+    let response = browser.get(&back).send().await.unwrap();
+    let flow = flow_at(app, &browser, "login", &location(&response)).await;
+    assert_eq!(flow["ui"]["messages"][0]["id"], 4010011);
+    assert_eq!(whoami_status(app, &browser).await, 401);
+
     // An SPA is told where the browser must go.
     let browser = app.browser();
     let id = browser_flow(app, &browser, "login", "").await;
@@ -571,7 +590,25 @@ async fn an_address_of_an_existing_account_links_only_after_its_owner_signs_in(
     app: &TestApp,
     upstream: &Upstream,
 ) {
-    let owner = create_user(app, "dora@example.com").await;
+    // An account that never verified the address is not offered for linking: it may have been
+    // set up by someone waiting for the address's owner (pre-hijacking).
+    create_user(app, "squatted@example.com").await;
+    let browser = app.browser();
+    let (_, authorize) = start(app, &browser, "registration", "upstream").await;
+    let back = upstream_sign_in(&browser, upstream, &authorize, "squatted@example.com").await;
+    let response = browser.get(&back).send().await.unwrap();
+    let flow = flow_at(app, &browser, "registration", &location(&response)).await;
+    assert_eq!(flow["ui"]["messages"][0]["id"], 4000007);
+    assert_eq!(whoami_status(app, &browser).await, 401);
+
+    let owner = app
+        .create_identity(json!({
+            "schema_id": "default",
+            "traits": {"email": "dora@example.com"},
+            "verifiable_addresses": [{"value": "dora@example.com", "via": "email", "verified": true, "status": "completed"}],
+            "credentials": {"password": {"config": {"password": PASSWORD}}},
+        }))
+        .await;
     let browser = app.browser();
     let (_, authorize) = start(app, &browser, "registration", "upstream").await;
     let back = upstream_sign_in(&browser, upstream, &authorize, "dora@example.com").await;
@@ -627,7 +664,7 @@ async fn an_address_of_an_existing_account_links_only_after_its_owner_signs_in(
         .await;
     assert_eq!(
         json_with_status(list, 200).await.as_array().unwrap().len(),
-        1
+        2
     );
 
     // A wrong password links nothing; the right one signs in and links.
@@ -1018,4 +1055,14 @@ async fn native_apps_sign_in_through_the_system_browser(app: &TestApp, upstream:
     // The codes work once.
     let replayed = exchange(init_code, return_to_code).await;
     assert_eq!(replayed.status(), 404);
+    // Whoever holds the app's flow cannot reuse the upstream's answer in it: a submission
+    // goes to the upstream again.
+    let again = submit_json(
+        app,
+        &flow,
+        json!({"method": "oidc", "provider": "upstream"}),
+    )
+    .await;
+    let again = json_with_status(again, 422).await;
+    assert_eq!(again["error"]["id"], "browser_location_change_required");
 }

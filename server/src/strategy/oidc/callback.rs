@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
+use crate::http::Query;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -33,9 +34,14 @@ pub fn routes() -> Router<AppState> {
 /// cookies, so the browser is sent to the same address with the answer in the query.
 async fn form_post(
     State(state): State<AppState>,
+    client: Client,
     Path(provider): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        let error = bad_callback("the upstream's answer is not a form");
+        return respond_api_error(&state, &client, FlowType::Browser, error).await;
+    };
     let mut url = callback_url(&state, &provider);
     url.query_pairs_mut().extend_pairs(fields.iter());
     see_other(url.as_str())
@@ -53,6 +59,7 @@ async fn callback(
     Path(provider): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    // (`Query` answers malformed query strings in Kratos's envelope.)
     let fail = |error: ApiError| respond_api_error(&state, &client, FlowType::Browser, error);
     let Some(strategy) = state.strategies.oidc.clone() else {
         return fail(ApiError::not_found().with_reason("Social sign-in is not enabled.")).await;
@@ -120,10 +127,15 @@ async fn callback(
         pending.provider == provider
             && bool::from(pending.state_hash.as_bytes().ct_eq(expected.as_bytes()))
     }) else {
-        return fail(bad_callback(
-            "the state parameter does not match the sign-in this browser started",
-        ))
-        .await;
+        let reason = "the state parameter does not match the sign-in this browser started";
+        if native {
+            refused(
+                &mut flow,
+                &format!("Unable to complete the sign-in: {reason}."),
+            );
+            return back_to_app(&state, &client, flow).await;
+        }
+        return fail(bad_callback(reason)).await;
     };
     // One answer per request: a replayed callback finds nothing pending.
     flow.internal.remove(CONTEXT);
@@ -162,14 +174,26 @@ async fn callback(
         Ok(answer) => answer,
         Err(reason) => {
             refused(&mut flow, &reason);
+            if native {
+                return back_to_app(&state, &client, flow).await;
+            }
             return respond_flow_error(&state, &client, FlowError::Rejected(Box::new(flow))).await;
         }
     };
+    // Tokens are kept only sealed, in the flow as in the credential.
+    let seal = |token: Option<String>| token.and_then(|token| state.cipher.encrypt(&token));
+    let tokens = super::upstream::Tokens {
+        id_token: seal(tokens.id_token),
+        access_token: seal(tokens.access_token),
+        refresh_token: seal(tokens.refresh_token),
+    };
+    let key = crate::oauth2::grant::random_token("");
     let verified = Verified {
         provider: provider.clone(),
         claims,
         tokens,
         traits: pending.traits,
+        key: key.clone(),
     };
     keep_verified(&mut flow, &verified);
     flow.updated_at = state.clock.now();
@@ -178,10 +202,11 @@ async fn callback(
     }
     // The same submission as the one that sent the browser away, now with the answer.
     let csrf = csrf.as_deref();
-    let form = match kind {
+    let mut form = match kind {
         FlowKind::Settings => json!({"method": super::METHOD, "link": provider}),
         _ => json!({"method": super::METHOD, "provider": provider}),
     };
+    form[super::ANSWER_KEY] = json!(key);
     let answer = match kind {
         FlowKind::Settings => settings::handle(&state, &engine_client, id, csrf, &form).await,
         FlowKind::Registration => {
@@ -205,15 +230,37 @@ async fn callback(
         .then(|| id_in(&body["session"]["id"]))
         .flatten();
     let failed = (!status.is_success()).then(|| id_in(&body["id"])).flatten();
-    let code = match exchange::finish(&state, kind, id, session, failed).await {
-        Ok(code) => code,
-        Err(error) => return fail(error.into()).await,
+    match to_app(&state, &flow, session, failed).await {
+        Ok(response) => response,
+        Err(error) => fail(error).await,
+    }
+}
+
+/// A native app's sign-in that ended in the browser without a session: the flow, saved with
+/// its message, is what the app gets at the exchange.
+async fn back_to_app(state: &AppState, client: &Client, mut flow: crate::flow::Flow) -> Response {
+    flow.updated_at = state.clock.now();
+    let result = match state.flows.update_flow(&flow).await {
+        Ok(()) => to_app(state, &flow, None, Some(flow.id)).await,
+        Err(error) => Err(error.into()),
     };
-    let return_to = crate::flow::return_url(&state, Some(&flow), &[]);
-    let mut target = match url::Url::parse(&return_to) {
-        Ok(url) => url,
-        Err(_) => return fail(bad_callback("the flow's return_to is not a URL")).await,
-    };
+    match result {
+        Ok(response) => response,
+        Err(error) => respond_api_error(state, client, FlowType::Browser, error).await,
+    }
+}
+
+/// Sends the browser back to the app's `return_to` with the exchange's `code`.
+async fn to_app(
+    state: &AppState,
+    flow: &crate::flow::Flow,
+    session: Option<uuid::Uuid>,
+    failed: Option<uuid::Uuid>,
+) -> Result<Response, ApiError> {
+    let code = exchange::finish(state, flow.kind, flow.id, session, failed).await?;
+    let return_to = crate::flow::return_url(state, Some(flow), &[]);
+    let mut target = url::Url::parse(&return_to)
+        .map_err(|_| bad_callback("the flow's return_to is not a URL"))?;
     target.query_pairs_mut().append_pair("code", &code);
-    see_other(target.as_str())
+    Ok(see_other(target.as_str()))
 }

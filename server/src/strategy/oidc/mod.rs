@@ -32,10 +32,11 @@ use super::{
     SettingsStrategy,
 };
 use crate::config::OidcConfig;
-use crate::flow::{Flow, FlowKind, FlowResult};
+use crate::flow::{Flow, FlowKind, FlowResult, FlowType};
 use crate::http::request::field;
 use crate::identity::{CredentialType, Identity};
 use crate::state::AppState;
+use subtle::ConstantTimeEq;
 
 pub const METHOD: &str = "oidc";
 /// The flow's internal context: the request under way (`pending`), then the upstream's
@@ -65,10 +66,14 @@ pub struct Pending {
 pub struct Verified {
     pub provider: String,
     pub claims: Value,
+    /// The upstream's tokens, sealed with `secrets.cipher` (none unless `store_tokens`).
     #[serde(default)]
     pub tokens: Tokens,
     #[serde(default)]
     pub traits: Option<Value>,
+    /// Binds the answer to the run of the engine the callback starts (see `upstream_user`).
+    #[serde(default)]
+    pub key: String,
 }
 
 impl Verified {
@@ -85,20 +90,15 @@ impl Verified {
             .map(|subject| format!("{}:{subject}", self.provider))
     }
 
-    /// The credential's entry for this upstream account.
-    fn link(&self, state: &AppState) -> Value {
-        let seal = |token: &Option<String>| {
-            token
-                .as_deref()
-                .and_then(|token| state.cipher.encrypt(token))
-                .unwrap_or_default()
-        };
+    /// The credential's entry for this upstream account (its tokens sealed already).
+    fn link(&self) -> Value {
+        let sealed = |token: &Option<String>| token.clone().unwrap_or_default();
         json!({
             "provider": self.provider,
             "subject": self.subject().unwrap_or_default(),
-            "initial_id_token": seal(&self.tokens.id_token),
-            "initial_access_token": seal(&self.tokens.access_token),
-            "initial_refresh_token": seal(&self.tokens.refresh_token),
+            "initial_id_token": sealed(&self.tokens.id_token),
+            "initial_access_token": sealed(&self.tokens.access_token),
+            "initial_refresh_token": sealed(&self.tokens.refresh_token),
         })
     }
 }
@@ -271,7 +271,11 @@ impl OidcStrategy {
         form: &Value,
     ) -> Option<Verified> {
         let id_token = field(form, "id_token")?;
-        let rule = NonceRule::Native(field(form, "id_token_nonce").map(str::to_string));
+        let rule = NonceRule::Native {
+            submitted: field(form, "id_token_nonce").map(str::to_string),
+            // Apple's native sign-in may leave the nonce out; elsewhere it is required.
+            required: upstream.preset.name != "apple",
+        };
         let now = state.clock.now().unix_timestamp();
         let audiences = &upstream.config.additional_id_token_audiences;
         match upstream.verify(id_token, audiences, now, &rule).await {
@@ -283,6 +287,7 @@ impl OidcStrategy {
                     .get("traits")
                     .filter(|traits| traits.is_object())
                     .cloned(),
+                key: crate::oauth2::grant::random_token(""),
             }),
             Err(error) => {
                 tracing::info!(provider = upstream.id(), %error, "a submitted id_token did not verify");
@@ -311,7 +316,21 @@ impl OidcStrategy {
                 .map(Some)
                 .ok_or(());
         }
-        Ok(verified(flow).filter(|verified| verified.provider == upstream.id()))
+        let Some(answer) = verified(flow).filter(|answer| answer.provider == upstream.id()) else {
+            return Ok(None);
+        };
+        // The answer serves the browser whose sign-in fetched it (the flow's CSRF token binds
+        // every later submission to that browser). A native app's flow has no such binding:
+        // there the answer serves only the run the callback starts, which knows its key, and
+        // is spent by it; a later submission goes to the upstream again.
+        if flow.flow_type == FlowType::Api {
+            let key = field(form, ANSWER_KEY).unwrap_or_default();
+            if answer.key.is_empty() || !bool::from(key.as_bytes().ct_eq(answer.key.as_bytes())) {
+                return Ok(None);
+            }
+            forget_answer(flow);
+        }
+        Ok(Some(answer))
     }
 
     /// Maps the upstream's claims to a new identity through the provider's mapper; the
@@ -508,6 +527,9 @@ impl OidcStrategy {
     }
 }
 
+/// The field of the engine's run that the callback starts with the answer's key.
+pub const ANSWER_KEY: &str = "oidc_answer";
+
 /// The claims the callback stored in the flow.
 fn verified(flow: &Flow) -> Option<Verified> {
     flow.internal
@@ -517,16 +539,28 @@ fn verified(flow: &Flow) -> Option<Verified> {
 }
 
 fn keep_verified(flow: &mut Flow, verified: &Verified) {
-    flow.internal
-        .insert(CONTEXT.into(), json!({ "verified": verified }));
+    flow.internal.insert(
+        CONTEXT.into(),
+        json!({ "provider": verified.provider, "verified": verified }),
+    );
+}
+
+/// Drops the answer from a flow (spent, or handed on to another flow); the provider stays
+/// for the session's record.
+fn forget_answer(flow: &mut Flow) {
+    if let Some(Value::Object(context)) = flow.internal.get_mut(CONTEXT) {
+        context.remove("verified");
+    }
 }
 
 /// The provider a session's `authentication_methods` entry names: the upstream of an `oidc`
 /// sign-in, none for other methods.
 pub fn provider_for(method: &str, flow: &Flow) -> Option<String> {
-    (method == METHOD)
-        .then(|| verified(flow).map(|verified| verified.provider))
-        .flatten()
+    if method != METHOD {
+        return None;
+    }
+    let provider = flow.internal.get(CONTEXT)?.get("provider")?.as_str()?;
+    Some(provider.to_string())
 }
 
 /// Where `provider` sends browsers back.
@@ -620,7 +654,7 @@ fn add_link(state: &AppState, identity: &mut Identity, verified: &Verified) {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    providers.push(verified.link(state));
+    providers.push(verified.link());
     credential.config = json!({ "providers": providers });
     credential.updated_at = now;
 }
@@ -713,6 +747,10 @@ impl LoginStrategy for OidcStrategy {
             .find_by_identifier(CredentialType::Oidc, &identifier)
             .await?
         {
+            Some(identity) if identity.state != crate::identity::IdentityState::Active => {
+                flow.ui.messages.push(UiText::plain(4010011));
+                Ok(LoginOutcome::Rejected)
+            }
             Some(identity) => Ok(LoginOutcome::Authenticated {
                 identity: Box::new(identity),
                 method: METHOD,
@@ -727,6 +765,7 @@ impl LoginStrategy for OidcStrategy {
                 let mut registration =
                     crate::flow::derive_flow(state, flow, FlowKind::Registration);
                 keep_verified(&mut registration, &user);
+                forget_answer(flow);
                 Ok(LoginOutcome::Register(Box::new(registration)))
             }
         }
@@ -788,6 +827,7 @@ impl RegistrationStrategy for OidcStrategy {
             let mut login = crate::flow::derive_flow(state, flow, FlowKind::Login);
             crate::flow::login::populate(state, &mut login, None);
             keep_verified(&mut login, &user);
+            forget_answer(flow);
             return Ok(RegistrationOutcome::SignIn(Box::new(login)));
         }
         let Some(mut identity) = self
@@ -797,6 +837,20 @@ impl RegistrationStrategy for OidcStrategy {
             return Ok(RegistrationOutcome::Rejected);
         };
         if let Some((owner, shared)) = Self::owner_of_same_address(state, &identity).await? {
+            forget_answer(flow);
+            // An account that never proved the shared address may have been set up by someone
+            // waiting for its owner to arrive (pre-hijacking): it is not offered for linking.
+            let proven = owner
+                .verifiable_addresses
+                .iter()
+                .any(|address| address.value == shared && address.verified());
+            if !proven {
+                tracing::info!(
+                    "an upstream sign-up met an account with the same unverified address"
+                );
+                flow.ui.messages.push(UiText::plain(4000007));
+                return Ok(RegistrationOutcome::Rejected);
+            }
             let login = Self::linking_flow(state, flow, upstream, user, &owner, &shared).await?;
             return Ok(RegistrationOutcome::Elsewhere(Box::new(login)));
         }
@@ -816,12 +870,15 @@ impl SettingsStrategy for OidcStrategy {
 
     fn populate_settings(&self, _state: &AppState, flow: &mut Flow, identity: &Identity) {
         let linked = links(identity);
-        let can_unlink = identity.first_factors() > 1;
         for upstream in &self.upstreams {
-            if linked.iter().any(|(provider, _)| provider == upstream.id()) {
+            let removed = linked
+                .iter()
+                .filter(|(provider, _)| provider == upstream.id())
+                .count();
+            if removed > 0 {
                 let mut node = Self::button(upstream, "unlink", 1050003);
                 if let NodeAttributes::Input(input) = &mut node.attributes {
-                    input.disabled = !can_unlink;
+                    input.disabled = identity.first_factors() <= removed;
                 }
                 flow.ui.nodes.push(node);
             } else {
@@ -861,7 +918,9 @@ impl SettingsStrategy for OidcStrategy {
                 );
                 return Ok(SettingsOutcome::Rejected);
             }
-            if identity.first_factors() < 2 {
+            // Every link to the provider goes: the identity must keep a way in without them.
+            let removed = linked.iter().filter(|(known, _)| known == provider).count();
+            if identity.first_factors() <= removed {
                 refused(
                     flow,
                     "This OpenID Connect connection cannot be unlinked: it is your last way to sign in.",

@@ -415,23 +415,45 @@ impl Upstream {
             .map_err(|error| failed("the id_token is not a JWT", error))?;
         let payload = payload(id_token)?;
         let issuer = if self.is_microsoft() {
-            microsoft_issuer(&payload)?
+            microsoft_issuer(&payload, self.config.microsoft_tenant.as_deref())?
         } else {
             self.issuer()
                 .ok_or_else(|| UpstreamError("the provider has no issuer".into()))?
         };
+        // The audience: this client, or one of the other clients named (a native app's own
+        // client id at the upstream). The crate insists on the client id, so Ward checks it.
+        let named = |audience: &str| {
+            audience == self.config.client_id || audiences.iter().any(|known| known == audience)
+        };
+        let audience_ok = match payload.get("aud") {
+            Some(Value::String(audience)) => named(audience),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(named),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(UpstreamError(
+                "the id_token was issued to another client".into(),
+            ));
+        }
         let check = |metadata: &Metadata| {
-            let accepted = audiences.to_vec();
-            let verifier = CoreIdTokenVerifier::new_confidential_client(
+            // The algorithms the upstream says it signs with (the crate's default: RS256).
+            let algorithms: Vec<_> = metadata
+                .id_token_signing_alg_values_supported()
+                .iter()
+                .filter(|alg| **alg != openidconnect::core::CoreJwsSigningAlgorithm::None)
+                .cloned()
+                .collect();
+            let mut verifier = CoreIdTokenVerifier::new_confidential_client(
                 ClientId::new(self.config.client_id.clone()),
                 ClientSecret::new(self.config.client_secret.clone()),
                 metadata.issuer().clone(),
                 metadata.jwks().clone(),
             )
-            .set_other_audience_verifier_fn(move |audience| {
-                accepted.iter().any(|known| known == audience.as_str())
-            })
+            .require_audience_match(false)
             .set_time_fn(move || chrono::DateTime::from_timestamp(now, 0).unwrap_or_default());
+            if !algorithms.is_empty() {
+                verifier = verifier.set_allowed_algs(algorithms);
+            }
             token
                 .claims(&verifier, |claimed: Option<&Nonce>| nonce.check(claimed))
                 .map(|_| ())
@@ -596,17 +618,24 @@ fn synthetic(issuer: &str, auth: &str, token: &str) -> Result<Arc<Metadata>, Ups
 pub enum NonceRule {
     /// The one Ward sent with the authorization request.
     Expect(String),
-    /// A native app's `id_token_nonce`: the token's nonce must equal it; without one, the
-    /// token must carry none.
-    Native(Option<String>),
+    /// A native app's `id_token_nonce`: the token's nonce must equal it. Only where the
+    /// upstream cannot carry one (`required: false`, Apple) may both be absent; elsewhere a
+    /// token without a nonce could be replayed by whoever got hold of it.
+    Native {
+        submitted: Option<String>,
+        required: bool,
+    },
 }
 
 impl NonceRule {
     fn check(&self, claimed: Option<&Nonce>) -> Result<(), String> {
         use subtle::ConstantTimeEq;
-        let expected = match self {
-            Self::Expect(nonce) => Some(nonce),
-            Self::Native(nonce) => nonce.as_ref(),
+        let (expected, required) = match self {
+            Self::Expect(nonce) => (Some(nonce), true),
+            Self::Native {
+                submitted,
+                required,
+            } => (submitted.as_ref(), *required),
         };
         match (claimed, expected) {
             (Some(claimed), Some(expected))
@@ -617,7 +646,8 @@ impl NonceRule {
             (Some(_), Some(_)) => Err("the nonce does not match".into()),
             (None, Some(_)) => Err("the id_token carries no nonce".into()),
             (Some(_), None) => Err("the id_token carries a nonce, but none was submitted".into()),
-            (None, None) => Ok(()),
+            (None, None) if !required => Ok(()),
+            (None, None) => Err("a nonce is required: submit id_token_nonce".into()),
         }
     }
 }
@@ -636,12 +666,21 @@ fn payload(jwt: &str) -> Result<Value, UpstreamError> {
 
 /// Microsoft's issuer is per tenant: `https://login.microsoftonline.com/<tid>/v2.0`, with the
 /// tenant the token names (a UUID, or the token is refused).
-fn microsoft_issuer(payload: &Value) -> Result<String, UpstreamError> {
+fn microsoft_issuer(payload: &Value, configured: Option<&str>) -> Result<String, UpstreamError> {
     let tid = payload
         .get("tid")
         .and_then(Value::as_str)
         .and_then(|tid| uuid::Uuid::parse_str(tid).ok())
         .ok_or_else(|| UpstreamError("the Microsoft id_token names no tenant".into()))?;
+    // A tenant named by id admits its own tokens only (`common`, `organizations` and
+    // `consumers` admit any tenant's, as Microsoft intends).
+    if let Some(tenant) = configured.and_then(|tenant| uuid::Uuid::parse_str(tenant).ok())
+        && tenant != tid
+    {
+        return Err(UpstreamError(
+            "the id_token comes from another Microsoft tenant".into(),
+        ));
+    }
     Ok(format!("https://login.microsoftonline.com/{tid}/v2.0"))
 }
 
@@ -866,10 +905,12 @@ mod tests {
         assert!(query.contains_key("nonce"));
         let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
         assert_eq!(
-            microsoft_issuer(&json!({"tid": tenant})).unwrap(),
+            microsoft_issuer(&json!({"tid": tenant}), Some("organizations")).unwrap(),
             format!("https://login.microsoftonline.com/{tenant}/v2.0")
         );
-        assert!(microsoft_issuer(&json!({"tid": "not-a-tenant"})).is_err());
+        assert!(microsoft_issuer(&json!({"tid": "not-a-tenant"}), None).is_err());
+        let other = "0b1ed8bb-3f59-4a44-9fd6-c0e5bca2b19a";
+        assert!(microsoft_issuer(&json!({"tid": tenant}), Some(other)).is_err());
     }
 
     #[test]
@@ -892,18 +933,15 @@ mod tests {
     #[test]
     fn native_nonces_must_match_or_be_absent_on_both_sides() {
         let nonce = Nonce::new("n-1".into());
-        assert!(
-            NonceRule::Native(Some("n-1".into()))
-                .check(Some(&nonce))
-                .is_ok()
-        );
-        assert!(
-            NonceRule::Native(Some("n-2".into()))
-                .check(Some(&nonce))
-                .is_err()
-        );
-        assert!(NonceRule::Native(None).check(Some(&nonce)).is_err());
-        assert!(NonceRule::Native(None).check(None).is_ok());
+        let native = |submitted: Option<&str>, required| NonceRule::Native {
+            submitted: submitted.map(str::to_string),
+            required,
+        };
+        assert!(native(None, true).check(None).is_err());
+        assert!(native(None, false).check(None).is_ok());
+        assert!(native(Some("n-1"), true).check(Some(&nonce)).is_ok());
+        assert!(native(Some("n-2"), false).check(Some(&nonce)).is_err());
+        assert!(native(None, false).check(Some(&nonce)).is_err());
         assert!(NonceRule::Expect("n-1".into()).check(None).is_err());
     }
 
