@@ -259,7 +259,8 @@ impl Server {
             // The worker saw the shutdown and finishes the delivery in progress (within the
             // hooks' timeout); one cut off keeps its lease and falls due again after it.
             let abort = task.abort_handle();
-            let grace = self.state.config.clients.web_hook.timeout + std::time::Duration::from_secs(1);
+            let grace =
+                self.state.config.clients.web_hook.timeout + std::time::Duration::from_secs(1);
             if tokio::time::timeout(grace, task).await.is_err() {
                 abort.abort();
             }

@@ -28,6 +28,10 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How often an idle worker looks for retries that fell due.
 const POLL: Duration = Duration::from_secs(1);
 const BATCH: u32 = 20;
+/// How long finished deliveries (their bodies hold identity data) stay listed.
+const KEPT: time::Duration = time::Duration::days(7);
+/// How often a worker forgets finished deliveries older than that.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Queues `request` for `hook` and wakes this replica's worker.
 pub async fn enqueue(state: &AppState, hook: &WebHook, request: &Request) -> StoreResult<()> {
@@ -51,7 +55,19 @@ pub async fn enqueue(state: &AppState, hook: &WebHook, request: &Request) -> Sto
 
 /// Delivers until `stop` turns true.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut last_purge: Option<tokio::time::Instant> = None;
     loop {
+        if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(tokio::time::Instant::now());
+            let before = state.clock.now() - KEPT;
+            match state.deliveries.purge_deliveries(before).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "forgot finished web hook deliveries"),
+                Err(error) => {
+                    tracing::warn!(%error, "could not forget finished web hook deliveries")
+                }
+            }
+        }
         let claimed = match deliver_due(&state).await {
             Ok(claimed) => claimed,
             Err(error) => {

@@ -47,6 +47,8 @@ pub trait DeliveryStore: Send + Sync {
     /// Newest first, optionally of one status.
     async fn list_deliveries(&self, status: Option<&str>, limit: u32)
     -> StoreResult<Vec<Delivery>>;
+    /// Forgets delivered and abandoned requests last touched before `before`; returns how many.
+    async fn purge_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
 
 #[derive(FromRow)]
@@ -155,6 +157,17 @@ impl DeliveryStore for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn purge_deliveries(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM web_hook_deliveries \
+             WHERE status IN ('delivered', 'abandoned') AND updated_at < $1",
+        )
+        .bind(to_micros(before))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn list_deliveries(

@@ -419,6 +419,13 @@ async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
     assert_eq!(delivered["status"], "delivered", "{delivered}");
     assert_eq!(delivered["attempts"], 3);
     assert_eq!(delivered["url"], format!("{base}/flaky"));
+    // Finished deliveries are forgotten after a week (their bodies hold identity data).
+    let now = replica.state.clock.now();
+    let store = &replica.state.deliveries;
+    let earlier = now - time::Duration::minutes(1);
+    assert_eq!(store.purge_deliveries(earlier).await.unwrap(), 0);
+    let later = now + time::Duration::days(8);
+    assert_eq!(store.purge_deliveries(later).await.unwrap(), 1);
     replica.stop().await;
 }
 
