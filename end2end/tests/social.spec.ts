@@ -87,6 +87,7 @@ test('an upstream account with the address of a password account links after the
   // Unlinked in settings: the button turns back into "Link".
   await page.goto('/settings');
   await expect(page.getByTestId('submit-unlink-upstream')).toHaveText('Unlink Upstream');
+  await page.screenshot({ path: 'test-results/settings-linked.png', fullPage: true });
   await page.getByTestId('submit-unlink-upstream').click();
   await expect(page.getByTestId('message-1050001')).toBeVisible();
   await expect(page.getByTestId('submit-link-upstream')).toHaveText('Link Upstream');
