@@ -261,12 +261,14 @@ impl Default for CourierWorker {
     }
 }
 
-/// `courier.templates.<name>`: the `valid` and `invalid` variants.
+/// `courier.templates.<name>`: the `valid` and `invalid` variants, or, for a template without
+/// variants (`verifiable_address_changed`), its `email` directly.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TemplatePair {
     pub valid: Option<TemplateConfig>,
     pub invalid: Option<TemplateConfig>,
+    pub email: Option<EmailTemplateConfig>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -299,6 +299,16 @@ impl Config {
                     format!("the {:?} hook cannot run here", hook.hook),
                 ));
             }
+            if let Some(mode) = crate::hook::address_change::recipients(hooks)
+                && !["removed", "all_verified", "all"].contains(&mode)
+            {
+                return Err(ConfigError::invalid(
+                    &key,
+                    format!(
+                        "notify_previous_addresses: recipients {mode:?} is not removed, all_verified or all"
+                    ),
+                ));
+            }
             // The rest of a web hook's settings is checked when it is built (`WebHooks`).
             if let Some(index) = hooks.iter().position(|hook| {
                 hook.hook == HookName::WebHook

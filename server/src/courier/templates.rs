@@ -55,10 +55,11 @@ impl TemplateType {
         }
     }
 
-    /// The folder and config name (`recovery_code`) and the variant (`valid`).
+    /// The folder and config name (`recovery_code`) and the variant (`valid`; none for
+    /// `verifiable_address_changed`, which Kratos keeps without variants).
     fn parts(self) -> (&'static str, &'static str) {
         if self == Self::VerifiableAddressChanged {
-            return ("verifiable_address_changed", "valid");
+            return ("verifiable_address_changed", "");
         }
         let name = self.as_str();
         match name.rsplit_once('_') {
@@ -101,14 +102,17 @@ impl Templates {
         });
         for kind in TemplateType::ALL {
             let (folder, variant) = kind.parts();
-            let inline = config
-                .templates
-                .get(folder)
-                .and_then(|pair| match variant {
-                    "valid" => pair.valid.as_ref(),
-                    _ => pair.invalid.as_ref(),
-                })
-                .map(|template| &template.email);
+            let inline = config.templates.get(folder).and_then(|pair| match variant {
+                "valid" => pair.valid.as_ref().map(|template| &template.email),
+                "invalid" => pair.invalid.as_ref().map(|template| &template.email),
+                _ => pair.email.as_ref(),
+            });
+            // `<folder>/<variant>/email.*`, or `<folder>/email.*` without variants.
+            let key = [folder, variant]
+                .into_iter()
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(".");
             for (part, file) in PARTS {
                 let mut source = builtin(kind, part).to_string();
                 let mut origin = format!("the built-in {} {part}", kind.as_str());
@@ -121,7 +125,7 @@ impl Templates {
                     }
                 }
                 if let Some(text) = inline.and_then(|email| inline_part(email, part)) {
-                    origin = format!("courier.templates.{folder}.{variant}.email.{part}");
+                    origin = format!("courier.templates.{key}.email.{part}");
                     source = resolve(text).map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
                 }
                 env.add_template_owned(name(kind, part), go_references(&source))
@@ -312,7 +316,7 @@ mod tests {
             "verification_code".into(),
             crate::config::TemplatePair {
                 valid: Some(inline),
-                invalid: None,
+                ..Default::default()
             },
         );
         let templates = Templates::load(&config).unwrap();
@@ -329,6 +333,37 @@ mod tests {
             mail.plaintext.contains("654321"),
             "built-in plaintext stays"
         );
+
+        // Kratos keeps `verifiable_address_changed` without variants: a file in its folder,
+        // and `courier.templates.verifiable_address_changed.email` inline.
+        let changed = dir.path().join("verifiable_address_changed");
+        std::fs::create_dir_all(&changed).unwrap();
+        std::fs::write(
+            changed.join("email.body.plaintext.gotmpl"),
+            "moved at {{ .ChangedAt }}",
+        )
+        .unwrap();
+        let email = crate::config::EmailTemplateConfig {
+            subject: Some("Changed for {{ To }}".into()),
+            ..Default::default()
+        };
+        config.templates.insert(
+            "verifiable_address_changed".into(),
+            crate::config::TemplatePair {
+                email: Some(email),
+                ..Default::default()
+            },
+        );
+        let mail = Templates::load(&config)
+            .unwrap()
+            .render(
+                TemplateType::VerifiableAddressChanged,
+                "old@example.com",
+                json!({"ChangedAt": "2026-11-30T12:00:00Z", "NewAddress": "new@example.com"}),
+            )
+            .unwrap();
+        assert_eq!(mail.subject, "Changed for old@example.com");
+        assert_eq!(mail.plaintext, "moved at 2026-11-30T12:00:00Z");
 
         config.templates.clear();
         std::fs::write(folder.join("email.subject.gotmpl"), "{{ broken").unwrap();

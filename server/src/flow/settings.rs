@@ -453,8 +453,8 @@ async fn finish(
         )
         .await;
         continue_with.extend(started);
-    } else if crate::hook::configured(hooks, HookName::NotifyPreviousAddresses) {
-        address_change::notify_previous(state, original, &identity, &mut changes);
+    } else {
+        address_change::notify_previous(state, hooks, original, &identity, &mut changes);
     }
     if hooks
         .iter()

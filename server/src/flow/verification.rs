@@ -169,9 +169,13 @@ pub(super) async fn finish(
             return Err(FlowError::Rejected(Box::new(flow)));
         }
         let hooks = crate::hook::settings_hooks(state, "profile");
-        if crate::hook::configured(hooks, crate::config::HookName::NotifyPreviousAddresses) {
-            crate::hook::address_change::notify_previous(state, &before, &identity, &mut notices);
-        }
+        crate::hook::address_change::notify_previous(
+            state,
+            hooks,
+            &before,
+            &identity,
+            &mut notices,
+        );
     }
     for address in &mut identity.verifiable_addresses {
         if address.value == code.address {

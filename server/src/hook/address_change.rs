@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::config::{HookConfig, HookName};
 use crate::courier::TemplateType;
 use crate::flow::Flow;
 use crate::identity::{Identity, IdentitySchema, Via};
@@ -84,14 +85,49 @@ pub fn apply(flow: &Flow, identity: &mut Identity, verified: &str) -> bool {
     true
 }
 
-/// Queues a `verifiable_address_changed` mail to each e-mail address of `before` that
-/// `identity` no longer has.
+/// Who `notify_previous_addresses` tells, as Kratos's `config.recipients` says: the addresses
+/// the identity stopped using (`removed`, the default), every earlier verified one
+/// (`all_verified`), or every earlier one (`all`). `None`: the hook is not configured.
+pub fn recipients(hooks: &[HookConfig]) -> Option<&str> {
+    let hook = hooks
+        .iter()
+        .find(|hook| hook.hook == HookName::NotifyPreviousAddresses)?;
+    Some(
+        hook.config
+            .as_ref()
+            .and_then(|config| config.get("recipients"))
+            .and_then(Value::as_str)
+            .unwrap_or("removed"),
+    )
+}
+
+/// With `notify_previous_addresses` among `hooks`, queues a `verifiable_address_changed` mail
+/// to the e-mail addresses of `before` its `recipients` name, when `identity`'s addresses
+/// differ from them.
 pub fn notify_previous(
     state: &AppState,
+    hooks: &[HookConfig],
     before: &Identity,
     identity: &Identity,
     changes: &mut Changes,
 ) {
+    let Some(mode) = recipients(hooks) else {
+        return;
+    };
+    let kept = |value: &str| {
+        identity
+            .verifiable_addresses
+            .iter()
+            .any(|address| address.value == value)
+    };
+    let changed = before.verifiable_addresses.len() != identity.verifiable_addresses.len()
+        || before
+            .verifiable_addresses
+            .iter()
+            .any(|old| !kept(&old.value));
+    if !changed {
+        return;
+    }
     let new_address = identity
         .verifiable_addresses
         .iter()
@@ -103,22 +139,25 @@ pub fn notify_previous(
         })
         .map(|address| address.value.clone())
         .unwrap_or_default();
+    let now = state.clock.now();
     for old in before.verifiable_addresses.iter().filter(|old| {
         old.via == Via::Email
-            && !identity
-                .verifiable_addresses
-                .iter()
-                .any(|address| address.value == old.value)
+            && match mode {
+                "all" => true,
+                "all_verified" => old.verified(),
+                _ => !kept(&old.value),
+            }
     }) {
         let vars = json!({
             "NewAddress": new_address,
+            "ChangedAt": crate::identity::timestamp(now),
             "Identity": identity.to_json(&state.schema_url(&identity.schema_id), Default::default()),
         });
         match state.courier.email(
             TemplateType::VerifiableAddressChanged,
             &old.value,
             vars,
-            state.clock.now(),
+            now,
         ) {
             Ok(message) => changes.messages.push(message),
             Err(error) => tracing::error!(%error, "could not render verifiable_address_changed"),

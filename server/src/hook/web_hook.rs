@@ -203,7 +203,8 @@ impl WebHooks {
             HookError::Failed(if error.is_timeout() {
                 "the web hook did not answer in time".to_string()
             } else {
-                format!("the web hook could not be called: {error}")
+                // Without the URL: it may carry a token, and this text reaches the log.
+                format!("the web hook could not be called: {}", error.without_url())
             })
         })?;
         let status = response.status();
