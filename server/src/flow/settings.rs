@@ -446,8 +446,8 @@ async fn finish(
             state,
             client,
             &identity,
-            &pending_addresses,
             pending,
+            session.id,
             flow.flow_type,
             &mut changes,
         )

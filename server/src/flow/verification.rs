@@ -164,6 +164,14 @@ pub(super) async fn finish(
     let mut notices = Changes::default();
     // A changed address that waited for this verification takes its place now.
     let before = identity.clone();
+    if !crate::hook::address_change::still_wanted(state, &flow).await? {
+        flow.ui.clear_messages();
+        flow.ui.messages.push(UiText::new(
+            4000001,
+            json!({"reason": "This address change was cancelled: the session that asked for it has ended."}),
+        ));
+        return Err(FlowError::Rejected(Box::new(flow)));
+    }
     if crate::hook::address_change::apply(&flow, &mut identity, &code.address) {
         if !crate::strategy::traits::check_against_schema(state, &mut flow, &mut identity) {
             return Err(FlowError::Rejected(Box::new(flow)));
@@ -282,14 +290,17 @@ pub async fn start_for_change(
     state: &AppState,
     client: &Client,
     identity: &Identity,
-    addresses: &[String],
     pending: serde_json::Map<String, Value>,
+    session: uuid::Uuid,
     flow_type: FlowType,
     changes: &mut Changes,
 ) -> Option<Value> {
-    let (mut flow, item) =
-        send_codes(state, client, identity, addresses, flow_type, None, changes).await?;
-    crate::hook::address_change::keep(&mut flow, pending);
+    let addresses = crate::hook::address_change::addresses(&pending);
+    let (mut flow, item) = send_codes(
+        state, client, identity, &addresses, flow_type, None, changes,
+    )
+    .await?;
+    crate::hook::address_change::keep(&mut flow, pending, session);
     changes.create_flows.push(flow);
     Some(item)
 }

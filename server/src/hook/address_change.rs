@@ -16,6 +16,8 @@ use crate::store::Changes;
 
 /// The verification flow's internal context: address traits waiting for their verification.
 const PENDING: &str = "pending_traits";
+/// The session that asked for the change.
+const SESSION: &str = "pending_for_session";
 
 /// Holds back address traits of `identity` that now name another address than in `original`:
 /// they get their old value back. Returns the new values by JSON pointer, if any.
@@ -64,8 +66,30 @@ pub fn addresses(pending: &Map<String, Value>) -> Vec<String> {
 }
 
 /// Keeps held-back values in the verification flow sent to the new addresses.
-pub fn keep(flow: &mut Flow, pending: Map<String, Value>) {
+pub fn keep(flow: &mut Flow, pending: Map<String, Value>, session: uuid::Uuid) {
     flow.internal.insert(PENDING.into(), Value::Object(pending));
+    flow.internal.insert(SESSION.into(), json!(session));
+}
+
+/// Whether the session that asked for the change held back in `flow` is still valid (Kratos
+/// drops the change once it is revoked or expired); `true` when nothing waits.
+pub async fn still_wanted(state: &AppState, flow: &Flow) -> crate::store::StoreResult<bool> {
+    if !flow.internal.contains_key(PENDING) {
+        return Ok(true);
+    }
+    let Some(id) = flow
+        .internal
+        .get(SESSION)
+        .and_then(Value::as_str)
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    else {
+        return Ok(false);
+    };
+    match state.sessions.get_session(id).await {
+        Ok(session) => Ok(session.is_valid_at(state.clock.now())),
+        Err(crate::store::StoreError::NotFound) => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// Applies the values a verification flow held back to `identity`, once `verified` (the

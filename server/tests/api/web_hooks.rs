@@ -575,7 +575,45 @@ async fn address_changes_wait_for_verification_and_tell_the_old_address(dialect:
     assert_eq!(notice.subject(), "Your account's address was changed");
     assert!(notice.data.contains("new@example.com"));
     // The new address signs in now.
-    crate::second_factor::password_login(&app, "new@example.com").await;
+    let token = crate::second_factor::password_login(&app, "new@example.com").await;
+
+    // A change whose session ended before the code came back is dropped, as in Kratos.
+    let settings = change_address(&app, &token, "third@example.com").await;
+    let verification = settings["continue_with"][0]["flow"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = app
+        .admin_request(
+            Method::DELETE,
+            &format!("/admin/identities/{id}/sessions"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status(), 204);
+    let code = smtp.wait_for("third@example.com", 1).await[0].code();
+    let flow = json_with_status(
+        app.client
+            .get(format!(
+                "{}/self-service/verification/flows?id={verification}",
+                app.public
+            ))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let refused = submit_json(&app, &flow, json!({"method": "code", "code": code})).await;
+    let refused = json_with_status(refused, 400).await;
+    assert_eq!(refused["ui"]["messages"][0]["id"], 4000001);
+    let stored = json_with_status(
+        app.admin_request(Method::GET, &format!("/admin/identities/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["traits"]["email"], "new@example.com");
     app.stop().await;
 
     // Without verify_new_address the change applies at once, and the old address is told.
