@@ -2,6 +2,7 @@
 //! cookies and follows no redirects.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine;
 use reqwest::{Method, Response};
@@ -104,7 +105,8 @@ pub struct TestApp {
     pub state: AppState,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _database: Option<TestDatabase>,
+    /// Shared with replicas: the SQLite file must outlive every server that opens it.
+    _database: Option<Arc<TestDatabase>>,
 }
 
 impl TestApp {
@@ -157,15 +159,15 @@ impl TestApp {
             vars.push((key.to_string(), value.to_string()));
         }
         let config = Config::load_from(&[], &vars, false).unwrap().config;
-        Some(Self::start(config, Some(database)).await)
+        Some(Self::start(config, Some(Arc::new(database))).await)
     }
 
     /// Another Ward on this one's database, as a second replica behind a load balancer.
     pub async fn replica(&self) -> Self {
-        Self::start((*self.state.config).clone(), None).await
+        Self::start((*self.state.config).clone(), self._database.clone()).await
     }
 
-    async fn start(config: Config, database: Option<TestDatabase>) -> Self {
+    async fn start(config: Config, database: Option<Arc<TestDatabase>>) -> Self {
         let state = build_state(config).await.unwrap();
         let server = Server::bind(
             state,
