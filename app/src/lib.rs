@@ -7,6 +7,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod branding;
 pub mod components;
 pub mod messages;
 pub mod model;
@@ -36,6 +37,9 @@ pub const OUTPUT_NAME: &str = "ward";
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/{OUTPUT_NAME}.css", options.site_pkg_dir);
+    let branding = branding::use_branding();
+    #[cfg(feature = "ssr")]
+    branding::send_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -43,8 +47,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="icon" href=branding.favicon_src />
                 <link rel="stylesheet" id="ward-theme" href=stylesheet />
+                {branding.stylesheet.map(|href| view! { <link rel="stylesheet" href=href /> })}
                 <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
@@ -58,8 +63,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let product = branding::use_branding().product_name;
     view! {
-        <Title formatter=|page: String| format!("{page} · Ward") />
+        <Title formatter=move |page: String| format!("{page} · {product}") />
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>

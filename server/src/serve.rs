@@ -134,6 +134,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 pub struct Server {
     state: AppState,
     site: Site,
+    theme: Arc<crate::http::theme::Theme>,
     public: TcpListener,
     admin: TcpListener,
     ui: TcpListener,
@@ -151,6 +152,7 @@ impl Server {
         let public = bind(serve.public.bind_address(), "public").await?;
         let admin = bind(serve.admin.bind_address(), "admin").await?;
         let ui = bind(serve.ui.bind_address(), "ui").await?;
+        let theme = Arc::new(crate::http::theme::Theme::load(&config.ui)?);
         let mut state = state;
         // A listener on port 0 gets its port from the OS; derived base URLs must carry it.
         let mut urls = (*state.urls).clone();
@@ -169,6 +171,7 @@ impl Server {
             admin,
             ui,
             site: options.site,
+            theme,
             state,
         })
     }
@@ -187,9 +190,28 @@ impl Server {
 
     /// Serves until `shutdown` turns true, then lets in-flight requests finish.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let public = crate::http::api_service(crate::http::public::router(self.state.clone()));
+        let https = |url: &url::Url| url.scheme() == "https";
+        let public = crate::http::public::router(self.state.clone()).layer(
+            axum::middleware::from_fn_with_state(
+                crate::http::BrowserHeaders {
+                    https: https(&self.state.urls.public),
+                    pages: false,
+                    frameable: true,
+                },
+                crate::http::browser_headers,
+            ),
+        );
+        let public = crate::http::api_service(public);
         let admin = crate::http::api_service(crate::http::admin::router(self.state.clone()));
-        let ui = crate::http::ui::router(self.state.clone(), self.site.clone());
+        let ui = crate::http::ui::router(self.state.clone(), self.site.clone(), self.theme.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                crate::http::BrowserHeaders {
+                    https: https(&self.state.urls.ui),
+                    pages: true,
+                    frameable: !self.state.config.ui.frame_ancestors.is_empty(),
+                },
+                crate::http::browser_headers,
+            ));
         let (public_addr, admin_addr, ui_addr) = self.addresses()?;
         tracing::info!(%public_addr, %admin_addr, %ui_addr, "Ward is listening");
 

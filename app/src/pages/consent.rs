@@ -58,9 +58,13 @@ fn ConsentForm(request: ConsentView) -> impl IntoView {
     let name = request.client_name.clone();
     view! {
         <h1>{format!("Allow {name} to use your account?")}</h1>
-        {request.logo_uri.map(|logo| view! {
+        {request.logo_uri.map(|logo| {
+            if let Some(origin) = web_origin(&logo) {
+                crate::branding::allow_image_origin(origin);
+            }
+            view! {
             <img class="ward-client-logo" src=logo alt=format!("{name} logo") width="64" height="64" />
-        })}
+        }})}
         <p data-testid="consent-account">
             {format!("You are signed in as {}. ", request.account)}
             {request.client_uri.map(|uri| {
@@ -89,4 +93,16 @@ fn ConsentForm(request: ConsentView) -> impl IntoView {
             </button>
         </form>
     }
+}
+
+/// `scheme://host[:port]` of an http(s) URL: the client's logo is the one image the consent
+/// page loads from elsewhere, so the page's policy names its origin.
+fn web_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme, "https" | "http") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }

@@ -17,10 +17,11 @@ pub async fn current_session() -> Result<Option<SessionView>, ServerFnError> {
 #[component]
 pub fn Welcome() -> impl IntoView {
     let session = Resource::new(|| (), |_| current_session());
+    let product = crate::branding::use_branding().product_name;
     view! {
         <Title text="Welcome" />
         <section class="ward-card" data-testid="welcome">
-            <h1>"Welcome to Ward"</h1>
+            <h1>{format!("Welcome to {product}")}</h1>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || {
                     session
@@ -52,8 +53,10 @@ fn SignedIn(session: SessionView) -> impl IntoView {
             <summary>"Your profile"</summary>
             <pre data-testid="session-traits">{traits}</pre>
         </details>
-        <a href="/settings" rel="external" data-testid="settings">"Account settings"</a>
-        <a class="ward-button" href=session.logout_url rel="external" data-testid="sign-out">"Sign out"</a>
+        <nav class="ward-links">
+            <a class="ward-button" href=session.logout_url rel="external" data-testid="sign-out">"Sign out"</a>
+            <a href="/settings" rel="external" data-testid="settings">"Account settings"</a>
+        </nav>
     }
 }
 

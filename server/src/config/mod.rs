@@ -16,6 +16,7 @@ mod mfa;
 mod oauth2;
 mod oidc;
 mod security;
+mod ui;
 mod units;
 
 pub use account::{
@@ -31,6 +32,7 @@ pub use mfa::{
 pub use oauth2::{AccessTokenStrategy, OAuth2Server};
 pub use oidc::{OidcConfig, OidcMethod, Pkce, ProviderConfig};
 pub use security::{BruteForce, Budget, Security};
+pub use ui::{ThemeConfig, UiConfig, read_local_url};
 use units::{byte_size, duration, optional_duration};
 
 /// Parses a byte size as config does ("19MB", "64KB"; units of 1024).
@@ -52,7 +54,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
         Self::Invalid {
             key: key.to_string(),
             message: message.into(),
@@ -80,6 +82,8 @@ pub struct Config {
     pub oauth2_server: OAuth2Server,
     /// Outbound HTTP clients: web hooks.
     pub clients: Clients,
+    /// Ward only: the pages' branding, theme and framing (see [`UiConfig`]).
+    pub ui: UiConfig,
 }
 
 /// `clients`.

@@ -5,9 +5,6 @@
 //! `VerificationURL`, `Identity`, ...). Kratos templates are Go templates; their plain variable
 //! references (`{{ .RecoveryCode }}`) are accepted as they are, other Go syntax is not.
 
-use std::path::Path;
-
-use base64::Engine;
 use minijinja::{AutoEscape, Environment};
 use serde_json::Value;
 
@@ -175,16 +172,10 @@ fn inline_part<'a>(email: &'a EmailTemplateConfig, part: &str) -> Option<&'a str
 
 /// A template in config: text, or a `base64://` or `file://` URL holding it.
 fn resolve(text: &str) -> anyhow::Result<String> {
-    if let Some(encoded) = text.strip_prefix("base64://") {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim()))?;
-        return Ok(String::from_utf8(bytes)?);
+    match crate::config::read_local_url(text) {
+        Some(bytes) => Ok(String::from_utf8(bytes.map_err(anyhow::Error::msg)?)?),
+        None => Ok(text.to_string()),
     }
-    if let Some(path) = text.strip_prefix("file://") {
-        return Ok(std::fs::read_to_string(Path::new(path))?);
-    }
-    Ok(text.to_string())
 }
 
 /// Go templates refer to variables as `.Name`; Jinja as `Name`.

@@ -12,6 +12,7 @@ pub mod pagination;
 pub mod public;
 pub mod request;
 pub mod site;
+pub mod theme;
 pub mod ui;
 
 use axum::Router;
@@ -49,6 +50,55 @@ fn api_layers(router: Router, state: &AppState, listener: &'static str) -> Route
             },
             observe,
         ))
+}
+
+/// What [`browser_headers`] adds for one listener.
+#[derive(Clone, Copy)]
+pub struct BrowserHeaders {
+    /// The listener's base URL is https: browsers must keep to https (HSTS).
+    pub https: bool,
+    /// The listener serves pages (the UI): responses without a policy of their own get one that
+    /// allows nothing, and frames are refused unless `ui.frame_ancestors` names who may.
+    pub pages: bool,
+    pub frameable: bool,
+}
+
+/// The headers every response of a browser-facing listener carries (OWASP ASVS 4.0.3 V14.4),
+/// redirects included: flow ids and codes travel in URLs and must not reach other sites in a
+/// `Referer`.
+pub async fn browser_headers(
+    axum::extract::State(settings): axum::extract::State<BrowserHeaders>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if settings.https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    if settings.pages {
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+            );
+        }
+        if !settings.frameable {
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
+    }
+    response
 }
 
 /// An API listener's service: `router` behind the path leniency of [`lenient`], which must

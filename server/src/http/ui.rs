@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use super::site::Site;
+use super::theme::Theme;
 use crate::flow::{FlowKind, csrf_cookie_matches};
 use crate::identity::timestamp;
 use crate::metrics::{Observed, observe};
@@ -25,7 +26,7 @@ use crate::session::{Aal, logout_token, token_from_cookie_header};
 use crate::state::AppState;
 use crate::store::StoreError;
 
-pub fn router(state: AppState, site: Site) -> Router {
+pub fn router(state: AppState, site: Site, theme: Arc<Theme>) -> Router {
     if !site.has_bundle() {
         tracing::warn!(
             site = %site.describe(),
@@ -40,7 +41,11 @@ pub fn router(state: AppState, site: Site) -> Router {
     let backend: SharedBackend = Arc::new(EngineBackend {
         state: state.clone(),
     });
-    let context = move || provide_context(backend.clone());
+    let branding = theme.branding().clone();
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(branding.clone());
+    };
     let routes = route_list();
 
     let shell_options = options.clone();
@@ -51,9 +56,14 @@ pub fn router(state: AppState, site: Site) -> Router {
     // A static file of the site, else the app (its 404 page).
     let files_or_page = move |request: Request| {
         let site = site.clone();
+        let theme = theme.clone();
         let render_page = render_page.clone();
         async move {
-            match site.serve(request.uri().path(), request.headers()) {
+            let path = request.uri().path();
+            match theme
+                .serve(path)
+                .or_else(|| site.serve(path, request.headers()))
+            {
                 Some(response) => response,
                 None => render_page(request).await,
             }

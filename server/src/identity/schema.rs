@@ -1,8 +1,6 @@
 //! Identity schemas: loading (`file://`, `base64://`), validation with `jsonschema`, and the
 //! `ory.sh/kratos` extension that marks traits as identifiers and addresses.
 
-use std::path::Path;
-
 use base64::Engine;
 use serde_json::{Value, json};
 
@@ -440,19 +438,12 @@ fn fetch(schema_ref: &SchemaRef) -> Result<Vec<u8>, SchemaError> {
         id: schema_ref.id.clone(),
         message,
     };
-    if let Some(path) = schema_ref.url.strip_prefix("file://") {
-        std::fs::read(Path::new(path))
-            .map_err(|error| load_error(format!("cannot read {path}: {error}")))
-    } else if let Some(encoded) = schema_ref.url.strip_prefix("base64://") {
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim()))
-            .map_err(|error| load_error(format!("base64:// payload does not decode: {error}")))
-    } else {
-        Err(load_error(format!(
+    match crate::config::read_local_url(&schema_ref.url) {
+        Some(bytes) => bytes.map_err(load_error),
+        None => Err(load_error(format!(
             "url {:?} is not supported; use file:// or base64://",
             schema_ref.url
-        )))
+        ))),
     }
 }
 

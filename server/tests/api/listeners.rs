@@ -430,3 +430,155 @@ async fn cors_and_cookie_settings() {
     );
     app.stop().await;
 }
+
+/// GET `path` from the UI listener.
+async fn ui_get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}{path}", app.ui))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The value of `directive` in a Content-Security-Policy.
+fn directive<'a>(policy: &'a str, directive: &str) -> &'a str {
+    policy
+        .split(';')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix(directive))
+        .unwrap_or_else(|| panic!("no {directive} in {policy}"))
+        .trim()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_redirects_carry_security_headers() {
+    let app = TestApp::spawn(ward::store::Dialect::Sqlite).await;
+    let response = ui_get(&app, "/welcome").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers.get("strict-transport-security").is_none());
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert_eq!(directive(policy, "default-src"), "'self'");
+    assert_eq!(directive(policy, "frame-ancestors"), "'none'");
+    assert_eq!(directive(policy, "img-src"), "'self' data:");
+    // The one inline script, Leptos's hydration bootstrap, runs by this response's nonce.
+    let scripts = directive(policy, "script-src");
+    let nonce = scripts
+        .split_whitespace()
+        .find_map(|source| source.strip_prefix("'nonce-"))
+        .and_then(|source| source.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no nonce in {scripts}"));
+    assert!(nonce.len() >= 16, "{nonce}");
+    let html = response.text().await.unwrap();
+    assert!(html.contains(&format!(r#"nonce="{nonce}""#)), "{html}");
+    for tag in html.split("<script").skip(1) {
+        let attributes = tag.split('>').next().unwrap_or_default();
+        assert!(
+            attributes.contains(&format!(r#"nonce="{nonce}""#)),
+            "{attributes}"
+        );
+    }
+    // A second page gets another nonce.
+    let again = ui_get(&app, "/welcome").await;
+    assert!(
+        !again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(nonce)
+    );
+
+    // Static files and the public listener's redirects carry them too.
+    let css = ui_get(&app, "/pkg/ward.css").await;
+    assert_eq!(css.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        css.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    let redirect = app
+        .client
+        .get(format!("{}/self-service/login/browser", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 303);
+    assert_eq!(redirect.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(redirect.headers()["x-content-type-options"], "nosniff");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branding_and_theme_come_from_configuration() {
+    use base64::Engine as _;
+    let stylesheet = format!(
+        "base64://{}",
+        base64::engine::general_purpose::STANDARD.encode(".ward-card { border-width: 3px; }")
+    );
+    let app = TestApp::spawn_with(
+        ward::store::Dialect::Sqlite,
+        &[
+            ("UI_BRANDING_PRODUCT_NAME", "Acme ID"),
+            (
+                "UI_BRANDING_LOGO_URL",
+                "https://cdn.example.com/acme/logo.svg",
+            ),
+            (
+                "UI_THEME_TOKENS",
+                r##"{"color-accent": "#0f766e", "radius": "4px"}"##,
+            ),
+            ("UI_THEME_STYLESHEET_URL", &stylesheet),
+            ("UI_FRAME_ANCESTORS", "https://app.example.com"),
+            ("SERVE_UI_BASE_URL", "https://id.example.com/"),
+        ],
+    )
+    .await
+    .unwrap();
+    let response = ui_get(&app, "/welcome").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["strict-transport-security"], "max-age=31536000");
+    assert!(headers.get("x-frame-options").is_none());
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert_eq!(
+        directive(policy, "img-src"),
+        "'self' data: https://cdn.example.com"
+    );
+    assert_eq!(
+        directive(policy, "frame-ancestors"),
+        "https://app.example.com"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<title>Welcome · Acme ID</title>"), "{html}");
+    assert!(html.contains("<h1>Welcome to Acme ID</h1>"), "{html}");
+    assert!(html.contains("Secured by Acme ID"), "{html}");
+    assert!(
+        html.contains(r#"src="https://cdn.example.com/acme/logo.svg""#),
+        "{html}"
+    );
+    assert!(!html.contains(">Ward<"), "{html}");
+    // The theme's stylesheet follows the built-in one.
+    let theme = html
+        .split('"')
+        .find(|part| part.starts_with("/theme/theme-") && part.ends_with(".css"))
+        .unwrap_or_else(|| panic!("no theme stylesheet in {html}"));
+    assert!(html.find("/pkg/ward.css").unwrap() < html.find(theme).unwrap());
+    let css = ui_get(&app, theme).await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let css = css.text().await.unwrap();
+    assert!(
+        css.contains("--ward-color-accent: light-dark(#0f766e, #748ffc);"),
+        "{css}"
+    );
+    assert!(css.contains("--ward-radius: 4px;"), "{css}");
+    assert!(css.ends_with(".ward-card { border-width: 3px; }"), "{css}");
+    app.stop().await;
+}
