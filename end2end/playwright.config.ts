@@ -2,13 +2,19 @@ import { defineConfig } from '@playwright/test';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { passkeyPorts, ports, upstreamPort } from './tests/env';
+import { passkeyPorts, ports, themedPorts, upstreamPort } from './tests/env';
 
 const root = path.resolve(__dirname, '..');
 const ward = process.env.WARD_BIN ?? path.join(root, 'target', 'debug', 'ward');
 const workdir = path.join(os.tmpdir(), `ward-e2e-${process.pid}`);
 const passkeyWorkdir = path.join(os.tmpdir(), `ward-e2e-passkeys-${process.pid}`);
+const themedWorkdir = path.join(os.tmpdir(), `ward-e2e-themed-${process.pid}`);
 const site = path.join(root, 'target', 'site');
+const base64 = (text: string) => `base64://${Buffer.from(text).toString('base64')}`;
+// The themed Ward's logo and stylesheet.
+const logo = `<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28" viewBox="0 0 28 28">
+<rect width="28" height="28" rx="6" fill="#0f766e"/><path d="M8 21l6-14 6 14M10.5 16h7" stroke="#fff" stroke-width="2.5" fill="none"/></svg>`;
+const stylesheet = '.ward-card { border-top: 4px solid var(--ward-color-accent); }';
 
 // Social sign-in through the upstream: its claims become traits through this mapper.
 const mapper = `
@@ -102,6 +108,26 @@ export default defineConfig({
         SELFSERVICE_METHODS_WEBAUTHN_CONFIG_RP_ID: 'localhost',
         SELFSERVICE_METHODS_PASSKEY_ENABLED: 'true',
         SELFSERVICE_METHODS_PASSKEY_CONFIG_RP_ID: 'localhost',
+      },
+    },
+    {
+      command: `rm -rf ${themedWorkdir} && mkdir -p ${themedWorkdir} && cd ${themedWorkdir} && exec ${ward} serve --dev`,
+      url: `http://127.0.0.1:${themedPorts.public}/health/ready`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        SERVE_PUBLIC_PORT: String(themedPorts.public),
+        SERVE_ADMIN_PORT: String(themedPorts.admin),
+        SERVE_UI_PORT: String(themedPorts.ui),
+        LEPTOS_SITE_ROOT: site,
+        HASHERS_ARGON2_MEMORY: '1MB',
+        HASHERS_ARGON2_ITERATIONS: '1',
+        UI_BRANDING_PRODUCT_NAME: 'Acme ID',
+        UI_BRANDING_LOGO_URL: base64(logo),
+        UI_THEME_TOKENS: JSON.stringify({ 'color-accent': '#0f766e', 'color-accent-dark': '#5eead4', radius: '4px' }),
+        UI_THEME_STYLESHEET_URL: base64(stylesheet),
       },
     },
   ],

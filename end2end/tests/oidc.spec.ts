@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import * as oidc from 'openid-client';
 import { adminURL, publicURL, uniqueEmail } from './env';
-import { password } from './helpers';
+import { expectAccessible, password } from './helpers';
 
 // A relying party built on openid-client (a certified library) against Ward's provider.
 const callback = 'http://127.0.0.1:9999/callback';
@@ -65,6 +65,7 @@ test('an openid-client relying party signs in through Ward: code + PKCE, consent
   await expect(page.getByRole('heading')).toHaveText('Allow Acme Notes to use your account?');
   await expect(page.getByTestId('consent-scopes')).toContainText('See your e-mail address');
   await page.screenshot({ path: 'test-results/oidc-consent.png', fullPage: true });
+  await expectAccessible(page, 'consent');
   await page.getByTestId('consent-accept').click();
   await page.waitForURL(/127\.0\.0\.1:9999\/callback\?/);
 

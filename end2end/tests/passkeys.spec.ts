@@ -1,6 +1,6 @@
 import { expect, Page, test } from '@playwright/test';
 import { passkeyUI, uniqueEmail } from './env';
-import { password } from './helpers';
+import { expectAccessible, password } from './helpers';
 
 /** Chromium's virtual authenticator: a platform authenticator that keeps passkeys, verifies
  * its user and answers at once. */
@@ -30,6 +30,7 @@ test('sign up with a passkey, then sign in with it without typing the address', 
   // The hydrated form runs the ceremony itself (web-sys): Kratos's script is for other UIs.
   await expect(page.locator('script[src*="webauthn.js"]')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/passkey-sign-up.png', fullPage: true });
+  await expectAccessible(page, 'registration with a passkey');
   await page.getByTestId('passkey_register_trigger').click();
   await expect(page).toHaveURL(/\/welcome$/);
   await expect(page.getByTestId('session-status')).toContainText(email);
@@ -74,6 +75,7 @@ test('add a security key in settings, then step up with it after the password', 
   const remove = page.locator('[name="webauthn_remove"]');
   await expect(remove).toHaveText('Remove security key "Desk key"');
   await page.screenshot({ path: 'test-results/security-key-settings.png', fullPage: true });
+  await expectAccessible(page, 'settings with security keys');
   // The same authenticator again: the browser refuses it (the options exclude it), and the
   // page says so beneath the button instead of submitting.
   await page.getByTestId('webauthn_register_displayname').fill('Desk key again');
@@ -92,6 +94,7 @@ test('add a security key in settings, then step up with it after the password', 
   await expect(page).toHaveURL(/\/login\?flow=/);
   await expect(page.getByTestId('webauthn_login_trigger')).toBeVisible();
   await page.screenshot({ path: 'test-results/security-key-second-factor.png', fullPage: true });
+  await expectAccessible(page, 'the security key step of sign-in');
   await page.getByTestId('webauthn_login_trigger').click();
   await expect(page).toHaveURL(/\/welcome$/);
   await expect(page.getByTestId('session-status')).toContainText(email);

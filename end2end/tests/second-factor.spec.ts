@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
-import { password, signIn, signUp, totp } from './helpers';
+import { expectAccessible, password, signIn, signUp, totp } from './helpers';
 
 test('set up an authenticator app, then sign in with password and code', async ({ page, context }) => {
   const email = uniqueEmail('totp');
@@ -22,6 +22,7 @@ test('set up an authenticator app, then sign in with password and code', async (
   // Hydration left the page as it was: the secret is still shown.
   await expect(page.getByTestId('totp_secret_key').locator('code')).toHaveText(secret);
   await page.screenshot({ path: 'test-results/totp-setup.png', fullPage: true });
+  await expectAccessible(page, 'settings with an authenticator app to set up');
   await page.getByTestId('totp_code').fill(totp(secret));
   await page.getByTestId('submit-method-totp').click();
   await expect(page.getByTestId('message-1050001')).toBeVisible();
@@ -40,6 +41,7 @@ test('set up an authenticator app, then sign in with password and code', async (
   await expect(page.getByTestId('sign-out')).toBeVisible();
   await expect(page.getByTestId('link-registration')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/totp-login.png', fullPage: true });
+  await expectAccessible(page, 'the second-factor step of sign-in');
   // The setup code is spent; the next step's code is what the app shows then.
   await page.getByTestId('totp_code').fill(totp(secret, Date.now() + 30_000));
   await page.getByTestId('submit-method-totp').click();
@@ -57,6 +59,7 @@ test('generate backup codes, then sign in with password and one of them', async 
   const download = await page.getByTestId('download-backup-codes').getAttribute('href');
   expect(decodeURIComponent(download!.split(',')[1]).trim().split('\n')).toEqual(codes);
   await page.screenshot({ path: 'test-results/backup-codes.png', fullPage: true });
+  await expectAccessible(page, 'backup codes');
   await page.getByTestId('submit-lookup_secret_confirm-true').click();
   await expect(page.getByTestId('message-1050001')).toBeVisible();
   // Shown once: the page no longer has them.

@@ -58,3 +58,11 @@ test('works without JavaScript', async ({ browser }) => {
   await expect(page.getByTestId('session-status')).toHaveText('You are not signed in.');
   await context.close();
 });
+
+test('the login page, HTML and CSS together, stays under 30 KB', async ({ request }) => {
+  const page = await request.get('/login', { headers: { accept: 'text/html' } });
+  expect(page.url()).toMatch(/\/login\?flow=/);
+  const html = (await page.body()).length;
+  const css = (await (await request.get('/pkg/ward.css')).body()).length;
+  expect(html + css).toBeLessThan(30 * 1024);
+});

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 
 use super::webauthn::{Ceremony, CeremonyButton, offer_passkey_autofill};
 use crate::messages;
-use crate::model::{InputAttributes, NodeAttributes, NodeGroup, UiContainer, UiNode, UiText};
+use crate::model::{
+    InputAttributes, MessageType, NodeAttributes, NodeGroup, UiContainer, UiNode, UiText,
+};
 
 /// Renders `ui` as one form; with `sections`, as one form per node group (settings: profile
 /// and password are saved separately, so one section's required fields never block another).
@@ -23,10 +25,21 @@ pub fn FlowForm(ui: UiContainer, sections: bool) -> impl IntoView {
             set_submitting.set(true);
         }
     };
+    // After a failed submit the first field with an error has the focus (its message is read
+    // out through `aria-describedby`), else the form's own error messages; no script needed.
+    let focused_field = ui
+        .nodes
+        .iter()
+        .find(|node| is_field(node) && node.messages.iter().any(is_error))
+        .map(UiNode::test_id);
+    let focus_messages = focused_field.is_none() && ui.messages.iter().any(is_error);
     let render = move |nodes: Vec<UiNode>| {
         nodes
             .into_iter()
-            .map(|node| view! { <Node node submitting hydrated /> })
+            .map(|node| {
+                let focus = focused_field.as_deref() == Some(node.test_id().as_str());
+                view! { <Node node submitting hydrated focus /> }
+            })
             .collect_view()
     };
     let form = move |action: String, method: String, section: Option<NodeGroup>, body: AnyView| {
@@ -66,14 +79,14 @@ pub fn FlowForm(ui: UiContainer, sections: bool) -> impl IntoView {
             .collect_view();
         return view! {
             <div class="ward-sections">
-                <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() />
+                <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() focus=focus_messages />
                 {forms}
             </div>
         }
         .into_any();
     }
     let body = view! {
-        <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() />
+        <Messages messages=ui.messages.clone() test_id="ui-messages".to_string() focus=focus_messages />
         {groups
             .into_iter()
             .map(|(group, nodes)| {
@@ -137,15 +150,38 @@ fn group_name(group: NodeGroup) -> &'static str {
     }
 }
 
+fn is_error(message: &UiText) -> bool {
+    message.kind == MessageType::Error
+}
+
+/// A node the user types into or ticks.
+fn is_field(node: &UiNode) -> bool {
+    matches!(&node.attributes, NodeAttributes::Input(input)
+        if !matches!(input.input_type.as_str(), "hidden" | "submit" | "button"))
+}
+
 fn text_of(message: &UiText) -> String {
     messages::display(message.id, message.context.as_ref(), &message.text)
 }
 
+/// A list of messages. `id` lets a field point at it (`aria-describedby`); with `focus` it
+/// takes the focus when the page loads, so the first thing read out is what went wrong.
 #[component]
-pub fn Messages(messages: Vec<UiText>, test_id: String) -> impl IntoView {
+pub fn Messages(
+    messages: Vec<UiText>,
+    test_id: String,
+    #[prop(optional)] id: Option<String>,
+    #[prop(optional)] focus: bool,
+) -> impl IntoView {
     (!messages.is_empty()).then(|| {
         view! {
-            <ul class="ward-messages" data-testid=test_id>
+            <ul
+                class="ward-messages"
+                id=id
+                data-testid=test_id
+                tabindex=focus.then_some("-1")
+                autofocus=focus
+            >
                 {messages
                     .into_iter()
                     .map(|message| {
@@ -167,7 +203,12 @@ pub fn Messages(messages: Vec<UiText>, test_id: String) -> impl IntoView {
 }
 
 #[component]
-fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) -> impl IntoView {
+fn Node(
+    node: UiNode,
+    submitting: ReadSignal<bool>,
+    hydrated: ReadSignal<bool>,
+    focus: bool,
+) -> impl IntoView {
     let test_id = node.test_id();
     let label = node.meta.label.as_ref().map(text_of);
     match node.attributes {
@@ -176,7 +217,7 @@ fn Node(node: UiNode, submitting: ReadSignal<bool>, hydrated: ReadSignal<bool>) 
             // An upstream's button leaves for the upstream: the fields of the other methods
             // in the same form are not its business (their `required` would block it).
             let novalidate = node.group == NodeGroup::Oidc;
-            view! { <Input input label test_id messages submitting hydrated novalidate /> }
+            view! { <Input input label test_id messages submitting hydrated novalidate focus /> }
                 .into_any()
         }
         NodeAttributes::A(anchor) => {
@@ -342,13 +383,19 @@ fn Input(
     hydrated: ReadSignal<bool>,
     /// A submit button that skips the browser's checks of the form's fields.
     novalidate: bool,
+    /// The first field with an error: it has the focus when the page loads.
+    focus: bool,
 ) -> impl IntoView {
     let value = input.value.as_ref().map(|value| match value {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     });
-    let node_messages = (!messages.is_empty())
-        .then(|| view! { <Messages messages test_id=format!("{test_id}-messages") /> });
+    let invalid = messages.iter().any(is_error).then_some("true");
+    let messages_id = format!("input-{test_id}-messages");
+    let described_by = (!messages.is_empty()).then(|| messages_id.clone());
+    let node_messages = (!messages.is_empty()).then(|| {
+        view! { <Messages messages test_id=format!("{test_id}-messages") id=messages_id /> }
+    });
     match input.input_type.as_str() {
         "hidden" => {
             if input
@@ -396,12 +443,22 @@ fn Input(
             let checked = value.as_deref() == Some("true");
             view! {
                 <label class="ward-checkbox">
-                    <input type="checkbox" name=input.name value="true" checked=checked required=input.required data-testid=test_id />
+                    <input
+                        type="checkbox"
+                        name=input.name
+                        value="true"
+                        checked=checked
+                        required=input.required
+                        autofocus=focus
+                        aria-invalid=invalid
+                        aria-describedby=described_by
+                        data-testid=test_id
+                    />
                     <span>{label}</span>
                 </label>
                 {node_messages}
             }
-                .into_any()
+            .into_any()
         }
         input_type => {
             let is_password = input_type == "password";
@@ -423,6 +480,9 @@ fn Input(
                             autocomplete=input.autocomplete
                             pattern=input.pattern
                             maxlength=input.maxlength
+                            autofocus=focus
+                            aria-invalid=invalid
+                            aria-describedby=described_by
                             data-testid=test_id.clone()
                         />
                         {is_password.then(|| view! {

@@ -22,10 +22,14 @@ pub async fn revoke_sessions(
     id: Option<String>,
 ) -> Result<bool, ServerFnError> {
     let (backend, cookie) = crate::backend::backend_and_cookies().await?;
-    backend
+    let revoked = backend
         .revoke_sessions(cookie.as_deref(), &csrf_token, id.as_deref())
         .await
-        .map_err(|error| ServerFnError::new(error.to_string()))
+        .map_err(|error| ServerFnError::new(error.to_string()))?;
+    // The form is a plain POST: back to the list. (Leptos would go back by the `Referer`,
+    // which the pages never send: see `http::browser_headers`.)
+    leptos_axum::redirect("/sessions");
+    Ok(revoked)
 }
 
 #[component]
