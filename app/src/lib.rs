@@ -3,22 +3,31 @@
 //! without JavaScript; only the islands (`#[island]`: the flow form and the theme toggle) are
 //! shipped to the browser and hydrated, which keeps the bundle small.
 
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod branding;
 pub mod components;
+pub mod i18n;
 pub mod messages;
 pub mod model;
+// Pages render on the server only; the browser hydrates just the islands among them.
+#[cfg(feature = "ssr")]
 pub mod pages;
 
+#[cfg(feature = "ssr")]
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
 use leptos_meta::{MetaTags, Title, provide_meta_context};
+#[cfg(feature = "ssr")]
 use leptos_router::components::{Redirect, Route, Router, Routes};
+#[cfg(feature = "ssr")]
 use leptos_router::{SsrMode, path};
 
+#[cfg(feature = "ssr")]
 use components::Layout;
+#[cfg(feature = "ssr")]
 use pages::{
     Consent, Error, Login, Mailbox, NotFound, Recovery, Registration, Sessions, Settings,
     Verification, Welcome,
@@ -34,15 +43,16 @@ pub fn hydrate() {
 /// `LeptosOptions::site_pkg_dir`.
 pub const OUTPUT_NAME: &str = "ward";
 
-/// The HTML document around every page.
+/// The HTML document around every page, in the request's language.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/{OUTPUT_NAME}.css", options.site_pkg_dir);
     let branding = branding::use_branding();
-    #[cfg(feature = "ssr")]
     branding::send_page_policy();
+    let lang = i18n::provide_request_lang();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang.tag()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -60,6 +70,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();

@@ -4,15 +4,17 @@
 use leptos::prelude::*;
 
 use super::webauthn::{Ceremony, CeremonyButton, offer_passkey_autofill};
-use crate::messages;
+use crate::i18n::Texts;
 use crate::model::{
     InputAttributes, MessageType, NodeAttributes, NodeGroup, UiContainer, UiNode, UiText,
 };
 
 /// Renders `ui` as one form; with `sections`, as one form per node group (settings: profile
 /// and password are saved separately, so one section's required fields never block another).
+/// `ui`'s texts come in the page's language, and so do `texts`, the form's own words.
 #[island]
-pub fn FlowForm(ui: UiContainer, sections: bool) -> impl IntoView {
+pub fn FlowForm(ui: UiContainer, sections: bool, texts: Texts) -> impl IntoView {
+    provide_context(texts.clone());
     let (submitting, set_submitting) = signal(false);
     // Only the browser runs effects: this flips once the page is hydrated.
     let (hydrated, set_hydrated) = signal(false);
@@ -69,7 +71,7 @@ pub fn FlowForm(ui: UiContainer, sections: bool) -> impl IntoView {
             .filter(|(group, _)| *group != NodeGroup::Default)
             .map(|(group, nodes)| {
                 let body = view! {
-                    <h2 class="ward-section-title">{section_title(group)}</h2>
+                    <h2 class="ward-section-title">{texts.get(section_key(group))}</h2>
                     <div class="ward-group ward-group-default">{render(defaults.clone())}</div>
                     <fieldset class="ward-group" data-group=group_name(group)>{render(nodes)}</fieldset>
                 }
@@ -109,17 +111,22 @@ pub fn FlowForm(ui: UiContainer, sections: bool) -> impl IntoView {
 }
 
 /// The heading of a settings section (page chrome, not a flow message).
-fn section_title(group: NodeGroup) -> &'static str {
+fn section_key(group: NodeGroup) -> &'static str {
     match group {
-        NodeGroup::Profile => "Profile",
-        NodeGroup::Password => "Password",
-        NodeGroup::Oidc => "Linked accounts",
-        NodeGroup::Totp => "Authenticator app",
-        NodeGroup::LookupSecret => "Backup codes",
-        NodeGroup::Webauthn => "Security keys",
-        NodeGroup::Passkey => "Passkeys",
+        NodeGroup::Profile => "section-profile",
+        NodeGroup::Password => "section-password",
+        NodeGroup::Oidc => "section-oidc",
+        NodeGroup::Totp => "section-totp",
+        NodeGroup::LookupSecret => "section-lookup-secret",
+        NodeGroup::Webauthn => "section-webauthn",
+        NodeGroup::Passkey => "section-passkey",
         _ => "",
     }
+}
+
+/// A text of the form itself, in the page's language.
+fn form_text(key: &str) -> String {
+    use_context::<Texts>().unwrap_or_default().get(key)
 }
 
 /// Nodes by group, groups in order of first appearance.
@@ -161,7 +168,7 @@ fn is_field(node: &UiNode) -> bool {
 }
 
 fn text_of(message: &UiText) -> String {
-    messages::display(message.id, message.context.as_ref(), &message.text)
+    message.text.clone()
 }
 
 /// A list of messages. `id` lets a field point at it (`aria-describedby`); with `focus` it
@@ -327,7 +334,7 @@ fn CopyButton(text: String, test_id: String, hydrated: ReadSignal<bool>) -> impl
                 set_copied.set(true);
             }
         >
-            {move || if copied.get() { "Copied" } else { "Copy" }}
+            {move || if copied.get() { form_text("form-copied") } else { form_text("form-copy") }}
         </button>
     }
 }
@@ -358,7 +365,7 @@ fn BackupCodes(codes: Vec<Option<String>>) -> impl IntoView {
                 .into_iter()
                 .map(|code| match code {
                     Some(code) => view! { <li><code>{code}</code></li> }.into_any(),
-                    None => view! { <li class="ward-code-used">"used"</li> }.into_any(),
+                    None => view! { <li class="ward-code-used">{form_text("form-code-used")}</li> }.into_any(),
                 })
                 .collect_view()}
         </ol>
@@ -368,7 +375,7 @@ fn BackupCodes(codes: Vec<Option<String>>) -> impl IntoView {
             download="backup-codes.txt"
             data-testid="download-backup-codes"
         >
-            "Download the codes"
+            {form_text("form-download-codes")}
         </a>
     }
 }
@@ -494,7 +501,7 @@ fn Input(
                                 aria-pressed=move || revealed.get().to_string()
                                 on:click=move |_| set_revealed.update(|shown| *shown = !*shown)
                             >
-                                {move || if revealed.get() { "Hide" } else { "Show" }}
+                                {move || if revealed.get() { form_text("form-hide") } else { form_text("form-show") }}
                             </button>
                         })}
                     </div>

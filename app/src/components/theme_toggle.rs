@@ -3,7 +3,8 @@ use leptos::prelude::*;
 /// Switches between light and dark. Without JavaScript the page follows the system setting
 /// (`prefers-color-scheme`); once hydrated, this button overrides it and remembers the choice.
 #[island]
-pub fn ThemeToggle() -> impl IntoView {
+pub fn ThemeToggle(texts: crate::i18n::Texts) -> impl IntoView {
+    let label = texts.get("theme-switch");
     let (theme, set_theme) = signal(None::<String>);
 
     Effect::new(move |_| {
@@ -30,13 +31,13 @@ pub fn ThemeToggle() -> impl IntoView {
             type="button"
             class="ward-theme-toggle"
             data-testid="theme-toggle"
-            aria-label="Switch colour theme"
+            aria-label=label
             on:click=toggle
         >
             {move || match theme.get().as_deref() {
-                Some("dark") => "☀ Light",
-                Some("light") => "☾ Dark",
-                _ => "◐ Theme",
+                Some("dark") => texts.get("theme-light"),
+                Some("light") => texts.get("theme-dark"),
+                _ => texts.get("theme-system"),
             }}
         </button>
     }

@@ -74,7 +74,9 @@ pub fn CeremonyButton(
     test_id: String,
     hydrated: ReadSignal<bool>,
 ) -> impl IntoView {
+    // A failure is the catalogue key of its text (see `i18n::FORM_KEYS`).
     let (failure, set_failure) = signal(None::<&'static str>);
+    let texts = use_context::<crate::i18n::Texts>().unwrap_or_default();
     view! {
         <button
             class="ward-button ward-button-secondary"
@@ -91,7 +93,7 @@ pub fn CeremonyButton(
             {label}
         </button>
         <noscript>
-            <p class="ward-note">"Passkeys and security keys need JavaScript, which is off in this browser."</p>
+            <p class="ward-note">{texts.get("webauthn-needs-javascript")}</p>
         </noscript>
         {move || {
             failure
@@ -99,7 +101,7 @@ pub fn CeremonyButton(
                 .map(|text| {
                     view! {
                         <p class="ward-message ward-message-error" role="alert" data-testid="webauthn-failure">
-                            {text}
+                            {texts.get(text)}
                         </p>
                     }
                 })
@@ -136,6 +138,7 @@ mod browser {
     enum Failure {
         /// The page cancelled the request itself (autofill replaced): nothing to tell.
         Aborted,
+        /// The catalogue key of the text to show.
         Shown(&'static str),
     }
 
@@ -210,16 +213,12 @@ mod browser {
 
     async fn run(ceremony: Ceremony, form: &web_sys::Element) -> Result<(), Failure> {
         let (options_field, result_field) = ceremony.fields();
-        let broken = Failure::Shown(
-            "This form's passkey data is incomplete. Reload the page and try again.",
-        );
+        let broken = Failure::Shown("webauthn-data-incomplete");
         let options = field(form, options_field)
             .and_then(|field| Reflect::get(&field, &"value".into()).ok())
             .and_then(|value| value.as_string())
             .and_then(|text| JSON::parse(&text).ok())
-            .ok_or(Failure::Shown(
-                "This form's passkey data is missing. Reload the page and try again.",
-            ))?;
+            .ok_or(Failure::Shown("webauthn-data-missing"))?;
         let public_key = match ceremony {
             Ceremony::PasskeyRegistration => {
                 let public_key =
@@ -229,9 +228,8 @@ mod browser {
             }
             _ => path(&options, &["publicKey"]).ok_or(broken)?,
         };
-        decode_options(&public_key, ceremony.creates()).map_err(|_| {
-            Failure::Shown("This form's passkey data is malformed. Reload the page and try again.")
-        })?;
+        decode_options(&public_key, ceremony.creates())
+            .map_err(|_| Failure::Shown("webauthn-data-malformed"))?;
 
         let request = Object::new();
         set(&request, "publicKey", &public_key);
@@ -258,15 +256,13 @@ mod browser {
         } else {
             asserted(&credential)
         }
-        .ok_or(Failure::Shown(
-            "The authenticator's answer could not be read. Try again.",
-        ))?;
+        .ok_or(Failure::Shown("webauthn-answer-unreadable"))?;
 
         let target = field(form, result_field).ok_or(broken)?;
         set(&target, "value", &result.into());
         form.unchecked_ref::<web_sys::HtmlFormElement>()
             .submit()
-            .map_err(|_| Failure::Shown("The form could not be sent. Try again."))
+            .map_err(|_| Failure::Shown("webauthn-not-sent"))
     }
 
     /// The message for a refused or failed ceremony (the DOMException's name says which).
@@ -277,15 +273,11 @@ mod browser {
             .unwrap_or_default();
         Failure::Shown(match name.as_str() {
             "AbortError" => return Failure::Aborted,
-            "NotAllowedError" => {
-                "The request was cancelled, timed out, or not allowed by the authenticator. Try again."
-            }
-            "InvalidStateError" => "This authenticator is already registered for this account.",
-            "SecurityError" => {
-                "This page's address does not match the relying party Ward is configured for (selfservice.methods.*.config.rp)."
-            }
-            "NotSupportedError" => "This browser or authenticator does not support what was asked.",
-            _ => "The passkey or security key request failed. Try again.",
+            "NotAllowedError" => "webauthn-not-allowed",
+            "InvalidStateError" => "webauthn-already-registered",
+            "SecurityError" => "webauthn-wrong-address",
+            "NotSupportedError" => "webauthn-not-supported",
+            _ => "webauthn-failed",
         })
     }
 

@@ -49,8 +49,8 @@ pub struct ConsentView {
     pub client_name: String,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
-    /// Each requested scope with what it lets the application do, in plain words.
-    pub scopes: Vec<(String, String)>,
+    /// The requested scopes.
+    pub scopes: Vec<String>,
     /// Who is signed in (an e-mail address or the identity id).
     pub account: String,
 }

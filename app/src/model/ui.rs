@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::messages;
-
 /// A form the engine asks the UI to render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UiContainer {
@@ -84,17 +82,18 @@ pub struct UiText {
     pub context: Option<Value>,
 }
 
+#[cfg(feature = "ssr")]
 impl UiText {
     /// The message `id` with its English text from the catalogue, filled from `context`.
     pub fn new(id: u32, context: Value) -> Self {
         let kind = match id / 1_000_000 {
-            1 if messages::is_success(id) => MessageType::Success,
+            1 if crate::messages::is_success(id) => MessageType::Success,
             1 => MessageType::Info,
             _ => MessageType::Error,
         };
         Self {
             id,
-            text: messages::english(id, &context),
+            text: crate::messages::english(id, &context),
             kind,
             context: (!context.is_null()).then_some(context),
         }

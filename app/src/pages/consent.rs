@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::i18n::{t, t_with};
 use crate::model::ConsentView;
 
 #[server]
@@ -30,21 +31,21 @@ pub fn Consent() -> impl IntoView {
         },
     );
     view! {
-        <Title text="Allow access" />
+        <Title text=t("consent-title") />
         <section class="ward-card" data-testid="consent-page">
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p>{t("loading")}</p> }>
                 {move || request.get().map(|result| match result {
                     Ok(Some(request)) => view! { <ConsentForm request /> }.into_any(),
                     Ok(None) => view! {
-                        <h1>"Allow access"</h1>
+                        <h1>{t("consent-title")}</h1>
                         <p class="ward-message ward-message-error" data-testid="consent-missing">
-                            "This request expired or was already answered. Go back to the application and start again."
+                            {t("consent-missing")}
                         </p>
                     }.into_any(),
                     Err(_) => view! {
-                        <h1>"Allow access"</h1>
+                        <h1>{t("consent-title")}</h1>
                         <p class="ward-message ward-message-error" data-testid="flow-error">
-                            "This request could not be loaded. Please try again."
+                            {t("consent-failed")}
                         </p>
                     }.into_any(),
                 })}
@@ -57,25 +58,25 @@ pub fn Consent() -> impl IntoView {
 fn ConsentForm(request: ConsentView) -> impl IntoView {
     let name = request.client_name.clone();
     view! {
-        <h1>{format!("Allow {name} to use your account?")}</h1>
+        <h1>{t_with("consent-heading", &[("client", &name)])}</h1>
         {request.logo_uri.map(|logo| {
             if let Some(origin) = web_origin(&logo) {
                 crate::branding::allow_image_origin(origin);
             }
             view! {
-            <img class="ward-client-logo" src=logo alt=format!("{name} logo") width="64" height="64" />
+            <img class="ward-client-logo" src=logo alt=t_with("consent-logo", &[("client", &name)]) width="64" height="64" />
         }})}
         <p data-testid="consent-account">
-            {format!("You are signed in as {}. ", request.account)}
+            {t_with("consent-account", &[("account", &request.account)])} " "
             {request.client_uri.map(|uri| {
                 let shown = uri.clone();
                 view! { <a class="ward-link" href=uri rel="external noopener">{shown}</a> }
             })}
         </p>
-        <p>{format!("{name} asks to:")}</p>
+        <p>{t_with("consent-asks", &[("client", &name)])}</p>
         <ul class="ward-scopes" data-testid="consent-scopes">
-            {request.scopes.into_iter().map(|(scope, text)| view! {
-                <li data-scope=scope>{text}</li>
+            {request.scopes.into_iter().map(|scope| view! {
+                <li data-scope=scope.clone()>{describe_scope(&scope)}</li>
             }).collect_view()}
         </ul>
         <form class="ward-form" action=request.action method="post">
@@ -83,13 +84,13 @@ fn ConsentForm(request: ConsentView) -> impl IntoView {
             <input type="hidden" name="csrf_token" value=request.csrf_token />
             <label class="ward-checkbox">
                 <input type="checkbox" name="remember" value="true" data-testid="consent-remember" />
-                <span>"Remember my choice for this application"</span>
+                <span>{t("consent-remember")}</span>
             </label>
             <button class="ward-button" type="submit" name="consent_action" value="accept" data-testid="consent-accept">
-                "Allow"
+                {t("consent-allow")}
             </button>
             <button class="ward-button ward-button-secondary" type="submit" name="consent_action" value="reject" data-testid="consent-reject">
-                "Deny"
+                {t("consent-deny")}
             </button>
         </form>
     }
@@ -105,4 +106,16 @@ fn web_origin(url: &str) -> Option<String> {
     let authority = rest.split(['/', '?', '#']).next()?;
     let host = authority.rsplit('@').next()?;
     (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
+/// What a scope lets an application do, in plain words.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => t("scope-openid"),
+        "email" => t("scope-email"),
+        "profile" => t("scope-profile"),
+        "phone" => t("scope-phone"),
+        "offline" | "offline_access" => t("scope-offline"),
+        other => t_with("scope-other", &[("scope", other)]),
+    }
 }

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::i18n::t;
 use crate::model::ErrorView;
 
 #[server]
@@ -28,12 +29,14 @@ pub fn Error() -> impl IntoView {
             }
         },
     );
+    let loading = t("loading");
+    let missing = t("error-missing");
     view! {
-        <Title text="Something went wrong" />
+        <Title text=t("error-title") />
         <section class="ward-card" data-testid="error-page">
-            <h1>"Something went wrong"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || error.get().map(|result| match result {
+            <h1>{t("error-title")}</h1>
+            <Suspense fallback=move || view! { <p>{loading.clone()}</p> }>
+                {move || { let missing = missing.clone(); error.get().map(|result| match result {
                     Ok(Some(error)) => view! {
                         <p class="ward-message ward-message-error" data-testid="error-message">
                             {error.reason.unwrap_or(error.message)}
@@ -41,13 +44,13 @@ pub fn Error() -> impl IntoView {
                         <p class="ward-muted" data-testid="error-code">{format!("{} {}", error.code, error.status)}</p>
                     }.into_any(),
                     _ => view! {
-                        <p data-testid="error-message">"The error you are looking for does not exist (any more)."</p>
+                        <p data-testid="error-message">{missing}</p>
                     }.into_any(),
-                })}
+                })}}
             </Suspense>
             <nav class="ward-links">
-                <a href="/login" rel="external">"Sign in"</a>
-                <a href="/welcome">"Start page"</a>
+                <a href="/login" rel="external">{t("sign-in")}</a>
+                <a href="/welcome">{t("error-start-page")}</a>
             </nav>
         </section>
     }

@@ -8,6 +8,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::FlowForm;
+use crate::i18n::{FORM_KEYS, t, texts, translate_ui};
 use crate::model::{FlowPage, PageFlow};
 
 /// Loads the flow page for the current request, with its cookies.
@@ -30,6 +31,7 @@ pub async fn load_flow_page(
 #[component]
 pub fn FlowScreen(
     kind: PageFlow,
+    /// Catalogue keys of the page's title and heading.
     title: &'static str,
     heading: &'static str,
     #[prop(into)] links: ViewFn,
@@ -48,32 +50,38 @@ pub fn FlowScreen(
             load_flow_page(kind, pairs)
         },
     );
+    let loading = t("loading");
+    let failed = t("flow-failed");
     view! {
-        <Title text=title />
+        <Title text=t(title) />
         <section class="ward-card" data-testid=format!("{}-page", kind.as_str())>
-            <h1>{heading}</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>{t(heading)}</h1>
+            <Suspense fallback=move || view! { <p>{loading.clone()}</p> }>
                 {move || {
+                    let failed = failed.clone();
                     page.get()
                         .map(|result| match result {
-                            Ok(FlowPage::Show(flow)) => match flow.sign_out_url {
+                            Ok(FlowPage::Show(mut flow)) => {
+                                translate_ui(&mut flow.ui);
+                                let texts = texts(FORM_KEYS);
+                                match flow.sign_out_url {
                                 Some(url) => view! {
-                                    <FlowForm ui=flow.ui sections />
+                                    <FlowForm ui=flow.ui sections texts />
                                     <nav class="ward-links">
-                                        <a href=url rel="external" data-testid="sign-out">"Sign out"</a>
+                                        <a href=url rel="external" data-testid="sign-out">{t("sign-out")}</a>
                                     </nav>
                                 }
                                     .into_any(),
                                 None => view! {
-                                    <FlowForm ui=flow.ui sections />
+                                    <FlowForm ui=flow.ui sections texts />
                                     <nav class="ward-links">{links.run()}</nav>
                                 }
                                     .into_any(),
-                            },
+                            }},
                             Ok(FlowPage::Redirect(url)) => view! { <ExternalRedirect url /> }.into_any(),
                             Err(_) => view! {
                                 <p class="ward-message ward-message-error" data-testid="flow-error">
-                                    "This form could not be loaded. Please try again."
+                                    {failed}
                                 </p>
                             }
                                 .into_any(),

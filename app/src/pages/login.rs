@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use super::flow_page::FlowScreen;
+use crate::i18n::t;
 use crate::model::PageFlow;
 
 #[component]
@@ -8,12 +9,12 @@ pub fn Login() -> impl IntoView {
     view! {
         <FlowScreen
             kind=PageFlow::Login
-            title="Sign in"
-            heading="Sign in"
+            title="login-title"
+            heading="login-title"
             links=|| view! {
-                <span>"No account yet? "</span>
-                <a href="/registration" rel="external" data-testid="link-registration">"Sign up"</a>
-                <a href="/recovery" rel="external" data-testid="link-recovery">"Forgot your password?"</a>
+                <span>{t("login-no-account")}</span>
+                <a href="/registration" rel="external" data-testid="link-registration">{t("login-sign-up")}</a>
+                <a href="/recovery" rel="external" data-testid="link-recovery">{t("login-forgot")}</a>
             }
         />
     }

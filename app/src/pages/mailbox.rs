@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::NotFound;
+use crate::i18n::{t, t_with};
 use crate::model::MailView;
 
 #[server]
@@ -20,7 +21,7 @@ pub async fn load_mailbox() -> Result<Option<Vec<MailView>>, ServerFnError> {
 pub fn Mailbox() -> impl IntoView {
     let mails = Resource::new(|| (), |_| load_mailbox());
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p>{t("loading")}</p> }>
             {move || {
                 mails
                     .get()
@@ -28,7 +29,7 @@ pub fn Mailbox() -> impl IntoView {
                         Ok(Some(mails)) => view! { <MailList mails /> }.into_any(),
                         Ok(None) => view! { <NotFound /> }.into_any(),
                         Err(_) => view! {
-                            <p class="ward-message ward-message-error">"The mailbox could not be loaded."</p>
+                            <p class="ward-message ward-message-error">{t("mailbox-failed")}</p>
                         }
                             .into_any(),
                     })
@@ -40,11 +41,11 @@ pub fn Mailbox() -> impl IntoView {
 #[component]
 fn MailList(mails: Vec<MailView>) -> impl IntoView {
     view! {
-        <Title text="Dev mailbox" />
+        <Title text=t("mailbox-title") />
         <section class="ward-card ward-mailbox" data-testid="mailbox">
-            <h1>"Dev mailbox"</h1>
-            <p>"Messages Ward would have sent, newest first. Only development mode shows this page."</p>
-            {mails.is_empty().then(|| view! { <p data-testid="mailbox-empty">"No messages yet."</p> })}
+            <h1>{t("mailbox-title")}</h1>
+            <p>{t_with("mailbox-intro", &[("product", &crate::branding::use_branding().product_name)])}</p>
+            {mails.is_empty().then(|| view! { <p data-testid="mailbox-empty">{t("mailbox-empty")}</p> })}
             {mails
                 .into_iter()
                 .map(|mail| {
@@ -52,7 +53,7 @@ fn MailList(mails: Vec<MailView>) -> impl IntoView {
                         <article class="ward-mail" data-testid="mail">
                             <h2 data-testid="mail-subject">{mail.subject}</h2>
                             <p class="ward-mail-meta">
-                                "To " <span data-testid="mail-recipient">{mail.recipient}</span>
+                                {t("mailbox-to")} " " <span data-testid="mail-recipient">{mail.recipient}</span>
                                 " · " {mail.created_at}
                             </p>
                             <pre data-testid="mail-body">{mail.body}</pre>

@@ -9,11 +9,11 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Page not found" />
+        <Title text=crate::i18n::t("not-found-title") />
         <section class="ward-card" data-testid="not-found">
-            <h1>"Page not found"</h1>
-            <p>"There is nothing at this address."</p>
-            <a class="ward-button" href="/welcome">"Go to the start page"</a>
+            <h1>{crate::i18n::t("not-found-title")}</h1>
+            <p>{crate::i18n::t("not-found-text")}</p>
+            <a class="ward-button" href="/welcome">{crate::i18n::t("not-found-start")}</a>
         </section>
     }
 }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use super::flow_page::FlowScreen;
+use crate::i18n::t;
 use crate::model::PageFlow;
 
 #[component]
@@ -8,11 +9,11 @@ pub fn Recovery() -> impl IntoView {
     view! {
         <FlowScreen
             kind=PageFlow::Recovery
-            title="Recover your account"
-            heading="Recover your account"
+            title="recovery-title"
+            heading="recovery-title"
             links=|| view! {
-                <span>"Remembered it? "</span>
-                <a href="/login" rel="external" data-testid="link-login">"Sign in"</a>
+                <span>{t("recovery-remembered")}</span>
+                <a href="/login" rel="external" data-testid="link-login">{t("sign-in")}</a>
             }
         />
     }

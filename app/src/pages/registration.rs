@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use super::flow_page::FlowScreen;
+use crate::i18n::t;
 use crate::model::PageFlow;
 
 #[component]
@@ -8,11 +9,11 @@ pub fn Registration() -> impl IntoView {
     view! {
         <FlowScreen
             kind=PageFlow::Registration
-            title="Sign up"
-            heading="Create an account"
+            title="registration-title"
+            heading="registration-heading"
             links=|| view! {
-                <span>"Already have an account? "</span>
-                <a href="/login" rel="external" data-testid="link-login">"Sign in"</a>
+                <span>{t("registration-have-account")}</span>
+                <a href="/login" rel="external" data-testid="link-login">{t("sign-in")}</a>
             }
         />
     }

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::i18n::{t, t_with};
 use crate::model::{DeviceSessionView, SessionsView};
 
 #[server]
@@ -37,23 +38,23 @@ pub fn Sessions() -> impl IntoView {
     let revoke = ServerAction::<RevokeSessions>::new();
     let sessions = Resource::new(move || revoke.version().get(), |_| load_sessions());
     view! {
-        <Title text="Your sessions" />
+        <Title text=t("your-sessions") />
         <section class="ward-card" data-testid="sessions-page">
-            <h1>"Your sessions"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>{t("your-sessions")}</h1>
+            <Suspense fallback=|| view! { <p>{t("loading")}</p> }>
                 {move || {
                     sessions
                         .get()
                         .map(|result| match result {
                             Ok(Some(view)) => view! { <SessionList view revoke /> }.into_any(),
                             Ok(None) => view! {
-                                <p data-testid="session-status">"You are not signed in."</p>
-                                <a class="ward-button" href="/login" rel="external">"Sign in"</a>
+                                <p data-testid="session-status">{t("welcome-signed-out")}</p>
+                                <a class="ward-button" href="/login" rel="external">{t("sign-in")}</a>
                             }
                                 .into_any(),
                             Err(_) => view! {
                                 <p class="ward-message ward-message-error" data-testid="sessions-error">
-                                    "Your sessions could not be loaded. Please try again."
+                                    {t("sessions-failed")}
                                 </p>
                             }
                                 .into_any(),
@@ -61,7 +62,7 @@ pub fn Sessions() -> impl IntoView {
                 }}
             </Suspense>
             <nav class="ward-links">
-                <a href="/settings" rel="external" data-testid="link-settings">"Account settings"</a>
+                <a href="/settings" rel="external" data-testid="link-settings">{t("account-settings")}</a>
             </nav>
         </section>
     }
@@ -89,7 +90,7 @@ fn SessionList(view: SessionsView, revoke: ServerAction<RevokeSessions>) -> impl
                     <ActionForm action=revoke>
                         <input type="hidden" name="csrf_token" value=view.csrf_token.clone() />
                         <button type="submit" class="ward-button" data-testid="revoke-all">
-                            "Sign out all other sessions"
+                            {t("sessions-revoke-others")}
                         </button>
                     </ActionForm>
                 }
@@ -106,23 +107,23 @@ fn SessionItem(
     let device = session
         .user_agent
         .clone()
-        .unwrap_or_else(|| "Unknown device".to_string());
+        .unwrap_or_else(|| t("sessions-unknown-device"));
     let address = session.ip_address.clone().unwrap_or_default();
     let test_id = format!("session-{}", session.id);
     view! {
         <li class="ward-session" data-testid=test_id>
             <strong>{device}</strong>
             <span class="ward-session-meta">
-                {address} " · signed in " {session.authenticated_at.clone()}
+                {t_with("sessions-signed-in-at", &[("address", &address), ("at", &session.authenticated_at)])}
             </span>
             {if session.current {
-                view! { <em data-testid="current-session">"This device"</em> }.into_any()
+                view! { <em data-testid="current-session">{t("sessions-this-device")}</em> }.into_any()
             } else {
                 view! {
                     <ActionForm action=revoke>
                         <input type="hidden" name="csrf_token" value=csrf />
                         <input type="hidden" name="id" value=session.id.clone() />
-                        <button type="submit" class="ward-button ward-button-small" data-testid="revoke-session">"Sign out"</button>
+                        <button type="submit" class="ward-button ward-button-small" data-testid="revoke-session">{t("sign-out")}</button>
                     </ActionForm>
                 }
                     .into_any()

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use super::flow_page::FlowScreen;
+use crate::i18n::t;
 use crate::model::PageFlow;
 
 #[component]
@@ -9,11 +10,11 @@ pub fn Settings() -> impl IntoView {
         <FlowScreen
             kind=PageFlow::Settings
             sections=true
-            title="Account settings"
-            heading="Account settings"
+            title="settings-title"
+            heading="settings-title"
             links=|| view! {
-                <a href="/sessions" rel="external" data-testid="link-sessions">"Your sessions"</a>
-                <a href="/welcome" rel="external" data-testid="link-welcome">"Back to the start"</a>
+                <a href="/sessions" rel="external" data-testid="link-sessions">{t("your-sessions")}</a>
+                <a href="/welcome" rel="external" data-testid="link-welcome">{t("back-to-start")}</a>
             }
         />
     }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use super::flow_page::FlowScreen;
+use crate::i18n::t;
 use crate::model::PageFlow;
 
 #[component]
@@ -8,11 +9,11 @@ pub fn Verification() -> impl IntoView {
     view! {
         <FlowScreen
             kind=PageFlow::Verification
-            title="Verify your email address"
-            heading="Verify your email address"
+            title="verification-title"
+            heading="verification-title"
             links=|| view! {
-                <span>"Done? "</span>
-                <a href="/welcome" rel="external" data-testid="link-welcome">"Back to the start"</a>
+                <span>{t("verification-done")}</span>
+                <a href="/welcome" rel="external" data-testid="link-welcome">{t("back-to-start")}</a>
             }
         />
     }

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::i18n::{t, t_with};
 use crate::model::SessionView;
 
 /// The session the browser's cookies carry, resolved by the server.
@@ -18,12 +19,15 @@ pub async fn current_session() -> Result<Option<SessionView>, ServerFnError> {
 pub fn Welcome() -> impl IntoView {
     let session = Resource::new(|| (), |_| current_session());
     let product = crate::branding::use_branding().product_name;
+    let loading = t("loading");
+    let failed = t("welcome-failed");
     view! {
-        <Title text="Welcome" />
+        <Title text=t("welcome-title") />
         <section class="ward-card" data-testid="welcome">
-            <h1>{format!("Welcome to {product}")}</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <h1>{t_with("welcome-heading", &[("product", &product)])}</h1>
+            <Suspense fallback=move || view! { <p>{loading.clone()}</p> }>
                 {move || {
+                    let failed = failed.clone();
                     session
                         .get()
                         .map(|result| match result {
@@ -32,7 +36,7 @@ pub fn Welcome() -> impl IntoView {
                             Err(_) => {
                                 view! {
                                     <p class="ward-message ward-message-error" data-testid="session-error">
-                                        "The session could not be checked. Please try again."
+                                        {failed}
                                     </p>
                                 }
                                     .into_any()
@@ -48,14 +52,16 @@ pub fn Welcome() -> impl IntoView {
 fn SignedIn(session: SessionView) -> impl IntoView {
     let traits = serde_json::to_string_pretty(&session.traits).unwrap_or_default();
     view! {
-        <p data-testid="session-status">"You are signed in as " <strong>{session.display_name()}</strong> "."</p>
+        <p data-testid="session-status">
+            {t_with("welcome-signed-in", &[("name", &session.display_name())])}
+        </p>
         <details class="ward-details">
-            <summary>"Your profile"</summary>
+            <summary>{t("welcome-profile")}</summary>
             <pre data-testid="session-traits">{traits}</pre>
         </details>
         <nav class="ward-links">
-            <a class="ward-button" href=session.logout_url rel="external" data-testid="sign-out">"Sign out"</a>
-            <a href="/settings" rel="external" data-testid="settings">"Account settings"</a>
+            <a class="ward-button" href=session.logout_url rel="external" data-testid="sign-out">{t("sign-out")}</a>
+            <a href="/settings" rel="external" data-testid="settings">{t("account-settings")}</a>
         </nav>
     }
 }
@@ -63,10 +69,10 @@ fn SignedIn(session: SessionView) -> impl IntoView {
 #[component]
 fn SignedOut() -> impl IntoView {
     view! {
-        <p data-testid="session-status">"You are not signed in."</p>
+        <p data-testid="session-status">{t("welcome-signed-out")}</p>
         <nav class="ward-links">
-            <a class="ward-button" href="/login" rel="external" data-testid="sign-in">"Sign in"</a>
-            <a href="/registration" rel="external" data-testid="sign-up">"Create an account"</a>
+            <a class="ward-button" href="/login" rel="external" data-testid="sign-in">{t("sign-in")}</a>
+            <a href="/registration" rel="external" data-testid="sign-up">{t("welcome-create-account")}</a>
         </nav>
     }
 }

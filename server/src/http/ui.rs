@@ -387,12 +387,7 @@ impl Backend for EngineBackend {
             scopes: parked
                 .scope
                 .split_whitespace()
-                .map(|scope| {
-                    (
-                        scope.to_string(),
-                        crate::oauth2::claims::describe_scope(scope),
-                    )
-                })
+                .map(str::to_string)
                 .collect(),
             account,
         }))

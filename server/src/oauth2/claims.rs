@@ -271,15 +271,3 @@ pub async fn userinfo(state: &AppState, identity: &Identity, grant: &Grant) -> O
     );
     serde_json::to_value(claims).map_err(|_| OAuthError::server_error())
 }
-
-/// What a scope lets an application do, in plain words for the consent page.
-pub fn describe_scope(scope: &str) -> String {
-    match scope {
-        "openid" => "Know who you are when you sign in".into(),
-        "email" => "See your e-mail address".into(),
-        "profile" => "See your name".into(),
-        "phone" => "See your phone number".into(),
-        "offline" | "offline_access" => "Stay connected while you are away".into(),
-        other => format!("Use \"{other}\""),
-    }
-}

@@ -490,13 +490,7 @@ async fn pages_and_redirects_carry_security_headers() {
             .contains(nonce)
     );
 
-    // Static files and the public listener's redirects carry them too.
-    let css = ui_get(&app, "/pkg/ward.css").await;
-    assert_eq!(css.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(
-        css.headers()["content-security-policy"],
-        "default-src 'none'; frame-ancestors 'none'"
-    );
+    // The public listener's redirects carry them too.
     let redirect = app
         .client
         .get(format!("{}/self-service/login/browser", app.public))
@@ -567,6 +561,12 @@ async fn branding_and_theme_come_from_configuration() {
     let css = ui_get(&app, theme).await;
     assert_eq!(css.status(), 200);
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    // Files get a policy that allows nothing.
+    assert_eq!(css.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        css.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     assert!(
         css.headers()["cache-control"]
             .to_str()
