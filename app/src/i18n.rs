@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 /// The cookie that remembers a language picked with `?lang=`.
 pub const LANGUAGE_COOKIE: &str = "ward_lang";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub enum Lang {
     #[default]
     En,
@@ -65,6 +67,21 @@ impl Lang {
             }
         }
         best.map(|(_, lang)| lang)
+    }
+
+    /// The language a request asks for when it names none itself: the `ward_lang` cookie
+    /// among `cookies` (a `Cookie` header), else `accept_language`, else English.
+    pub fn negotiate(cookies: Option<&str>, accept_language: Option<&str>) -> Lang {
+        cookies
+            .and_then(|cookies| {
+                cookies
+                    .split(';')
+                    .filter_map(|pair| pair.trim().split_once('='))
+                    .find(|(name, _)| *name == LANGUAGE_COOKIE)
+                    .and_then(|(_, value)| Lang::parse(value))
+            })
+            .or_else(|| accept_language.and_then(Lang::from_accept_language))
+            .unwrap_or_default()
     }
 }
 
@@ -326,19 +343,12 @@ mod catalogue {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string)
         };
-        let remembered = header(http::header::COOKIE).and_then(|cookies| {
-            cookies
-                .split(';')
-                .filter_map(|pair| pair.trim().split_once('='))
-                .find(|(name, _)| *name == LANGUAGE_COOKIE)
-                .and_then(|(_, value)| Lang::parse(value))
+        let lang = chosen.unwrap_or_else(|| {
+            Lang::negotiate(
+                header(http::header::COOKIE).as_deref(),
+                header(http::header::ACCEPT_LANGUAGE).as_deref(),
+            )
         });
-        let lang = chosen
-            .or(remembered)
-            .or_else(|| {
-                header(http::header::ACCEPT_LANGUAGE).and_then(|h| Lang::from_accept_language(&h))
-            })
-            .unwrap_or_default();
         if let (Some(lang), Some(response)) =
             (chosen, use_context::<leptos_axum::ResponseOptions>())
         {
@@ -370,6 +380,12 @@ mod tests {
             Some(Lang::De)
         );
         assert_eq!(Lang::from_accept_language("es;q=0, nl"), None);
+        assert_eq!(
+            Lang::negotiate(Some("a=b; ward_lang=ru"), Some("de")),
+            Lang::Ru
+        );
+        assert_eq!(Lang::negotiate(Some("a=b"), Some("de")), Lang::De);
+        assert_eq!(Lang::negotiate(None, None), Lang::En);
     }
 
     /// Every language has every key English has, and no key English lacks.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
+import { signUp } from './helpers';
 
 const languages = ['en', 'de', 'fr', 'es', 'ru', 'zh-CN'];
 
@@ -66,5 +67,29 @@ test('the browser language counts when nothing was chosen; the picker keeps the 
   await expect(page.getByTestId('language-de')).toHaveAttribute('aria-current', 'true');
   await page.goto('/welcome');
   await expect(page.getByTestId('session-status')).toHaveText(catalogue('de').get('welcome-signed-out')!);
+  await context.close();
+});
+
+test('a German browser gets its recovery mail in German', async ({ browser }) => {
+  const context = await browser.newContext({ locale: 'de-DE' });
+  const page = await context.newPage();
+  const email = uniqueEmail('sprache');
+  await signUp(page, email);
+  await page.getByTestId('sign-out').click();
+  await page.goto('/recovery');
+  await page.getByTestId('email').fill(email);
+  await page.getByTestId('submit-method-code').click();
+  await expect(page.getByTestId('message-1060003')).toHaveText(catalogue('de').get('msg-1060003')!);
+
+  const mail = page
+    .getByTestId('mail')
+    .filter({ has: page.getByTestId('mail-recipient').getByText(email, { exact: true }) })
+    .filter({ has: page.getByTestId('mail-subject').getByText('Wiederherstellungscode') });
+  await expect(async () => {
+    await page.goto('/dev/mailbox');
+    await expect(mail).toHaveCount(1, { timeout: 500 });
+  }).toPass();
+  await expect(mail.getByTestId('mail-subject')).toHaveText(/^Ihr Wiederherstellungscode lautet \d{6}$/);
+  await expect(mail.getByTestId('mail-body')).toContainText('geben Sie diesen Code ein');
   await context.close();
 });

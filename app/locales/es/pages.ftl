@@ -80,7 +80,7 @@ scope-openid = Saber quién eres cuando inicias sesión
 scope-email = Ver tu dirección de correo electrónico
 scope-profile = Ver tu nombre
 scope-phone = Ver tu número de teléfono
-scope-offline = Seguir conectada mientras no estás
+scope-offline = Mantener el acceso mientras no estás
 scope-other = Usar «{ $scope }»
 
 error-title = Algo ha salido mal

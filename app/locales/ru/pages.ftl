@@ -1,5 +1,5 @@
 language-name = Русский
-layout-secured-by = Защищено { $product }
+layout-secured-by = Под защитой { $product }
 layout-language = Язык
 theme-switch = Сменить цветовую тему
 theme-light = ☀ Светлая
@@ -80,7 +80,7 @@ scope-openid = Знать, кто вы, когда вы входите
 scope-email = Видеть ваш адрес электронной почты
 scope-profile = Видеть ваше имя
 scope-phone = Видеть ваш номер телефона
-scope-offline = Оставаться на связи, пока вас нет
+scope-offline = Сохранять доступ, пока вы не в сети
 scope-other = Использовать «{ $scope }»
 
 error-title = Что-то пошло не так

@@ -28,14 +28,18 @@ impl Courier {
         }
     }
 
-    /// A message of `kind` to `to`, ready to queue with the change that causes it.
+    /// A message of `kind` in `lang` to `to`, ready to queue with the change that causes it.
     pub fn email(
         &self,
         kind: TemplateType,
+        lang: app::i18n::Lang,
         to: &str,
         vars: Value,
         now: OffsetDateTime,
     ) -> anyhow::Result<Message> {
-        Ok(Message::new(self.templates.render(kind, to, vars)?, now))
+        Ok(Message::new(
+            self.templates.render(kind, lang, to, vars)?,
+            now,
+        ))
     }
 }

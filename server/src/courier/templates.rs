@@ -1,11 +1,18 @@
-//! Message templates: built-in ones, replaced file by file from `courier.template_override_path`
-//! and part by part from `courier.templates` in config.
+//! Message templates: built-in ones in each of the pages' languages (`builtin/<language>.yaml`),
+//! replaced file by file from `courier.template_override_path` and part by part from
+//! `courier.templates` in config. A mail is written in the language of the browser that started
+//! its flow: an override file with that language's suffix (`email.body.gotmpl.de`) wins, then
+//! one without (or the inline config), then the built-in text in that language.
 //!
 //! Templates are Jinja (minijinja) with the variable names Kratos documents (`RecoveryCode`,
 //! `VerificationURL`, `Identity`, ...). Kratos templates are Go templates; their plain variable
 //! references (`{{ .RecoveryCode }}`) are accepted as they are, other Go syntax is not.
 
+use std::collections::BTreeMap;
+
+use app::i18n::Lang;
 use minijinja::{AutoEscape, Environment};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{Courier, EmailTemplateConfig};
@@ -52,6 +59,15 @@ impl TemplateType {
         }
     }
 
+    /// The built-in text it uses: a link and a code to an unknown address say the same.
+    fn builtin_name(self) -> &'static str {
+        match self {
+            Self::RecoveryCodeInvalid => "recovery_invalid",
+            Self::VerificationCodeInvalid => "verification_invalid",
+            other => other.as_str(),
+        }
+    }
+
     /// The folder and config name (`recovery_code`) and the variant (`valid`; none for
     /// `verifiable_address_changed`, which Kratos keeps without variants).
     fn parts(self) -> (&'static str, &'static str) {
@@ -87,7 +103,8 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Compiles every template; an override that does not compile names its file or key.
+    /// Compiles every template in every language; an override that does not compile names its
+    /// file or key.
     pub fn load(config: &Courier) -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
@@ -97,6 +114,7 @@ impl Templates {
                 AutoEscape::None
             }
         });
+        let builtins = builtins()?;
         for kind in TemplateType::ALL {
             let (folder, variant) = kind.parts();
             let inline = config.templates.get(folder).and_then(|pair| match variant {
@@ -110,32 +128,54 @@ impl Templates {
                 .filter(|part| !part.is_empty())
                 .collect::<Vec<_>>()
                 .join(".");
-            for (part, file) in PARTS {
-                let mut source = builtin(kind, part).to_string();
-                let mut origin = format!("the built-in {} {part}", kind.as_str());
-                if let Some(dir) = &config.template_override_path {
-                    let path = dir.join(folder).join(variant).join(file);
-                    if path.exists() {
-                        source = std::fs::read_to_string(&path)
-                            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+            for lang in Lang::ALL {
+                let builtin = builtins
+                    .get(&lang)
+                    .and_then(|texts| texts.get(kind.builtin_name()))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no built-in {} in {}", kind.as_str(), lang.tag())
+                    })?;
+                for (part, file) in PARTS {
+                    let mut source = builtin.part(part);
+                    let mut origin = format!("the built-in {} {part}", kind.as_str());
+                    let read = |path: &std::path::Path| {
+                        std::fs::read_to_string(path)
+                            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+                    };
+                    let dir = config
+                        .template_override_path
+                        .as_ref()
+                        .map(|dir| dir.join(folder).join(variant));
+                    if let Some(path) = dir.as_ref().map(|dir| dir.join(file))
+                        && path.exists()
+                    {
+                        source = read(&path)?;
                         origin = path.display().to_string();
                     }
+                    if let Some(text) = inline.and_then(|email| inline_part(email, part)) {
+                        origin = format!("courier.templates.{key}.email.{part}");
+                        source =
+                            resolve(text).map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
+                    }
+                    if let Some(path) = dir.map(|dir| dir.join(format!("{file}.{}", lang.tag())))
+                        && path.exists()
+                    {
+                        source = read(&path)?;
+                        origin = path.display().to_string();
+                    }
+                    env.add_template_owned(name(kind, lang, part), go_references(&source))
+                        .map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
                 }
-                if let Some(text) = inline.and_then(|email| inline_part(email, part)) {
-                    origin = format!("courier.templates.{key}.email.{part}");
-                    source = resolve(text).map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
-                }
-                env.add_template_owned(name(kind, part), go_references(&source))
-                    .map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
             }
         }
         Ok(Self { env })
     }
 
-    /// Renders `kind` for `to`; `vars` holds the template's variables besides `To`.
+    /// Renders `kind` in `lang` for `to`; `vars` holds the template's variables besides `To`.
     pub fn render(
         &self,
         kind: TemplateType,
+        lang: Lang,
         to: &str,
         mut vars: Value,
     ) -> anyhow::Result<Rendered> {
@@ -146,7 +186,10 @@ impl Templates {
                 .or_insert_with(|| Value::Object(Default::default()));
         }
         let render = |part: &str| -> anyhow::Result<String> {
-            Ok(self.env.get_template(&name(kind, part))?.render(&vars)?)
+            Ok(self
+                .env
+                .get_template(&name(kind, lang, part))?
+                .render(&vars)?)
         };
         Ok(Rendered {
             template_type: kind.as_str(),
@@ -158,8 +201,8 @@ impl Templates {
     }
 }
 
-fn name(kind: TemplateType, part: &str) -> String {
-    format!("{}/{part}", kind.as_str())
+fn name(kind: TemplateType, lang: Lang, part: &str) -> String {
+    format!("{}/{}/{part}", kind.as_str(), lang.tag())
 }
 
 fn inline_part<'a>(email: &'a EmailTemplateConfig, part: &str) -> Option<&'a str> {
@@ -186,84 +229,73 @@ fn go_references(source: &str) -> String {
         .replace("{{- .", "{{- ")
 }
 
-/// Ward's own wording of the built-in messages.
-fn builtin(kind: TemplateType, part: &str) -> &'static str {
-    use TemplateType::*;
-    match (kind, part) {
-        (RecoveryValid, "subject") => "Recover access to your account",
-        (RecoveryValid, "plaintext") => {
-            "Hi,\n\nsomeone asked to recover access to the account of {{ To }}. \
-             If it was you, open this link within {{ ExpiresInMinutes }} minutes:\n\n{{ RecoveryURL }}\n\n\
-             If it was not you, ignore this message.\n"
-        }
-        (RecoveryValid, _) => {
-            "<p>Hi,</p><p>someone asked to recover access to the account of {{ To }}. \
-             If it was you, open this link within {{ ExpiresInMinutes }} minutes:</p>\
-             <p><a href=\"{{ RecoveryURL }}\">{{ RecoveryURL }}</a></p>\
-             <p>If it was not you, ignore this message.</p>"
-        }
-        (RecoveryCodeValid, "subject") => "Your recovery code is {{ RecoveryCode }}",
-        (RecoveryCodeValid, "plaintext") => {
-            "Hi,\n\nenter this code to recover access to the account of {{ To }}:\n\n{{ RecoveryCode }}\n\n\
-             It expires in {{ ExpiresInMinutes }} minutes. If you did not ask for it, ignore this message.\n"
-        }
-        (RecoveryCodeValid, _) => {
-            "<p>Hi,</p><p>enter this code to recover access to the account of {{ To }}:</p>\
-             <p><strong>{{ RecoveryCode }}</strong></p>\
-             <p>It expires in {{ ExpiresInMinutes }} minutes. If you did not ask for it, ignore this message.</p>"
-        }
-        (RecoveryInvalid | RecoveryCodeInvalid, "subject") => "Account recovery",
-        (RecoveryInvalid | RecoveryCodeInvalid, "plaintext") => {
-            "Hi,\n\nsomeone asked to recover an account with this address ({{ To }}), \
-             but no account uses it. If it was you, check whether you signed up with another address.\n\n\
-             If it was not you, ignore this message.\n"
-        }
-        (RecoveryInvalid | RecoveryCodeInvalid, _) => {
-            "<p>Hi,</p><p>someone asked to recover an account with this address ({{ To }}), \
-             but no account uses it. If it was you, check whether you signed up with another address.</p>\
-             <p>If it was not you, ignore this message.</p>"
-        }
-        (VerificationValid, "subject") => "Please verify your email address",
-        (VerificationValid, "plaintext") => {
-            "Hi,\n\nplease confirm that {{ To }} is your address by opening this link:\n\n{{ VerificationURL }}\n"
-        }
-        (VerificationValid, _) => {
-            "<p>Hi,</p><p>please confirm that {{ To }} is your address by opening this link:</p>\
-             <p><a href=\"{{ VerificationURL }}\">{{ VerificationURL }}</a></p>"
-        }
-        (VerificationCodeValid, "subject") => "Your verification code is {{ VerificationCode }}",
-        (VerificationCodeValid, "plaintext") => {
-            "Hi,\n\nplease confirm that {{ To }} is your address by entering this code:\n\n{{ VerificationCode }}\n\n\
-             or by opening this link:\n\n{{ VerificationURL }}\n"
-        }
-        (VerificationCodeValid, _) => {
-            "<p>Hi,</p><p>please confirm that {{ To }} is your address by entering this code:</p>\
-             <p><strong>{{ VerificationCode }}</strong></p>\
-             <p>or by opening this link: <a href=\"{{ VerificationURL }}\">{{ VerificationURL }}</a></p>"
-        }
-        (VerificationInvalid | VerificationCodeInvalid, "subject") => "Email verification",
-        (VerificationInvalid | VerificationCodeInvalid, "plaintext") => {
-            "Hi,\n\nsomeone asked to verify this address ({{ To }}), but no account uses it. \
-             If it was not you, ignore this message.\n"
-        }
-        (VerifiableAddressChanged, "subject") => "Your account's address was changed",
-        (VerifiableAddressChanged, "plaintext") => {
-            "Hi,\n\nthe account that used {{ To }} now uses {{ NewAddress }} instead. \
-             If you made this change, there is nothing to do.\n\n\
-             If you did not, someone else may have access to your account: contact the site's \
-             support.\n"
-        }
-        (VerifiableAddressChanged, _) => {
-            "<p>Hi,</p><p>the account that used {{ To }} now uses {{ NewAddress }} instead. \
-             If you made this change, there is nothing to do.</p>\
-             <p>If you did not, someone else may have access to your account: contact the \
-             site's support.</p>"
-        }
-        (VerificationInvalid | VerificationCodeInvalid, _) => {
-            "<p>Hi,</p><p>someone asked to verify this address ({{ To }}), but no account uses it. \
-             If it was not you, ignore this message.</p>"
+/// One built-in message in one language.
+#[derive(Deserialize)]
+struct Builtin {
+    subject: String,
+    /// Plain text; the HTML part is made from it (see [`Builtin::html`]).
+    body: String,
+}
+
+impl Builtin {
+    fn part(&self, part: &str) -> String {
+        match part {
+            "subject" => self.subject.clone(),
+            "html" => self.html(),
+            _ => self.body.clone(),
         }
     }
+
+    /// The body as HTML: a paragraph per block of lines; a block that is only a variable
+    /// becomes a link when it holds a URL, else bold (a code to type).
+    fn html(&self) -> String {
+        self.body
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|block| !block.is_empty())
+            .map(|block| {
+                let variable = block
+                    .strip_prefix("{{")
+                    .and_then(|rest| rest.strip_suffix("}}"))
+                    .map(str::trim)
+                    .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric()));
+                match variable {
+                    Some(name) if name.ends_with("URL") => {
+                        format!("<p><a href=\"{block}\">{block}</a></p>")
+                    }
+                    Some(_) => format!("<p><strong>{block}</strong></p>"),
+                    None => format!(
+                        "<p>{}</p>",
+                        block
+                            .replace('&', "&amp;")
+                            .replace('<', "&lt;")
+                            .replace('>', "&gt;")
+                            .replace('\n', "<br>")
+                    ),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Ward's own wording of the built-in messages, by language.
+fn builtins() -> anyhow::Result<BTreeMap<Lang, BTreeMap<String, Builtin>>> {
+    let sources = [
+        (Lang::En, include_str!("builtin/en.yaml")),
+        (Lang::De, include_str!("builtin/de.yaml")),
+        (Lang::Fr, include_str!("builtin/fr.yaml")),
+        (Lang::Es, include_str!("builtin/es.yaml")),
+        (Lang::Ru, include_str!("builtin/ru.yaml")),
+        (Lang::ZhCn, include_str!("builtin/zh-CN.yaml")),
+    ];
+    sources
+        .into_iter()
+        .map(|(lang, source)| {
+            let texts = serde_norway::from_str(source)
+                .map_err(|error| anyhow::anyhow!("the built-in {} e-mails: {error}", lang.tag()))?;
+            Ok((lang, texts))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -278,6 +310,7 @@ mod tests {
         let mail = templates
             .render(
                 TemplateType::RecoveryCodeValid,
+                Lang::En,
                 "a@example.com",
                 json!({"RecoveryCode": "123456", "ExpiresInMinutes": 60}),
             )
@@ -314,6 +347,7 @@ mod tests {
         let mail = templates
             .render(
                 TemplateType::VerificationCodeValid,
+                Lang::En,
                 "<x@example.com>",
                 json!({"VerificationCode": "654321", "VerificationURL": "http://x"}),
             )
@@ -349,6 +383,7 @@ mod tests {
             .unwrap()
             .render(
                 TemplateType::VerifiableAddressChanged,
+                Lang::En,
                 "old@example.com",
                 json!({"ChangedAt": "2026-11-30T12:00:00Z", "NewAddress": "new@example.com"}),
             )
@@ -360,5 +395,87 @@ mod tests {
         std::fs::write(folder.join("email.subject.gotmpl"), "{{ broken").unwrap();
         let error = Templates::load(&config).err().unwrap().to_string();
         assert!(error.contains("email.subject.gotmpl"), "{error}");
+    }
+
+    #[test]
+    fn mails_come_in_the_flow_language_and_overrides_can_be_per_language() {
+        let templates = Templates::load(&Courier::default()).unwrap();
+        let vars = json!({"RecoveryCode": "123456", "ExpiresInMinutes": 15});
+        for lang in Lang::ALL {
+            for kind in TemplateType::ALL {
+                let mail = templates
+                    .render(kind, lang, "a@example.com", vars.clone())
+                    .unwrap();
+                assert!(!mail.subject.is_empty(), "{kind:?} {lang:?}");
+                assert!(mail.html.starts_with("<p>"), "{}", mail.html);
+            }
+        }
+        let german = templates
+            .render(
+                TemplateType::RecoveryCodeValid,
+                Lang::De,
+                "a@example.com",
+                vars.clone(),
+            )
+            .unwrap();
+        assert_eq!(german.subject, "Ihr Wiederherstellungscode lautet 123456");
+        assert!(
+            german.plaintext.contains("15 Minuten gültig"),
+            "{}",
+            german.plaintext
+        );
+        assert!(
+            german.html.contains("<p><strong>123456</strong></p>"),
+            "{}",
+            german.html
+        );
+        let link = templates
+            .render(
+                TemplateType::VerificationValid,
+                Lang::Fr,
+                "a@example.com",
+                json!({"VerificationURL": "https://id.example/v?a=1&b=2"}),
+            )
+            .unwrap();
+        assert!(
+            link.html
+                .contains(r#"<a href="https:&#x2f;&#x2f;id.example&#x2f;v?a=1&amp;b=2">"#),
+            "{}",
+            link.html
+        );
+
+        // A file with a language's suffix beats the one without, for that language only.
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("recovery_code").join("valid");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("email.subject.gotmpl"),
+            "Code {{ RecoveryCode }}",
+        )
+        .unwrap();
+        std::fs::write(
+            folder.join("email.subject.gotmpl.de"),
+            "Kode {{ RecoveryCode }}",
+        )
+        .unwrap();
+        let config = Courier {
+            template_override_path: Some(dir.path().into()),
+            ..Courier::default()
+        };
+        let templates = Templates::load(&config).unwrap();
+        let subject = |lang| {
+            templates
+                .render(
+                    TemplateType::RecoveryCodeValid,
+                    lang,
+                    "a@example.com",
+                    vars.clone(),
+                )
+                .unwrap()
+                .subject
+        };
+        assert_eq!(subject(Lang::De), "Kode 123456");
+        assert_eq!(subject(Lang::Ru), "Code 123456");
+        assert_eq!(subject(Lang::En), "Code 123456");
     }
 }

@@ -314,7 +314,7 @@ pub fn new_flow(
             }
         },
     };
-    let flow = blank_flow(
+    let mut flow = blank_flow(
         state,
         kind,
         flow_type,
@@ -322,6 +322,8 @@ pub fn new_flow(
         client.request_url.clone(),
         csrf_token,
     );
+    flow.internal
+        .insert(model::LANGUAGE.into(), client.language.tag().into());
     (flow, set_cookie)
 }
 
@@ -338,6 +340,10 @@ pub fn derive_flow(state: &AppState, from: &Flow, kind: FlowKind) -> Flow {
         from.csrf_token.clone(),
     );
     flow.active = from.active.clone();
+    if let Some(language) = from.internal.get(model::LANGUAGE) {
+        flow.internal
+            .insert(model::LANGUAGE.into(), language.clone());
+    }
     flow
 }
 

@@ -114,6 +114,9 @@ pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
 pub const STATE_SHOW_FORM: &str = "show_form";
 pub const STATE_SUCCESS: &str = "success";
 
+/// Where [`Flow::language`] is kept in `internal`.
+pub const LANGUAGE: &str = "language";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
     pub id: Uuid,
@@ -160,6 +163,15 @@ impl Flow {
 
     pub fn is_completed(&self) -> bool {
         self.state == STATE_PASSED_CHALLENGE
+    }
+
+    /// The language of the browser that started the flow: its e-mails are written in it.
+    pub fn language(&self) -> app::i18n::Lang {
+        self.internal
+            .get(LANGUAGE)
+            .and_then(Value::as_str)
+            .and_then(app::i18n::Lang::parse)
+            .unwrap_or_default()
     }
 
     /// A number kept in `internal`.

@@ -186,7 +186,11 @@ pub async fn send(
                     TemplateType::VerificationValid
                 }
             };
-            Some(state.courier.email(kind, address, vars, now))
+            Some(
+                state
+                    .courier
+                    .email(kind, flow.language(), address, vars, now),
+            )
         }
         None if allowed && notify_unknown => {
             let kind = match (recovery, strategy.method) {
@@ -196,7 +200,11 @@ pub async fn send(
                 (false, OneTimeMethod::Link) => TemplateType::VerificationInvalid,
             };
             let vars = json!({"RequestURL": flow.request_url});
-            Some(state.courier.email(kind, address, vars, now))
+            Some(
+                state
+                    .courier
+                    .email(kind, flow.language(), address, vars, now),
+            )
         }
         None => None,
     };

@@ -454,7 +454,14 @@ async fn finish(
         .await;
         continue_with.extend(started);
     } else {
-        address_change::notify_previous(state, hooks, original, &identity, &mut changes);
+        address_change::notify_previous(
+            state,
+            flow.language(),
+            hooks,
+            original,
+            &identity,
+            &mut changes,
+        );
     }
     if hooks
         .iter()

@@ -179,6 +179,7 @@ pub(super) async fn finish(
         let hooks = crate::hook::settings_hooks(state, "profile");
         crate::hook::address_change::notify_previous(
             state,
+            flow.language(),
             hooks,
             &before,
             &identity,

@@ -130,6 +130,7 @@ pub fn recipients(hooks: &[HookConfig]) -> Option<&str> {
 /// differ from them.
 pub fn notify_previous(
     state: &AppState,
+    lang: app::i18n::Lang,
     hooks: &[HookConfig],
     before: &Identity,
     identity: &Identity,
@@ -179,6 +180,7 @@ pub fn notify_previous(
         });
         match state.courier.email(
             TemplateType::VerifiableAddressChanged,
+            lang,
             &old.value,
             vars,
             now,

@@ -30,6 +30,8 @@ pub struct Client {
     pub method: String,
     /// The headers a web hook may see (`clients.web_hook.header_allowlist`).
     pub allowed_headers: Vec<(String, String)>,
+    /// The language the pages would show this browser; its e-mails are written in it.
+    pub language: app::i18n::Lang,
 }
 
 impl Client {
@@ -46,6 +48,7 @@ impl Client {
             request_url: state.urls.admin.to_string(),
             method: "POST".into(),
             allowed_headers: Vec::new(),
+            language: app::i18n::Lang::En,
         }
     }
 
@@ -122,9 +125,15 @@ where
             .join(path.trim_start_matches('/'))
             .map(String::from)
             .unwrap_or_default();
+        let cookies = header(header::COOKIE);
+        let language = app::i18n::Lang::negotiate(
+            cookies.as_deref(),
+            header(header::ACCEPT_LANGUAGE).as_deref(),
+        );
         Ok(Self {
             wants_json,
-            cookies: header(header::COOKIE),
+            language,
+            cookies,
             origin: header(header::ORIGIN),
             header_token,
             ip_address: ip.map(|ip| ip.to_string()),

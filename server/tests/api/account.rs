@@ -18,6 +18,7 @@ mail_tests!(
     verification_flow_by_code_and_attempt_limit,
     settings_profile_and_privileged_password,
     admin_recovery_and_messages,
+    mails_are_written_in_the_language_of_the_flow,
 );
 
 pub(crate) async fn create_user(app: &TestApp, email: &str) -> Value {
@@ -649,4 +650,48 @@ async fn links_hooks_and_unknown_recipients(dialect: Dialect) {
         .unwrap();
     assert_eq!(again.status(), 400);
     app.stop().await;
+}
+
+/// The flow remembers the language of the client that started it; its mail is written in it.
+async fn mails_are_written_in_the_language_of_the_flow(app: &TestApp, smtp: &SmtpCapture) {
+    create_user(app, "sprache@example.com").await;
+    let flow: Value = app
+        .client
+        .get(format!("{}/self-service/recovery/api", app.public))
+        .header("accept-language", "de-DE, en;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Kratos's `text` stays English whatever the language.
+    let sent = json_with_status(
+        submit_json(
+            app,
+            &flow,
+            json!({"method": "code", "email": "sprache@example.com"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(
+        sent["ui"]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("An email containing a recovery code"),
+        "{sent}"
+    );
+    let mail = &smtp.wait_for("sprache@example.com", 1).await[0];
+    let code = mail.code();
+    assert_eq!(
+        mail.subject(),
+        format!("Ihr Wiederherstellungscode lautet {code}")
+    );
+    assert!(
+        mail.data.contains("geben Sie diesen Code ein"),
+        "{}",
+        mail.data
+    );
 }
