@@ -151,17 +151,29 @@ mod catalogue {
         };
     }
 
-    fn identifier(lang: Lang) -> LanguageIdentifier {
-        lang.tag().parse().unwrap_or_default()
+    /// Each language's identifier, parsed once.
+    fn identifier(lang: Lang) -> &'static LanguageIdentifier {
+        static IDENTIFIERS: std::sync::LazyLock<Vec<LanguageIdentifier>> =
+            std::sync::LazyLock::new(|| {
+                Lang::ALL
+                    .iter()
+                    .map(|lang| lang.tag().parse().unwrap_or_default())
+                    .collect()
+            });
+        let index = Lang::ALL.iter().position(|known| *known == lang).unwrap_or(0);
+        &IDENTIFIERS[index]
     }
 
     /// The text of `key` in `lang`, `None` when the catalogue lacks it.
     pub fn lookup(lang: Lang, key: &str, args: &[(&str, FluentValue<'static>)]) -> Option<String> {
+        if args.is_empty() {
+            return LOCALES.try_lookup(identifier(lang), key);
+        }
         let args: HashMap<Cow<'static, str>, FluentValue<'static>> = args
             .iter()
             .map(|(name, value)| (Cow::Owned(name.to_string()), value.clone()))
             .collect();
-        LOCALES.try_lookup_with_args(&identifier(lang), key, &args)
+        LOCALES.try_lookup_with_args(identifier(lang), key, &args)
     }
 
     /// The page's language (English outside a request).
