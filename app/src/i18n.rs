@@ -160,7 +160,10 @@ mod catalogue {
                     .map(|lang| lang.tag().parse().unwrap_or_default())
                     .collect()
             });
-        let index = Lang::ALL.iter().position(|known| *known == lang).unwrap_or(0);
+        let index = Lang::ALL
+            .iter()
+            .position(|known| *known == lang)
+            .unwrap_or(0);
         &IDENTIFIERS[index]
     }
 
