@@ -98,20 +98,7 @@ impl CourierStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        // PostgreSQL skips rows another worker is claiming; SQLite has one writer at a time,
-        // so the single UPDATE is already exclusive there.
-        let lock = match self.dialect {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let due = "((status = 'queued' AND next_attempt_at <= $2) \
-                    OR (status = 'processing' AND lease_until <= $2))";
-        let sql = format!(
-            "UPDATE courier_messages SET status = 'processing', lease_until = $1, updated_at = $2, \
-             send_count = send_count + 1 \
-             WHERE {due} AND id IN (SELECT id FROM courier_messages WHERE {due} \
-             ORDER BY created_at LIMIT $3 {lock}) RETURNING {COLUMNS}"
-        );
+        let sql = self.claim_sql("courier_messages", "send_count", COLUMNS);
         let rows: Vec<MessageRow> = sqlx::query_as(&sql)
             .bind(to_micros(lease_until))
             .bind(to_micros(now))
@@ -229,6 +216,26 @@ impl CourierStore for SqlStore {
 }
 
 impl SqlStore {
+    /// The statement that leases up to `$3` due rows of a work queue (`table`: courier
+    /// messages, web hook deliveries) until `$1`, as of `$2`: queued rows whose next attempt is
+    /// due, and rows whose previous lease lapsed. It counts the attempt in `counter` and returns
+    /// `columns`. PostgreSQL skips rows another worker is claiming; SQLite has one writer at a
+    /// time, so the single UPDATE is already exclusive there.
+    pub(super) fn claim_sql(&self, table: &str, counter: &str, columns: &str) -> String {
+        let lock = match self.dialect {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let due = "((status = 'queued' AND next_attempt_at <= $2) \
+                    OR (status = 'processing' AND lease_until <= $2))";
+        format!(
+            "UPDATE {table} SET status = 'processing', lease_until = $1, updated_at = $2, \
+             {counter} = {counter} + 1 \
+             WHERE {due} AND id IN (SELECT id FROM {table} WHERE {due} \
+             ORDER BY created_at LIMIT $3 {lock}) RETURNING {columns}"
+        )
+    }
+
     /// The delivery attempts of `ids`, in one query, oldest first per message.
     async fn dispatches_of(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Vec<Dispatch>>> {
         let mut by_message: HashMap<Uuid, Vec<Dispatch>> = HashMap::new();

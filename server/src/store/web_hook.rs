@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Dialect, SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
 
 /// One queued request.
 #[derive(Debug, Clone)]
@@ -107,18 +107,7 @@ impl DeliveryStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>> {
-        let lock = match self.dialect {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let due = "((status = 'queued' AND next_attempt_at <= $2) \
-                    OR (status = 'processing' AND lease_until <= $2))";
-        let sql = format!(
-            "UPDATE web_hook_deliveries SET status = 'processing', lease_until = $1, \
-             updated_at = $2, attempts = attempts + 1 \
-             WHERE {due} AND id IN (SELECT id FROM web_hook_deliveries WHERE {due} \
-             ORDER BY created_at LIMIT $3 {lock}) RETURNING {COLUMNS}"
-        );
+        let sql = self.claim_sql("web_hook_deliveries", "attempts", COLUMNS);
         let rows: Vec<DeliveryRow> = sqlx::query_as(&sql)
             .bind(to_micros(lease_until))
             .bind(to_micros(now))
