@@ -38,6 +38,8 @@ pub mod scope {
     pub const REGISTRATION: &str = "registration";
     /// Single-use claims of secrets that stay valid for a while (TOTP time steps, backup codes).
     pub const CLAIM: &str = "claim";
+    /// Sign-in and sign-up codes to one identifier (`code.config.resend_interval`).
+    pub const CODE_MAIL: &str = "code_mail";
 }
 
 /// The flow message of a refusal (Ward's id; Kratos defines none).
@@ -400,6 +402,32 @@ pub async fn mail_to(state: &AppState, address: &str) -> StoreResult<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Counts a sign-in or sign-up code for `identifier` (whether an account uses it or not);
+/// refused when one went out less than `code.config.resend_interval` ago.
+pub async fn code_mail(state: &AppState, identifier: &str) -> StoreResult<Result<(), Refused>> {
+    let interval = state.config.selfservice.methods.code.config.resend_interval;
+    if interval.is_zero() {
+        return Ok(Ok(()));
+    }
+    let limit = Limit {
+        key: key(
+            scope::CODE_MAIL,
+            identifier_subject(state, identifier),
+            String::new(),
+        ),
+        max: 1,
+        window: interval,
+    };
+    let now = state.clock.now();
+    let counters = count(state, std::slice::from_ref(&limit), now).await?;
+    Ok(
+        match first_refusal(state, std::slice::from_ref(&limit), &counters, now) {
+            Some(refused) => Err(refused),
+            None => Ok(()),
+        },
+    )
 }
 
 /// A counted registration; refund it when the registration did not happen.

@@ -221,9 +221,10 @@ fn Node(
     match node.attributes {
         NodeAttributes::Input(input) => {
             let messages = node.messages;
-            // An upstream's button leaves for the upstream: the fields of the other methods
-            // in the same form are not its business (their `required` would block it).
-            let novalidate = node.group == NodeGroup::Oidc;
+            // An upstream's button leaves for the upstream, and a code's buttons ask for a
+            // code or check one: the fields of the other methods in the same form are not
+            // their business (their `required` would block them; the server checks its own).
+            let novalidate = matches!(node.group, NodeGroup::Oidc | NodeGroup::Code);
             view! { <Input input label test_id messages submitting hydrated novalidate focus /> }
                 .into_any()
         }

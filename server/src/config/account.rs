@@ -101,7 +101,15 @@ pub struct SettingsAfterHooks {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CodeMethod {
+    /// Codes for recovery and verification.
     pub enabled: bool,
+    /// Sign-up and sign-in with a code mailed to the identifier, instead of a password.
+    pub passwordless_enabled: bool,
+    /// A code mailed to one of the identity's addresses as the second factor.
+    pub mfa_enabled: bool,
+    /// Identities whose schema marks no code identifier may still receive codes at their
+    /// verifiable addresses (identities made before the schema had one).
+    pub missing_credential_fallback_enabled: bool,
     pub config: OneTimeConfig,
 }
 
@@ -109,6 +117,9 @@ impl Default for CodeMethod {
     fn default() -> Self {
         Self {
             enabled: true,
+            passwordless_enabled: false,
+            mfa_enabled: false,
+            missing_credential_fallback_enabled: false,
             config: OneTimeConfig::default(),
         }
     }
@@ -129,6 +140,10 @@ pub struct OneTimeConfig {
     pub lifespan: Duration,
     /// Wrong codes a flow accepts before it is spent.
     pub max_submissions: u32,
+    /// Ward only: sign-in and sign-up codes go to one address at most once per this interval,
+    /// so a form cannot be used to flood a mailbox.
+    #[serde(with = "duration")]
+    pub resend_interval: Duration,
 }
 
 impl Default for OneTimeConfig {
@@ -136,6 +151,7 @@ impl Default for OneTimeConfig {
         Self {
             lifespan: Duration::from_secs(3600),
             max_submissions: 5,
+            resend_interval: Duration::from_secs(30),
         }
     }
 }

@@ -84,6 +84,7 @@ impl Config {
                 &mut registration_hooks.passkey,
                 &mut registration_hooks.webauthn,
                 &mut registration_hooks.oidc,
+                &mut registration_hooks.code,
             ] {
                 if method.hooks.is_empty() {
                     method.hooks = vec![HookConfig::named(HookName::Session)];
@@ -283,6 +284,7 @@ impl Config {
                 ("passkey", &after.passkey.hooks),
                 ("webauthn", &after.webauthn.hooks),
                 ("oidc", &after.oidc.hooks),
+                ("code", &after.code.hooks),
             ] {
                 lists.push((key(flow, &format!("after.{method}")), hooks, place));
             }

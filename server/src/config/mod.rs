@@ -387,6 +387,7 @@ pub struct AfterHooks {
     pub passkey: MethodAfter,
     pub webauthn: MethodAfter,
     pub oidc: MethodAfter,
+    pub code: MethodAfter,
 }
 
 impl AfterHooks {
@@ -397,6 +398,7 @@ impl AfterHooks {
             "passkey" => &self.passkey.hooks,
             "webauthn" => &self.webauthn.hooks,
             "oidc" => &self.oidc.hooks,
+            "code" => &self.code.hooks,
             _ => &[],
         };
         if own.is_empty() { &self.hooks } else { own }

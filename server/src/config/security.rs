@@ -12,6 +12,22 @@ use super::units::duration;
 #[serde(default)]
 pub struct Security {
     pub brute_force: BruteForce,
+    pub account_enumeration: AccountEnumeration,
+}
+
+/// `security.account_enumeration` (Kratos's key; on by default in Ward, off in Kratos).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountEnumeration {
+    /// Answer an unknown identifier as a known one until the credential is checked (sign-in
+    /// by code: the same "code sent" step, then the same invalid-code message).
+    pub mitigate: bool,
+}
+
+impl Default for AccountEnumeration {
+    fn default() -> Self {
+        Self { mitigate: true }
+    }
 }
 
 /// `security.brute_force`.

@@ -30,10 +30,14 @@ pub enum TemplateType {
     VerificationCodeInvalid,
     /// To an address that an identity no longer uses (`notify_previous_addresses`).
     VerifiableAddressChanged,
+    /// A sign-in code (`code` method).
+    LoginCodeValid,
+    /// A sign-up code (`code` method).
+    RegistrationCodeValid,
 }
 
 impl TemplateType {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::RecoveryValid,
         Self::RecoveryInvalid,
         Self::RecoveryCodeValid,
@@ -43,6 +47,8 @@ impl TemplateType {
         Self::VerificationCodeValid,
         Self::VerificationCodeInvalid,
         Self::VerifiableAddressChanged,
+        Self::LoginCodeValid,
+        Self::RegistrationCodeValid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +62,8 @@ impl TemplateType {
             Self::VerificationCodeValid => "verification_code_valid",
             Self::VerificationCodeInvalid => "verification_code_invalid",
             Self::VerifiableAddressChanged => "verifiable_address_changed",
+            Self::LoginCodeValid => "login_code_valid",
+            Self::RegistrationCodeValid => "registration_code_valid",
         }
     }
 

@@ -6,7 +6,7 @@ pub mod errors;
 pub mod login;
 pub mod logout;
 pub mod model;
-mod one_time;
+pub(crate) mod one_time;
 pub mod recovery;
 pub mod registration;
 pub mod respond;

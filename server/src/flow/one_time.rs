@@ -245,17 +245,41 @@ pub async fn check(
     submitted: &str,
     is_link: bool,
 ) -> FlowResult<OneTimeCode> {
-    let now = state.clock.now();
-    let attempts = flow.counter(ATTEMPTS);
-    let spent = attempts >= strategy.max_submissions(state);
+    let spent = !tries_left(state, flow);
     let found = if spent || submitted.trim().is_empty() {
         None
     } else {
-        strategy.find(state, flow, submitted, now).await?
+        strategy
+            .find(state, flow, submitted, state.clock.now())
+            .await?
     };
     if let Some(code) = found {
         return Ok(code);
     }
+    let (message, target) = match (flow.kind, is_link) {
+        (FlowKind::Recovery, true) => (4060004, None),
+        (FlowKind::Recovery, false) => (4060006, Some("code")),
+        (FlowKind::Login, _) => (4010008, None),
+        (FlowKind::Registration, _) => (4040003, None),
+        (_, true) => (4070001, None),
+        (_, false) => (4070006, Some("code")),
+    };
+    Err(refuse_secret(flow, spent, message, target))
+}
+
+/// Whether the flow may still check a submitted code (fewer than `max_submissions` were wrong).
+pub fn tries_left(state: &AppState, flow: &Flow) -> bool {
+    flow.counter(ATTEMPTS) < u64::from(state.config.selfservice.methods.code.config.max_submissions)
+}
+
+/// Refuses a wrong secret with `message` (on the field `target`, or the whole form) and counts
+/// the try; a flow with no tries left says so instead.
+pub fn refuse_secret(
+    flow: &mut Flow,
+    spent: bool,
+    message: u32,
+    target: Option<&str>,
+) -> FlowError {
     flow.ui.clear_messages();
     if spent {
         flow.ui.messages.push(UiText::new(
@@ -263,17 +287,11 @@ pub async fn check(
             json!({"reason": "The request was submitted too often. Please request another code."}),
         ));
     } else {
-        flow.internal.insert(ATTEMPTS.into(), json!(attempts + 1));
-        let message = match (flow.kind, is_link) {
-            (FlowKind::Recovery, true) => 4060004,
-            (FlowKind::Recovery, false) => 4060006,
-            (_, true) => 4070001,
-            (_, false) => 4070006,
-        };
-        let target = (!is_link).then_some("code");
+        flow.internal
+            .insert(ATTEMPTS.into(), json!(flow.counter(ATTEMPTS) + 1));
         flow.ui.add_message(target, UiText::plain(message));
     }
-    Err(FlowError::Rejected(Box::new(flow.clone())))
+    FlowError::Rejected(Box::new(flow.clone()))
 }
 
 /// The address a submission names: `email` from the form (trimmed, lower-cased), else the one

@@ -23,7 +23,7 @@ pub struct OneTimeCode {
     pub id: Uuid,
     pub flow_id: Uuid,
     pub identity_id: Uuid,
-    /// `recovery` or `verification`.
+    /// `recovery`, `verification` or `login`.
     pub purpose: &'static str,
     /// The address the secret was sent to.
     pub address: String,
@@ -179,6 +179,7 @@ fn code_from_row(row: CodeRow) -> StoreResult<OneTimeCode> {
     let purpose = match row.purpose.as_str() {
         "recovery" => "recovery",
         "verification" => "verification",
+        "login" => "login",
         _ => return Err(StoreError::Corrupt(format!("code {}: bad purpose", row.id))),
     };
     Ok(OneTimeCode {

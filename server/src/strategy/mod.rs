@@ -1,6 +1,7 @@
 //! Strategies: one per authentication method. A strategy adds its nodes to a flow's form and
 //! judges submissions meant for it; it never writes HTTP. The flow engines run them in order.
 
+pub mod code;
 pub mod lookup_secret;
 pub mod oidc;
 pub mod one_time;
@@ -166,6 +167,16 @@ impl Strategies {
             strategies.login.push(password.clone());
             strategies.registration.push(password.clone());
             strategies.settings.push(password);
+        }
+        if methods.code.enabled && methods.code.passwordless_enabled {
+            let code = Arc::new(code::CodeStrategy::passwordless());
+            strategies.login.push(code.clone());
+            strategies.registration.push(code);
+        }
+        if methods.code.enabled && methods.code.mfa_enabled {
+            strategies
+                .login
+                .push(Arc::new(code::CodeStrategy::second_factor()));
         }
         if methods.totp.enabled {
             let totp = Arc::new(totp::TotpStrategy);

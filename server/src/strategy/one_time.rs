@@ -88,11 +88,10 @@ impl OneTimeStrategy {
 
     /// A new secret: six digits, or 32 alphanumerics (190 bits) for a link.
     pub fn generate(&self) -> String {
-        let mut rng = rand::rngs::OsRng;
         match self.method {
-            OneTimeMethod::Code => format!("{:06}", rng.gen_range(0..1_000_000)),
+            OneTimeMethod::Code => six_digits(),
             OneTimeMethod::Link => (0..32)
-                .map(|_| char::from(rng.sample(Alphanumeric)))
+                .map(|_| char::from(rand::rngs::OsRng.sample(Alphanumeric)))
                 .collect(),
         }
     }
@@ -142,23 +141,33 @@ impl OneTimeStrategy {
             .changes
             .codes_of_flow(flow.id, purpose(flow.kind))
             .await?;
-        let hashes: Vec<String> = state
-            .secrets
-            .all()
-            .iter()
-            .map(|key| keyed_hash(key, submitted.trim()))
-            .collect();
-        Ok(candidates.into_iter().find(|code| {
-            let matches = hashes.iter().fold(false, |found, hash| {
-                found | bool::from(hash.as_bytes().ct_eq(code.secret_hash.as_bytes()))
-            });
-            matches && code.expires_at > now
-        }))
+        let hashes = submitted_hashes(state, submitted);
+        Ok(candidates
+            .into_iter()
+            .find(|code| matches_hash(&hashes, &code.secret_hash) && code.expires_at > now))
     }
+}
 
-    pub fn max_submissions(&self, state: &AppState) -> u64 {
-        u64::from(state.config.selfservice.methods.code.config.max_submissions)
-    }
+/// A six-digit code, uniformly drawn from the operating system's generator.
+pub fn six_digits() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000))
+}
+
+/// The keyed hashes of a submitted secret under every configured key (the newest first).
+pub fn submitted_hashes(state: &AppState, submitted: &str) -> Vec<String> {
+    state
+        .secrets
+        .all()
+        .iter()
+        .map(|key| keyed_hash(key, submitted.trim()))
+        .collect()
+}
+
+/// Whether one of `hashes` is `stored`, compared in constant time (every hash is compared).
+pub fn matches_hash(hashes: &[String], stored: &str) -> bool {
+    hashes.iter().fold(false, |found, hash| {
+        found | bool::from(hash.as_bytes().ct_eq(stored.as_bytes()))
+    })
 }
 
 /// `<base>/self-service/<flow>?flow=<id>&<param>=<secret>`: what a message links to.
@@ -184,6 +193,7 @@ pub fn flow_link(state: &AppState, flow: &Flow, param: &str, secret: &str) -> St
 fn purpose(kind: FlowKind) -> &'static str {
     match kind {
         FlowKind::Recovery => "recovery",
+        FlowKind::Login => "login",
         _ => "verification",
     }
 }

@@ -152,15 +152,17 @@ impl SmtpCapture {
     }
 }
 
-/// Runs each test on SQLite and PostgreSQL with a capturing SMTP server and the account flows on.
+/// Runs each test on SQLite and PostgreSQL with a capturing SMTP server and the account flows on;
+/// `env = super::ENV;` first adds settings (Kratos-style variable names).
 #[macro_export]
 macro_rules! mail_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident),* $(,)?) => { $crate::mail_tests!(env = &[]; $($name),*); };
+    (env = $env:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let (app, smtp) = $crate::mail::spawn(ward::store::Dialect::Sqlite, &[]).await.unwrap();
+                    let (app, smtp) = $crate::mail::spawn(ward::store::Dialect::Sqlite, $env).await.unwrap();
                     super::$name(&app, &smtp).await;
                     app.stop().await;
                 }
@@ -170,7 +172,7 @@ macro_rules! mail_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let Some((app, smtp)) = $crate::mail::spawn(ward::store::Dialect::Postgres, &[]).await else { return };
+                    let Some((app, smtp)) = $crate::mail::spawn(ward::store::Dialect::Postgres, $env).await else { return };
                     super::$name(&app, &smtp).await;
                     app.stop().await;
                 }

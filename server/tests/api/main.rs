@@ -16,6 +16,7 @@ mod kratos_compat;
 mod listeners;
 mod mail;
 mod oauth2;
+mod passwordless;
 mod passwords;
 mod second_factor;
 mod sessions;
