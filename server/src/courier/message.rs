@@ -45,6 +45,8 @@ pub struct Message {
     pub template_type: String,
     /// Delivery attempts started so far.
     pub send_count: u32,
+    /// Higher goes first: 1 for mail someone is waiting for (codes and links), else 0.
+    pub priority: i64,
     pub next_attempt_at: OffsetDateTime,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -71,6 +73,7 @@ impl Message {
             html_body: rendered.html,
             template_type: rendered.template_type.to_string(),
             send_count: 0,
+            priority: 0,
             next_attempt_at: now,
             created_at: now,
             updated_at: now,

@@ -37,9 +37,8 @@ impl Courier {
         vars: Value,
         now: OffsetDateTime,
     ) -> anyhow::Result<Message> {
-        Ok(Message::new(
-            self.templates.render(kind, lang, to, vars)?,
-            now,
-        ))
+        let mut message = Message::new(self.templates.render(kind, lang, to, vars)?, now);
+        message.priority = i64::from(kind.waited_for());
+        Ok(message)
     }
 }

@@ -67,6 +67,20 @@ impl TemplateType {
         }
     }
 
+    /// Whether someone is waiting for this mail to go on (a code or link to a flow in
+    /// progress): it goes out before older mail that is not.
+    pub fn waited_for(self) -> bool {
+        matches!(
+            self,
+            Self::LoginCodeValid
+                | Self::RegistrationCodeValid
+                | Self::RecoveryCodeValid
+                | Self::RecoveryValid
+                | Self::VerificationCodeValid
+                | Self::VerificationValid
+        )
+    }
+
     /// The built-in text it uses: a link and a code to an unknown address say the same.
     fn builtin_name(self) -> &'static str {
         match self {

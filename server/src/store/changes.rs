@@ -132,7 +132,14 @@ impl ChangeStore for SqlStore {
                     .map(|session| session.identity_id),
             )
             .collect();
+        let queued_mail = !changes.messages.is_empty();
+        if queued_mail {
+            self.announce_mail(&mut tx).await?;
+        }
         self.commit_changed(tx, &changed).await?;
+        if queued_mail {
+            self.courier_wake.notify_one();
+        }
         Ok(())
     }
 

@@ -22,16 +22,28 @@ pub trait CourierStore: Send + Sync {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
-    /// Records a delivery attempt: sent, retried at `retry_at`, or (no retry) abandoned.
-    async fn record_attempt(
+    /// Records delivery attempts in one transaction: each sent, retried at its `retry_at`, or
+    /// (no retry) abandoned.
+    async fn record_attempts(&self, attempts: &[Attempt], now: OffsetDateTime) -> StoreResult<()>;
+    /// Extends to `lease_until` the leases of messages still being delivered (a worker's
+    /// heartbeat); a lease that lapsed before `now` is not taken back.
+    async fn extend_leases(
         &self,
-        message_id: Uuid,
-        outcome: Result<(), String>,
-        retry_at: Option<OffsetDateTime>,
+        ids: &[Uuid],
         now: OffsetDateTime,
+        lease_until: OffsetDateTime,
     ) -> StoreResult<()>;
     async fn list_messages(&self, query: &MessageQuery) -> StoreResult<Vec<Message>>;
     async fn get_message(&self, id: Uuid) -> StoreResult<Message>;
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub message_id: Uuid,
+    pub outcome: Result<(), String>,
+    /// When to try again after a failure; `None` abandons the message.
+    pub retry_at: Option<OffsetDateTime>,
 }
 
 /// Newest first; `before` is the last message of the previous page.
@@ -53,13 +65,14 @@ struct MessageRow {
     html_body: String,
     template_type: String,
     send_count: i64,
+    priority: i64,
     next_attempt_at: i64,
     created_at: i64,
     updated_at: i64,
 }
 
 const COLUMNS: &str = "id, status, recipient, subject, body, html_body, template_type, send_count, \
-     next_attempt_at, created_at, updated_at";
+     priority, next_attempt_at, created_at, updated_at";
 
 pub(super) async fn insert_message(
     connection: &mut AnyConnection,
@@ -67,8 +80,8 @@ pub(super) async fn insert_message(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO courier_messages (id, type, status, recipient, subject, body, html_body, \
-         template_type, send_count, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         template_type, send_count, priority, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(message.id.to_string())
     .bind(message.status.as_str())
@@ -78,6 +91,7 @@ pub(super) async fn insert_message(
     .bind(&message.html_body)
     .bind(&message.template_type)
     .bind(i64::from(message.send_count))
+    .bind(message.priority)
     .bind(to_micros(message.next_attempt_at))
     .bind(to_micros(message.created_at))
     .bind(to_micros(message.updated_at))
@@ -89,7 +103,9 @@ pub(super) async fn insert_message(
 #[async_trait]
 impl CourierStore for SqlStore {
     async fn enqueue(&self, message: &Message) -> StoreResult<()> {
-        insert_message(&mut *self.pool.acquire().await?, message).await
+        let mut tx = self.pool.begin().await?;
+        insert_message(&mut tx, message).await?;
+        self.commit_mail(tx).await
     }
 
     async fn claim_due(
@@ -98,7 +114,12 @@ impl CourierStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let sql = self.claim_sql("courier_messages", "send_count", COLUMNS);
+        let sql = self.claim_sql(
+            "courier_messages",
+            "send_count",
+            "priority DESC, created_at",
+            COLUMNS,
+        );
         let rows: Vec<MessageRow> = sqlx::query_as(&sql)
             .bind(to_micros(lease_until))
             .bind(to_micros(now))
@@ -109,45 +130,67 @@ impl CourierStore for SqlStore {
             .into_iter()
             .map(message_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        messages.sort_by_key(|message| message.created_at);
+        messages.sort_by_key(|message| (-message.priority, message.created_at));
         Ok(messages)
     }
 
-    async fn record_attempt(
-        &self,
-        message_id: Uuid,
-        outcome: Result<(), String>,
-        retry_at: Option<OffsetDateTime>,
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
+    async fn record_attempts(&self, attempts: &[Attempt], now: OffsetDateTime) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let (status, next) = match (&outcome, retry_at) {
-            (Ok(()), _) => (MessageStatus::Sent, now),
-            (Err(_), Some(at)) => (MessageStatus::Queued, at),
-            (Err(_), None) => (MessageStatus::Abandoned, now),
-        };
-        sqlx::query(
-            "UPDATE courier_messages SET status = $2, next_attempt_at = $3, lease_until = NULL, \
-             updated_at = $4 WHERE id = $1",
-        )
-        .bind(message_id.to_string())
-        .bind(status.as_str())
-        .bind(to_micros(next))
-        .bind(to_micros(now))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(message_id.to_string())
-        .bind(if outcome.is_ok() { "success" } else { "failed" })
-        .bind(outcome.err())
-        .bind(to_micros(now))
-        .execute(&mut *tx)
-        .await?;
+        for attempt in attempts {
+            let (status, next) = match (&attempt.outcome, attempt.retry_at) {
+                (Ok(()), _) => (MessageStatus::Sent, now),
+                (Err(_), Some(at)) => (MessageStatus::Queued, at),
+                (Err(_), None) => (MessageStatus::Abandoned, now),
+            };
+            let id = attempt.message_id.to_string();
+            sqlx::query(
+                "UPDATE courier_messages SET status = $2, next_attempt_at = $3, \
+                 lease_until = NULL, updated_at = $4 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(status.as_str())
+            .bind(to_micros(next))
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(&id)
+            .bind(if attempt.outcome.is_ok() { "success" } else { "failed" })
+            .bind(attempt.outcome.clone().err())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn extend_leases(
+        &self,
+        ids: &[Uuid],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (3..ids.len() + 3).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE courier_messages SET lease_until = $1 \
+             WHERE status = 'processing' AND lease_until > $2 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(to_micros(lease_until))
+            .bind(to_micros(now));
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(&self.pool).await?;
         Ok(())
     }
 
@@ -218,10 +261,18 @@ impl CourierStore for SqlStore {
 impl SqlStore {
     /// The statement that leases up to `$3` due rows of a work queue (`table`: courier
     /// messages, web hook deliveries) until `$1`, as of `$2`: queued rows whose next attempt is
-    /// due, and rows whose previous lease lapsed. It counts the attempt in `counter` and returns
-    /// `columns`. PostgreSQL skips rows another worker is claiming; SQLite has one writer at a
-    /// time, so the single UPDATE is already exclusive there.
-    pub(super) fn claim_sql(&self, table: &str, counter: &str, columns: &str) -> String {
+    /// due, and rows whose previous lease lapsed, first by `order`. It counts the attempt in
+    /// `counter` and returns `columns`. PostgreSQL skips rows another worker is claiming; SQLite
+    /// has one writer at a time, so the single UPDATE is already exclusive there. The rows are
+    /// chosen in a CTE: PostgreSQL may run a locking `IN (SELECT … LIMIT n)` subquery more
+    /// than once per statement and so claim more than `n` rows; a CTE runs once.
+    pub(super) fn claim_sql(
+        &self,
+        table: &str,
+        counter: &str,
+        order: &str,
+        columns: &str,
+    ) -> String {
         let lock = match self.dialect {
             Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
@@ -229,10 +280,10 @@ impl SqlStore {
         let due = "((status = 'queued' AND next_attempt_at <= $2) \
                     OR (status = 'processing' AND lease_until <= $2))";
         format!(
-            "UPDATE {table} SET status = 'processing', lease_until = $1, updated_at = $2, \
+            "WITH claimed AS (SELECT id FROM {table} WHERE {due} ORDER BY {order} LIMIT $3 {lock}) \
+             UPDATE {table} SET status = 'processing', lease_until = $1, updated_at = $2, \
              {counter} = {counter} + 1 \
-             WHERE {due} AND id IN (SELECT id FROM {table} WHERE {due} \
-             ORDER BY created_at LIMIT $3 {lock}) RETURNING {columns}"
+             WHERE {due} AND id IN (SELECT id FROM claimed) RETURNING {columns}"
         )
     }
 
@@ -276,6 +327,7 @@ fn message_from_row(row: MessageRow) -> StoreResult<Message> {
         status: MessageStatus::parse(&row.status)
             .ok_or_else(|| StoreError::Corrupt(format!("message {}: bad status", row.id)))?,
         send_count: u32::try_from(row.send_count).unwrap_or(u32::MAX),
+        priority: row.priority,
         next_attempt_at: from_micros(row.next_attempt_at)?,
         created_at: from_micros(row.created_at)?,
         updated_at: from_micros(row.updated_at)?,

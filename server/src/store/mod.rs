@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 pub use browser_session::BrowserSessions;
 pub use changes::{ChangeStore, Changes, OneTimeCode};
-pub use courier::{CourierStore, MessageQuery};
+pub use courier::{Attempt, CourierStore, MessageQuery};
 pub use dsn::{DatabaseUrl, DsnError, PoolSettings};
 pub use flow::FlowStore;
 pub use identity::{IdentityPage, IdentityQuery, IdentityStore};
@@ -81,7 +81,13 @@ pub struct SqlStore {
     /// Whether the database has LISTEN/NOTIFY (PostgreSQL, not CockroachDB).
     notifies: bool,
     session_cache: Arc<SessionCache>,
+    /// Woken when mail is queued: by this process's writes, and on PostgreSQL by every
+    /// replica's (see [`Self::listen_for_mail`]).
+    courier_wake: Arc<tokio::sync::Notify>,
 }
+
+/// The PostgreSQL channel on which a transaction that queued mail wakes every courier worker.
+const MAIL_CHANNEL: &str = "ward_courier";
 
 impl SqlStore {
     /// Connects without migrating, to a database named by a `dsn` in any of Kratos's forms
@@ -134,6 +140,7 @@ impl SqlStore {
             notifies: database.notifies,
             url: database.connect_url.clone(),
             session_cache: Arc::new(SessionCache::disabled()),
+            courier_wake: Arc::default(),
         })
     }
 
@@ -178,6 +185,54 @@ impl SqlStore {
             self.session_cache.invalidate(*id);
         }
         Ok(())
+    }
+
+    /// Commits `tx`, which queued mail, and wakes the courier workers: this process's at once,
+    /// and on PostgreSQL every replica's through a notification sent with the transaction.
+    async fn commit_mail(&self, mut tx: sqlx::Transaction<'_, sqlx::Any>) -> StoreResult<()> {
+        self.announce_mail(&mut tx).await?;
+        tx.commit().await?;
+        self.courier_wake.notify_one();
+        Ok(())
+    }
+
+    /// On PostgreSQL, makes `tx` wake every replica's courier worker when it commits.
+    async fn announce_mail(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> StoreResult<()> {
+        if self.notifies {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(MAIL_CHANNEL)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What a courier worker waits on between polls.
+    pub fn courier_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.courier_wake.clone()
+    }
+
+    /// Runs until the pool closes, waking this process's courier worker whenever any replica
+    /// queues mail; reconnects after errors. Returns at once without LISTEN/NOTIFY (the worker
+    /// then finds other replicas' mail when it polls).
+    pub async fn listen_for_mail(&self) {
+        if !self.notifies {
+            return;
+        }
+        while !self.pool.is_closed() {
+            let followed = async {
+                let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+                listener.listen(MAIL_CHANNEL).await?;
+                while listener.try_recv().await?.is_some() {
+                    self.courier_wake.notify_one();
+                }
+                Ok::<(), sqlx::Error>(())
+            };
+            if let Err(error) = followed.await {
+                tracing::warn!(%error, "mail notifications stopped; the courier polls until they resume");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// Runs until the pool closes, applying other replicas' change notifications to the
@@ -308,6 +363,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 "web hook deliveries",
                 include_str!("../../../migrations/sqlite/0006_web_hook_deliveries.sql"),
             ),
+            (
+                7,
+                "courier priority",
+                include_str!("../../../migrations/sqlite/0007_courier_priority.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -339,6 +399,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 6,
                 "web hook deliveries",
                 include_str!("../../../migrations/postgres/0006_web_hook_deliveries.sql"),
+            ),
+            (
+                7,
+                "courier priority",
+                include_str!("../../../migrations/postgres/0007_courier_priority.sql"),
             ),
         ],
     };

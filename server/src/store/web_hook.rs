@@ -107,7 +107,7 @@ impl DeliveryStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>> {
-        let sql = self.claim_sql("web_hook_deliveries", "attempts", COLUMNS);
+        let sql = self.claim_sql("web_hook_deliveries", "attempts", "created_at", COLUMNS);
         let rows: Vec<DeliveryRow> = sqlx::query_as(&sql)
             .bind(to_micros(lease_until))
             .bind(to_micros(now))

@@ -56,9 +56,10 @@ async fn postgres_stalled_worker_loses_nothing() {
     stalled_worker_loses_nothing(Dialect::Postgres).await;
 }
 
-/// Ward's own worker claims a message and then hangs on an SMTP server that never answers, as
-/// a worker killed mid-batch would leave it. While its lease holds, no other worker sends the
-/// message; after the lease, another worker delivers it exactly once.
+/// Ward's own worker claims a message and then hangs on an SMTP server that never answers.
+/// While its lease holds (its heartbeat renews it), no other worker sends the message; once the
+/// lease lapsed (the test clock moves past it, as it would pass a worker that was killed and
+/// renews nothing), another worker delivers it exactly once.
 async fn stalled_worker_loses_nothing(dialect: Dialect) {
     let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stalled_uri = format!(
@@ -123,5 +124,78 @@ async fn stalled_worker_loses_nothing(dialect: Dialect) {
     .await;
     assert_eq!(sent.as_array().unwrap().len(), 1);
     assert_eq!(sent[0]["send_count"], 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_waiting_mail_is_claimed_first() {
+    waiting_mail_is_claimed_first(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_waiting_mail_is_claimed_first() {
+    waiting_mail_is_claimed_first(Dialect::Postgres).await;
+}
+
+/// A code someone waits for is claimed before older mail nobody waits for, and a worker's
+/// heartbeat renews only leases it still holds.
+async fn waiting_mail_is_claimed_first(dialect: Dialect) {
+    let Some(app) = TestApp::spawn_with(dialect, &[]).await else {
+        return;
+    };
+    let queue = &app.state.courier_queue;
+    let now = app.state.clock.now();
+    // Due in an hour, so Ward's own worker leaves them alone.
+    let later = now + time::Duration::HOUR;
+    let message = |kind: ward::courier::TemplateType, to: &str, at: time::OffsetDateTime| {
+        let vars = json!({"LoginCode": "123456", "ChangedAt": "now", "NewAddress": "x"});
+        let mut message = app
+            .state
+            .courier
+            .email(kind, Default::default(), to, vars, at)
+            .unwrap();
+        message.next_attempt_at = later;
+        message
+    };
+    for n in 0..3 {
+        let notice = message(
+            ward::courier::TemplateType::VerifiableAddressChanged,
+            &format!("old{n}@example.com"),
+            now,
+        );
+        queue.enqueue(&notice).await.unwrap();
+    }
+    let code = message(
+        ward::courier::TemplateType::LoginCodeValid,
+        "waiting@example.com",
+        now + time::Duration::SECOND,
+    );
+    queue.enqueue(&code).await.unwrap();
+
+    let at = later + time::Duration::SECOND;
+    let lease = time::Duration::seconds(15);
+    let claimed = queue.claim_due(at, at + lease, 2).await.unwrap();
+    let recipients: Vec<&str> = claimed.iter().map(|m| m.recipient.as_str()).collect();
+    assert_eq!(recipients, ["waiting@example.com", "old0@example.com"]);
+
+    // A renewed lease holds past the first one; a lapsed one is not taken back.
+    let ids: Vec<uuid::Uuid> = claimed.iter().map(|m| m.id).collect();
+    queue
+        .extend_leases(&ids, at + time::Duration::SECOND, at + lease * 2)
+        .await
+        .unwrap();
+    let past_first = at + lease + time::Duration::SECOND;
+    let others = queue
+        .claim_due(past_first, past_first + lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(others.len(), 2, "only the two unclaimed notices");
+    let lapsed = at + lease * 3;
+    queue
+        .extend_leases(&ids, lapsed, lapsed + lease)
+        .await
+        .unwrap();
+    let rescued = queue.claim_due(lapsed, lapsed + lease, 10).await.unwrap();
+    assert_eq!(rescued.len(), 4, "every lease lapsed");
     app.stop().await;
 }
