@@ -76,6 +76,7 @@ export default defineConfig({
         SELFSERVICE_METHODS_LOOKUP_SECRET_ENABLED: 'true',
         SELFSERVICE_METHODS_OIDC_ENABLED: 'true',
         SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS: providers,
+        SELFSERVICE_METHODS_CODE_PASSWORDLESS_ENABLED: 'true',
       },
     },
     {
@@ -128,6 +129,9 @@ export default defineConfig({
         UI_BRANDING_LOGO_URL: base64(logo),
         UI_THEME_TOKENS: JSON.stringify({ 'color-accent': '#0f766e', 'color-accent-dark': '#5eead4', radius: '4px' }),
         UI_THEME_STYLESHEET_URL: base64(stylesheet),
+        // This Ward signs in identifier-first, with passwords or e-mailed codes.
+        SELFSERVICE_FLOWS_LOGIN_STYLE: 'identifier_first',
+        SELFSERVICE_METHODS_CODE_PASSWORDLESS_ENABLED: 'true',
       },
     },
   ],

@@ -102,6 +102,8 @@ pub const FORM_KEYS: &[&str] = &[
     "form-copy",
     "form-copied",
     "form-code-used",
+    "form-signing-in-as",
+    "form-other-account",
     "form-download-codes",
     "section-profile",
     "section-password",

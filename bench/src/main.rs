@@ -13,6 +13,8 @@
 //! - `oauth2-statements`: the SQL statements of one authorization code + PKCE flow of a
 //!   signed-in user (authorization request, then code exchange), counted from sqlx's query log
 //!   in a Ward run inside this process.
+//! - `courier`: sign-in codes' way to an SMTP server while older mail is queued, and mails/s
+//!   against lettre alone (see `courier.rs`).
 //! - `refresh`: completed refresh-token grants per second against any OAuth2 token endpoint.
 //!   Each token works once, so every client chains its own: refresh, then refresh with the
 //!   new token, which wrk cannot do.
@@ -26,6 +28,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
+mod courier;
 mod oauth2;
 
 #[derive(Parser)]
@@ -95,6 +98,17 @@ enum Command {
     /// Statements of one code + PKCE flow (sign-in already done) in a Ward on a fresh SQLite
     /// file in this process; prints "authorize token".
     Oauth2Statements,
+    /// With QUEUED mails nobody waits for in the queue of a Ward on DSN (in this process), the
+    /// time from asking for each of CODES sign-in codes to a capturing SMTP server accepting it,
+    /// and mails/s; prints "p50_ms p95_ms ward_mails_per_s lettre_mails_per_s".
+    Courier {
+        #[arg(long)]
+        dsn: String,
+        #[arg(long, default_value_t = 1000)]
+        queued: usize,
+        #[arg(long, default_value_t = 50)]
+        codes: usize,
+    },
     /// Completed refresh grants per second at TOKEN_URL for CONCURRENCY clients, each starting
     /// from its own token of TOKENS and chaining the rotated ones; prints "rate failed".
     Refresh {
@@ -160,6 +174,7 @@ fn main() -> anyhow::Result<()> {
                 out,
             } => oauth2::seed(&dsn, &client, count, &out).await,
             Command::Oauth2Statements => oauth2::statements().await,
+            Command::Courier { dsn, queued, codes } => courier::run(&dsn, queued, codes).await,
             Command::Refresh {
                 token_url,
                 client,
@@ -177,6 +192,59 @@ fn main() -> anyhow::Result<()> {
             } => flood(&public, rate, seconds, identities, &tokens).await,
         }
     })
+}
+
+/// A Ward inside this process, in `--dev` mode, on loopback ports of its own.
+pub(crate) struct InProcessWard {
+    pub public: String,
+    pub admin: String,
+    dir: std::path::PathBuf,
+    stop: tokio::sync::watch::Sender<bool>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessWard {
+    /// Starts one with `vars` (Kratos-style names) besides a secret and port-0 listeners.
+    pub(crate) async fn start(name: &str, vars: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("ward-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let defaults = [
+            ("SECRETS_DEFAULT", "benchmark-secret-0123456789"),
+            ("SERVE_PUBLIC_PORT", "0"),
+            ("SERVE_ADMIN_PORT", "0"),
+            ("SERVE_UI_PORT", "0"),
+        ];
+        let vars: Vec<(String, String)> = defaults
+            .iter()
+            .chain(vars)
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        let config = ward::config::Config::load_from(&[], &vars, true)?.config;
+        let state = ward::serve::build_state(config).await?;
+        let server = ward::serve::Server::bind(
+            state,
+            ward::serve::ServeOptions {
+                site: ward::http::site::Site::Directory { root: dir.clone() },
+            },
+        )
+        .await?;
+        let (public, admin, _) = server.addresses()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(server.run(stopped));
+        Ok(Self {
+            public: format!("http://{public}"),
+            admin: format!("http://{admin}"),
+            dir,
+            stop,
+            running,
+        })
+    }
+
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.running.await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 async fn baseline(port: u16) -> anyhow::Result<()> {

@@ -67,34 +67,19 @@ pub async fn statements() -> anyhow::Result<()> {
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(StatementCounter(count.clone())),
     )?;
-    let dir = std::env::temp_dir().join(format!("ward-statements-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let dsn = format!("sqlite://{}?mode=rwc", dir.join("ward.sqlite").display());
-    let vars: Vec<(String, String)> = [
-        ("DSN", dsn.as_str()),
-        ("SECRETS_DEFAULT", "benchmark-secret-0123456789"),
-        ("SERVE_PUBLIC_PORT", "0"),
-        ("SERVE_ADMIN_PORT", "0"),
-        ("SERVE_UI_PORT", "0"),
-        ("HASHERS_ARGON2_MEMORY", "64KB"),
-        ("HASHERS_ARGON2_ITERATIONS", "1"),
-    ]
-    .iter()
-    .map(|(key, value)| (key.to_string(), value.to_string()))
-    .collect();
-    let config = ward::config::Config::load_from(&[], &vars, true)?.config;
-    let state = ward::serve::build_state(config).await?;
-    let server = ward::serve::Server::bind(
-        state,
-        ward::serve::ServeOptions {
-            site: ward::http::site::Site::Directory { root: dir.clone() },
-        },
+    let data = std::env::temp_dir().join(format!("ward-statements-db-{}", std::process::id()));
+    std::fs::create_dir_all(&data)?;
+    let dsn = format!("sqlite://{}?mode=rwc", data.join("ward.sqlite").display());
+    let ward = crate::InProcessWard::start(
+        "statements",
+        &[
+            ("DSN", dsn.as_str()),
+            ("HASHERS_ARGON2_MEMORY", "64KB"),
+            ("HASHERS_ARGON2_ITERATIONS", "1"),
+        ],
     )
     .await?;
-    let (public, admin, _) = server.addresses()?;
-    let (public, admin) = (format!("http://{public}"), format!("http://{admin}"));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(server.run(stopped));
+    let (public, admin) = (ward.public.clone(), ward.admin.clone());
 
     let redirect = "http://127.0.0.1/callback";
     let plain = reqwest::Client::builder()
@@ -201,9 +186,8 @@ pub async fn statements() -> anyhow::Result<()> {
     );
     let token_statements = count.load(Ordering::Relaxed);
     println!("{authorize_statements} {token_statements}");
-    let _ = stop.send(true);
-    let _ = running.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    ward.stop().await;
+    let _ = std::fs::remove_dir_all(&data);
     Ok(())
 }
 

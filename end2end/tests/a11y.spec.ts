@@ -1,6 +1,6 @@
 import { expect, Page, test } from '@playwright/test';
 import { ports, uniqueEmail } from './env';
-import { expectAccessible, password, signIn, signUp } from './helpers';
+import { expectAccessible, fillProfile, password, signIn, signUp } from './helpers';
 
 const ui = `http://127.0.0.1:${ports.ui}`;
 
@@ -52,7 +52,8 @@ test('every page passes axe in light and dark, signed out and in, with its messa
   await page.goto('/registration');
   await expect(page).toHaveURL(/\/registration\?flow=/);
   await expectAccessible(page, 'registration');
-  await page.getByTestId('traits-email').fill(email);
+  await fillProfile(page, email);
+  await expectAccessible(page, 'registration, choosing a credential');
   await page.getByTestId('password').fill('short');
   await page.getByTestId('submit-method-password').click();
   await expect(page.getByTestId('message-4000032')).toBeVisible();
@@ -92,7 +93,7 @@ test('every page passes axe in light and dark, signed out and in, with its messa
 test('keyboard only: sign up and sign in, with the focus on what went wrong', async ({ page }) => {
   const email = uniqueEmail('keys');
   await page.goto('/registration');
-  await expect(page.getByTestId('password-reveal')).toBeVisible(); // hydrated
+  await page.waitForLoadState('networkidle'); // hydrated: the wasm bundle is in
 
   // Fields come in reading order, and the focused one shows a ring.
   const order: (string | null)[] = [];
@@ -100,7 +101,7 @@ test('keyboard only: sign up and sign in, with the focus on what went wrong', as
     await page.keyboard.press('Tab');
     order.push(await focusedTestId(page));
   }
-  const fields = ['traits-email', 'traits-name-first', 'password', 'submit-method-password'];
+  const fields = ['traits-email', 'traits-name-first', 'traits-name-last', 'submit-method-profile'];
   const positions = fields.map((field) => order.indexOf(field));
   expect(positions.every((position) => position >= 0), order.join(' ')).toBe(true);
   expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -109,8 +110,11 @@ test('keyboard only: sign up and sign in, with the focus on what went wrong', as
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
   expect(outline).not.toBe('none');
 
-  // A refused sign-up comes back with the focus on the field at fault, tied to its message.
+  // On to the credentials; a refused sign-up comes back with the focus on the field at fault,
+  // tied to its message.
   await page.keyboard.type(email);
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('password-reveal')).toBeVisible();
   await tabTo(page, 'password');
   await page.keyboard.type('short');
   await page.keyboard.press('Enter');

@@ -1,26 +1,6 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
-import { password, signIn, signUp } from './helpers';
-
-/** The newest mail to `email` whose subject contains `subject`, read from the dev mailbox. */
-async function latestMail(page: Page, email: string, subject: string) {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    await page.goto('/dev/mailbox');
-    const mail = page
-      .getByTestId('mail')
-      .filter({ has: page.getByTestId('mail-recipient').getByText(email, { exact: true }) })
-      .filter({ has: page.getByTestId('mail-subject').getByText(subject) })
-      .first();
-    if ((await mail.count()) > 0) {
-      return {
-        subject: (await mail.getByTestId('mail-subject').innerText()).trim(),
-        body: await mail.getByTestId('mail-body').innerText(),
-      };
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no mail "${subject}" to ${email}`);
-}
+import { latestMail, password, signIn, signUp } from './helpers';
 
 test('forgot password: code by mail, new password, sign in', async ({ page, context }) => {
   const email = uniqueEmail('recover');

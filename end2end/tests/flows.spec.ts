@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { uniqueEmail } from './env';
-import { password, signIn, signUp } from './helpers';
+import { fillProfile, password, signIn, signUp } from './helpers';
 
 test('sign up, sign out, sign in, wrong password', async ({ page }) => {
   const email = uniqueEmail('journey');
@@ -42,7 +42,7 @@ test('after five wrong passwords the page says how long to wait', async ({ page 
 
 test('sign-up problems are shown on the fields', async ({ page }) => {
   await page.goto('/registration');
-  await page.getByTestId('traits-email').fill(uniqueEmail('short'));
+  await fillProfile(page, uniqueEmail('short'));
   await page.getByTestId('password').fill('short');
   await page.getByTestId('submit-method-password').click();
   await expect(page).toHaveURL(/\/registration\?flow=/);

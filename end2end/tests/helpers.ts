@@ -7,11 +7,18 @@ export const password = 'correct horse battery staple';
 export async function signUp(page: Page, email: string) {
   await page.goto('/registration');
   await expect(page).toHaveURL(/\/registration\?flow=/);
-  await page.getByTestId('traits-email').fill(email);
-  await page.getByTestId('traits-name-first').fill('Ada');
+  await fillProfile(page, email);
   await page.getByTestId('password').fill(password);
   await page.getByTestId('submit-method-password').click();
   await expect(page).toHaveURL(/\/welcome$/);
+}
+
+/** The first screen of two-step sign-up: the traits, then on to the credentials. */
+export async function fillProfile(page: Page, email: string) {
+  await page.getByTestId('traits-email').fill(email);
+  await page.getByTestId('traits-name-first').fill('Ada');
+  await page.getByTestId('submit-method-profile').click();
+  await expect(page.getByTestId('message-1040009')).toBeVisible();
 }
 
 export async function signIn(page: Page, email: string, secret: string) {
@@ -54,4 +61,24 @@ export async function expectAccessible(page: Page, name: string) {
     expect(found, `${name} in the ${colorScheme} scheme`).toEqual([]);
   }
   await page.emulateMedia({ colorScheme: null });
+}
+
+/** The newest mail to `email` whose subject contains `subject`, read from the dev mailbox. */
+export async function latestMail(page: Page, email: string, subject: string) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await page.goto('/dev/mailbox');
+    const mail = page
+      .getByTestId('mail')
+      .filter({ has: page.getByTestId('mail-recipient').getByText(email, { exact: true }) })
+      .filter({ has: page.getByTestId('mail-subject').getByText(subject) })
+      .first();
+    if ((await mail.count()) > 0) {
+      return {
+        subject: (await mail.getByTestId('mail-subject').innerText()).trim(),
+        body: await mail.getByTestId('mail-body').innerText(),
+      };
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no mail "${subject}" to ${email}`);
 }

@@ -1,6 +1,6 @@
 import { expect, Page, test } from '@playwright/test';
 import { passkeyUI, uniqueEmail } from './env';
-import { expectAccessible, password } from './helpers';
+import { expectAccessible, fillProfile, password } from './helpers';
 
 /** Chromium's virtual authenticator: a platform authenticator that keeps passkeys, verifies
  * its user and answers at once. */
@@ -25,8 +25,7 @@ test('sign up with a passkey, then sign in with it without typing the address', 
   const email = uniqueEmail('passkey');
   await page.goto(`${passkeyUI}/registration`);
   await expect(page).toHaveURL(/\/registration\?flow=/);
-  await page.getByTestId('traits-email').fill(email);
-  await page.getByTestId('traits-name-first').fill('Ada');
+  await fillProfile(page, email);
   // The hydrated form runs the ceremony itself (web-sys): Kratos's script is for other UIs.
   await expect(page.locator('script[src*="webauthn.js"]')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/passkey-sign-up.png', fullPage: true });
@@ -60,8 +59,7 @@ test('add a security key in settings, then step up with it after the password', 
   const { cdp, authenticatorId } = await addAuthenticator(page);
   const email = uniqueEmail('security-key');
   await page.goto(`${passkeyUI}/registration`);
-  await page.getByTestId('traits-email').fill(email);
-  await page.getByTestId('traits-name-first').fill('Ada');
+  await fillProfile(page, email);
   await page.getByTestId('password').fill(password);
   await page.getByTestId('submit-method-password').click();
   await expect(page).toHaveURL(/\/welcome$/);

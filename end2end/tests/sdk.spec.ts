@@ -1,6 +1,6 @@
 // The official Ory SDK drives Ward's native (API) flows unchanged: wire compatibility.
 import { expect, test } from '@playwright/test';
-import { Configuration, FrontendApi, IdentityApi, UiNode, UiNodeInputAttributes } from '@ory/client';
+import { Configuration, CourierApi, FrontendApi, IdentityApi, UiNode, UiNodeInputAttributes } from '@ory/client';
 import { adminURL, passkeyPorts, publicURL, uniqueEmail } from './env';
 import { password, totp } from './helpers';
 
@@ -154,7 +154,18 @@ test('native passkey flows carry options a native app can parse, through @ory/cl
   const attributes = (nodes: UiNode[], name: string) =>
     nodes.map((node) => node.attributes as UiNodeInputAttributes).find((input) => input.name === name);
 
-  const { data: registration } = await passkeys.createNativeRegistrationFlow();
+  // Two-step sign-up: the traits first; the passkey is among the credentials that follow.
+  const { data: started } = await passkeys.createNativeRegistrationFlow();
+  const registration = await passkeys
+    .updateRegistrationFlow({
+      flow: started.id,
+      updateRegistrationFlowBody: { method: 'profile', traits: { email: 'native-passkey@example.com' } },
+    })
+    .then(
+      () => { throw new Error('the traits alone cannot finish a sign-up'); },
+      (error) => error.response.data,
+    );
+  expect(registration.ui.messages.map((message: { id: number }) => message.id)).toEqual([1040009]);
   const create = JSON.parse(attributes(registration.ui.nodes, 'passkey_create_data')!.value);
   expect(create.credentialOptions.publicKey.rp.id).toBe('localhost');
   expect(create.credentialOptions.publicKey.authenticatorSelection.residentKey).toBe('required');
@@ -165,4 +176,64 @@ test('native passkey flows carry options a native app can parse, through @ory/cl
   expect(challenge.publicKey.rpId).toBe('localhost');
   expect(login.ui.nodes.some((node) => node.type === 'script')).toBe(false);
   expect(attributes(login.ui.nodes, 'passkey_login_trigger')!.onclick).toBeUndefined();
+});
+
+test('native passwordless sign-up and sign-in by e-mail code, through @ory/client', async () => {
+  const email = uniqueEmail('sdk-code');
+  const courier = new CourierApi(new Configuration({ basePath: adminURL }));
+  /** The code in the newest mail to `email` of `template`, from the admin API. */
+  const codeFrom = async (template: string) => {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const { data: messages } = await courier.listCourierMessages({ recipient: email });
+      const message = messages.find((candidate) => candidate.template_type === template);
+      const code = message?.subject.match(/\d{6}/)?.[0];
+      if (code) return code;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`no ${template} mail to ${email}`);
+  };
+  const refusedWith = (error: { response: { status: number; data: any } }) => {
+    expect(error.response.status).toBe(400);
+    return error.response.data;
+  };
+  const notYet = () => {
+    throw new Error('this step does not finish the flow');
+  };
+
+  // Sign-up: the traits, then the code among the credentials, then the code.
+  const { data: started } = await frontend.createNativeRegistrationFlow();
+  const chosen = await frontend
+    .updateRegistrationFlow({
+      flow: started.id,
+      updateRegistrationFlowBody: { method: 'profile', traits: { email } },
+    })
+    .then(notYet, refusedWith);
+  const sent = await frontend
+    .updateRegistrationFlow({
+      flow: chosen.id,
+      updateRegistrationFlowBody: { method: 'code', traits: { email } },
+    })
+    .then(notYet, refusedWith);
+  expect(sent.state).toBe('sent_email');
+  expect(sent.ui.messages[0].id).toBe(1040005);
+  const { data: registered } = await frontend.updateRegistrationFlow({
+    flow: sent.id,
+    updateRegistrationFlowBody: { method: 'code', traits: { email }, code: await codeFrom('registration_code_valid') },
+  });
+  expect(registered.identity.verifiable_addresses?.[0].verified).toBe(true);
+  expect(registered.session_token).toMatch(/^ory_st_/);
+
+  // Sign-in: the identifier, then the code.
+  const { data: loginFlow } = await frontend.createNativeLoginFlow();
+  const loginSent = await frontend
+    .updateLoginFlow({ flow: loginFlow.id, updateLoginFlowBody: { method: 'code', identifier: email } })
+    .then(notYet, refusedWith);
+  expect(loginSent.state).toBe('sent_email');
+  expect(loginSent.ui.messages[0].id).toBe(1010014);
+  const { data: login } = await frontend.updateLoginFlow({
+    flow: loginFlow.id,
+    updateLoginFlowBody: { method: 'code', identifier: email, code: await codeFrom('login_code_valid') },
+  });
+  expect(login.session_token).toMatch(/^ory_st_/);
+  expect(login.session.authentication_methods?.[0].method).toBe('code');
 });

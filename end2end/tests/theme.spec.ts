@@ -12,7 +12,7 @@ test('a themed Ward: product name, logo, design tokens and stylesheet come from 
   await expect(logo).toHaveAttribute('src', /^\/theme\/logo-[0-9a-f]+\.svg$/);
   expect(await logo.evaluate((image: HTMLImageElement) => image.naturalWidth)).toBeGreaterThan(0);
 
-  const button = page.getByTestId('submit-method-password');
+  const button = page.getByTestId('submit-method-identifier_first');
   const style = (property: string) =>
     button.evaluate((element, name) => getComputedStyle(element).getPropertyValue(name), property);
   await page.emulateMedia({ colorScheme: 'light' });

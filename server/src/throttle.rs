@@ -404,9 +404,13 @@ pub async fn mail_to(state: &AppState, address: &str) -> StoreResult<bool> {
     Ok(true)
 }
 
-/// Counts a sign-in or sign-up code for `identifier` (whether an account uses it or not);
-/// refused when one went out less than `code.config.resend_interval` ago.
-pub async fn code_mail(state: &AppState, identifier: &str) -> StoreResult<Result<(), Refused>> {
+/// Counts a code of `kind` (sign-in or sign-up) for `identifier`, whether an account uses it
+/// or not; refused when one of that kind went out less than `code.config.resend_interval` ago.
+pub async fn code_mail(
+    state: &AppState,
+    kind: crate::flow::FlowKind,
+    identifier: &str,
+) -> StoreResult<Result<(), Refused>> {
     let interval = state.config.selfservice.methods.code.config.resend_interval;
     if interval.is_zero() {
         return Ok(Ok(()));
@@ -415,7 +419,7 @@ pub async fn code_mail(state: &AppState, identifier: &str) -> StoreResult<Result
         key: key(
             scope::CODE_MAIL,
             identifier_subject(state, identifier),
-            String::new(),
+            kind.as_str().to_string(),
         ),
         max: 1,
         window: interval,

@@ -221,10 +221,12 @@ fn Node(
     match node.attributes {
         NodeAttributes::Input(input) => {
             let messages = node.messages;
-            // An upstream's button leaves for the upstream, and a code's buttons ask for a
-            // code or check one: the fields of the other methods in the same form are not
-            // their business (their `required` would block them; the server checks its own).
-            let novalidate = matches!(node.group, NodeGroup::Oidc | NodeGroup::Code);
+            // An upstream's button leaves for the upstream, a code's buttons ask for a code or
+            // check one, and "back" leaves the screen: the fields of the other methods in the
+            // same form are not their business (their `required` would block them; the server
+            // checks its own).
+            let novalidate =
+                matches!(node.group, NodeGroup::Oidc | NodeGroup::Code) || input.name == "screen";
             view! { <Input input label test_id messages submitting hydrated novalidate focus /> }
                 .into_any()
         }
@@ -414,8 +416,21 @@ fn Input(
             {
                 offer_passkey_autofill();
             }
-            view! { <input type="hidden" name=input.name value=value data-testid=test_id /> }
-                .into_any()
+            // Identifier-first sign-in: the identifier is fixed now; say whose account it is.
+            let fixed = value
+                .clone()
+                .filter(|identifier| input.name == "identifier" && !identifier.is_empty());
+            let texts = expect_context::<Texts>();
+            view! {
+                <input type="hidden" name=input.name value=value data-testid=test_id />
+                {fixed.map(|identifier| view! {
+                    <p class="ward-identifier" data-testid="signing-in-as">
+                        {texts.get("form-signing-in-as")} " " <strong>{identifier}</strong> " "
+                        <a href="/login">{texts.get("form-other-account")}</a>
+                    </p>
+                })}
+            }
+            .into_any()
         }
         "button" if input.onclick_trigger.is_some() => {
             match input
@@ -432,9 +447,12 @@ fn Input(
                 None => ().into_any(),
             }
         }
-        "submit" | "button" => view! {
+        "submit" | "button" => {
+            // Going back and asking again are the quieter choices beside a step's main button.
+            let secondary = matches!(input.name.as_str(), "resend" | "screen");
+            view! {
             <button
-                class="ward-button"
+                class=if secondary { "ward-button ward-button-secondary" } else { "ward-button" }
                 type=input.input_type
                 name=input.name
                 value=value
@@ -446,7 +464,8 @@ fn Input(
             </button>
             {node_messages}
         }
-        .into_any(),
+        .into_any()
+        }
         "checkbox" => {
             let checked = value.as_deref() == Some("true");
             view! {

@@ -295,7 +295,7 @@ pub struct SelfService {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Flows {
-    pub login: FlowConfig,
+    pub login: LoginFlowConfig,
     pub registration: RegistrationFlowConfig,
     pub settings: SettingsFlowConfig,
     pub recovery: AddressFlowConfig,
@@ -304,27 +304,51 @@ pub struct Flows {
     pub error: UiUrl,
 }
 
-/// `ui_url`, `lifespan` and the hooks of one flow.
+/// The login flow's `ui_url`, `lifespan`, hooks and style.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
-pub struct FlowConfig {
+pub struct LoginFlowConfig {
     /// Where browsers are sent to render the flow; default: Ward's own page on the UI listener.
     pub ui_url: Option<Url>,
     #[serde(with = "duration")]
     pub lifespan: Duration,
     pub before: HookList,
     pub after: AfterHooks,
+    pub style: LoginStyle,
 }
 
-impl Default for FlowConfig {
+impl Default for LoginFlowConfig {
     fn default() -> Self {
         Self {
             ui_url: None,
             lifespan: Duration::from_secs(3600),
             before: HookList::default(),
             after: AfterHooks::default(),
+            style: LoginStyle::Unified,
         }
     }
+}
+
+/// `selfservice.flows.login.style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginStyle {
+    /// Every method's fields on one form.
+    #[default]
+    Unified,
+    /// The identifier first, then the methods that identity can sign in with.
+    IdentifierFirst,
+}
+
+/// `selfservice.flows.registration.style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStyle {
+    /// The traits first (`method=profile`), then a credential.
+    #[default]
+    ProfileFirst,
+    /// Traits and every method's credential fields on one form.
+    Unified,
 }
 
 /// The registration flow's settings: a flow's, and whether sign-up is open. (Spelled out
@@ -338,17 +362,29 @@ pub struct RegistrationFlowConfig {
     pub lifespan: Duration,
     pub before: HookList,
     pub after: AfterHooks,
+    pub style: RegistrationStyle,
+    /// Kratos's older key for `style: unified` (it wins when true, as in Kratos).
+    pub enable_legacy_one_step: bool,
+}
+
+impl RegistrationFlowConfig {
+    /// Whether sign-up asks for the traits on a screen of their own first.
+    pub fn two_steps(&self) -> bool {
+        self.style == RegistrationStyle::ProfileFirst && !self.enable_legacy_one_step
+    }
 }
 
 impl Default for RegistrationFlowConfig {
     fn default() -> Self {
-        let flow = FlowConfig::default();
+        let flow = LoginFlowConfig::default();
         Self {
             enabled: true,
             ui_url: flow.ui_url,
             lifespan: flow.lifespan,
             before: flow.before,
             after: flow.after,
+            style: RegistrationStyle::ProfileFirst,
+            enable_legacy_one_step: false,
         }
     }
 }

@@ -21,7 +21,7 @@ use super::{
     load_for_submit, new_flow, read_flow, return_url, see_other, session_already_available,
     validate_return_to,
 };
-use crate::config::{HookName, RequiredAal};
+use crate::config::{HookName, LoginStyle, RequiredAal};
 use crate::error::ApiError;
 use crate::flow::Flow;
 use crate::http::request::{Client, Submission, field};
@@ -32,6 +32,7 @@ use crate::session::{Aal, AuthenticationMethod, SessionToken};
 use crate::state::AppState;
 use crate::store::Changes;
 use crate::strategy::LoginOutcome;
+use crate::strategy::identifier_first::{self, IdentifierFirstStrategy};
 
 /// `GET /self-service/login/browser`
 #[utoipa::path(get, path = "/self-service/login/browser", operation_id = "createBrowserLoginFlow", tag = "login",
@@ -139,8 +140,18 @@ pub(crate) fn populate(state: &AppState, flow: &mut Flow, identity: Option<&Iden
         flow.identity_id = identity.map(|identity| identity.id);
         flow.ui.messages.push(app::model::UiText::plain(1010004));
     }
+    // Identifier-first sign-in asks for the identifier alone first; re-authentication knows it.
+    let first_screen = flow.requested_aal == Aal::Aal1
+        && !flow.refresh
+        && state.config.selfservice.flows.login.style == LoginStyle::IdentifierFirst;
     for strategy in &state.strategies.login {
-        if strategy.aal() == flow.requested_aal {
+        let method = strategy.method();
+        let shown = if first_screen {
+            IdentifierFirstStrategy::on_first_screen(method)
+        } else {
+            method != identifier_first::METHOD
+        };
+        if strategy.aal() == flow.requested_aal && shown {
             strategy.populate_login(state, flow, identity);
         }
     }

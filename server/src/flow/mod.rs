@@ -400,9 +400,8 @@ fn blank_flow(
         // Login nodes depend on the assurance level asked for: see `login::populate`.
         FlowKind::Login => {}
         FlowKind::Registration => {
-            for strategy in &state.strategies.registration {
-                strategy.populate_registration(state, &mut flow);
-            }
+            let screen = crate::strategy::profile::Screen::first(state);
+            crate::strategy::profile::populate_registration_screen(state, &mut flow, screen);
         }
         FlowKind::Recovery => {
             if let Some(strategy) = &state.strategies.recovery {

@@ -191,6 +191,22 @@ pub(crate) async fn run(
     }
     flow.ui.clear_messages();
     flow.active = field(form, "method").map(str::to_string);
+    // Two-step sign-up: a credential sent with the traits in one request (native apps may) is
+    // judged on the credentials screen, where its fields and their messages are.
+    if flow
+        .active
+        .as_deref()
+        .is_some_and(|method| crate::strategy::profile::needs_credentials_screen(&flow, method))
+    {
+        let schema = state.schemas.get(state.schemas.default_id());
+        let traits = schema.map_or(json!({}), |schema| {
+            crate::strategy::traits::typed_traits(
+                schema,
+                form.get("traits").unwrap_or(&Value::Null),
+            )
+        });
+        crate::strategy::profile::show_credentials(state, &mut flow, &traits);
+    }
     // Counted before it is made; a registration that does not happen is taken back.
     let counted = match crate::throttle::registration(state, client.ip).await? {
         Ok(counted) => counted,

@@ -261,6 +261,33 @@ impl Identity {
             + passwordless(CredentialType::Webauthn)
     }
 
+    /// Whether the identity can sign in on its own with a credential of `kind`: a password
+    /// set, a linked upstream account, a passwordless key, an address for codes.
+    pub fn signs_in_with(&self, kind: CredentialType) -> bool {
+        let Some(config) = self
+            .credentials
+            .get(&kind)
+            .map(|credential| &credential.config)
+        else {
+            return false;
+        };
+        let listed = |key: &str| config.get(key).and_then(Value::as_array);
+        match kind {
+            CredentialType::Password => config
+                .get("hashed_password")
+                .and_then(Value::as_str)
+                .is_some_and(|hash| !hash.is_empty()),
+            CredentialType::Oidc => listed("providers").is_some_and(|items| !items.is_empty()),
+            CredentialType::Code => listed("addresses").is_some_and(|items| !items.is_empty()),
+            CredentialType::Passkey | CredentialType::Webauthn => listed("credentials")
+                .is_some_and(|keys| {
+                    keys.iter()
+                        .any(|key| key.get("is_passwordless") == Some(&Value::Bool(true)))
+                }),
+            CredentialType::Totp | CredentialType::LookupSecret => false,
+        }
+    }
+
     pub fn new(schema_id: String, traits: Value, now: OffsetDateTime) -> Self {
         Self {
             id: Uuid::new_v4(),

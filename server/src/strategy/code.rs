@@ -281,7 +281,7 @@ impl CodeStrategy {
         if let Err(refused) = crate::throttle::mail_request(state, client_ip).await? {
             return Err(refused.reject(flow));
         }
-        if let Err(refused) = crate::throttle::code_mail(state, &target).await? {
+        if let Err(refused) = crate::throttle::code_mail(state, flow.kind, &target).await? {
             return Err(refused.reject(flow));
         }
         let found = match step_up {
@@ -525,7 +525,7 @@ async fn send_registration_code(
         return Ok(RegistrationOutcome::Rejected);
     }
     for address in &addresses {
-        if let Err(refused) = crate::throttle::code_mail(state, address).await? {
+        if let Err(refused) = crate::throttle::code_mail(state, flow.kind, address).await? {
             return Err(refused.reject(flow));
         }
     }

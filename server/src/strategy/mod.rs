@@ -2,6 +2,7 @@
 //! judges submissions meant for it; it never writes HTTP. The flow engines run them in order.
 
 pub mod code;
+pub mod identifier_first;
 pub mod lookup_secret;
 pub mod oidc;
 pub mod one_time;
@@ -22,6 +23,24 @@ use crate::flow::{Flow, FlowResult};
 use crate::identity::Identity;
 use crate::session::Aal;
 use crate::state::AppState;
+
+/// The identity whose `kind` credential has `identifier`, as typed or in lower case (stored
+/// identifiers are normalised; e-mail addresses in lower case).
+pub async fn find_by_identifier(
+    state: &AppState,
+    kind: crate::identity::CredentialType,
+    identifier: &str,
+) -> crate::store::StoreResult<Option<Identity>> {
+    let found = state
+        .identities
+        .find_by_identifier(kind, identifier)
+        .await?;
+    let lower = identifier.to_lowercase();
+    if found.is_some() || lower == identifier {
+        return Ok(found);
+    }
+    state.identities.find_by_identifier(kind, &lower).await
+}
 
 /// What a login strategy made of a submission.
 pub enum LoginOutcome {
@@ -159,8 +178,18 @@ impl Strategies {
     pub async fn from_config(config: &crate::config::Config) -> Result<Self, String> {
         let mut strategies = Self::default();
         let methods = &config.selfservice.methods;
+        if config.selfservice.flows.login.style == crate::config::LoginStyle::IdentifierFirst {
+            strategies
+                .login
+                .push(Arc::new(identifier_first::IdentifierFirstStrategy));
+        }
         if methods.profile.enabled {
             strategies.settings.push(Arc::new(profile::ProfileStrategy));
+        }
+        if config.selfservice.flows.registration.two_steps() {
+            strategies
+                .registration
+                .push(Arc::new(profile::ProfileRegistration));
         }
         if methods.password.enabled {
             let password = Arc::new(password::PasswordStrategy);

@@ -61,6 +61,16 @@ pub(crate) fn ui_message_ids(flow: &Value) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// A registration flow on the credentials screen of two-step sign-up (Kratos's default), after
+/// submitting `traits` with `method=profile`.
+pub(crate) async fn credentials_screen(app: &TestApp, traits: Value) -> Value {
+    let flow = api_flow(app, "registration").await;
+    let body = json!({"method": "profile", "traits": traits});
+    let chosen = json_with_status(submit_json(app, &flow, body).await, 400).await;
+    assert_eq!(ui_message_ids(&chosen), [1040009]);
+    chosen
+}
+
 /// Registers over the API flow and returns the response body.
 pub(crate) async fn register(app: &TestApp, email: &str) -> Value {
     let flow = api_flow(app, "registration").await;
@@ -451,10 +461,13 @@ async fn refresh_reauthenticates_the_same_session(app: &TestApp) {
 }
 
 async fn form_snapshots(app: &TestApp) {
-    for kind in ["registration", "login"] {
-        let flow = api_flow(app, kind).await;
-        insta::assert_json_snapshot!(format!("{kind}_password_ui"), flow["ui"], {".action" => "[action]"});
-    }
+    let login = api_flow(app, "login").await;
+    insta::assert_json_snapshot!("login_password_ui", login["ui"], {".action" => "[action]"});
+    // Two-step sign-up: the traits, then the credentials with the traits kept.
+    let registration = api_flow(app, "registration").await;
+    insta::assert_json_snapshot!("registration_profile_ui", registration["ui"], {".action" => "[action]"});
+    let chosen = credentials_screen(app, json!({"email": "snap@example.com"})).await;
+    insta::assert_json_snapshot!("registration_credentials_ui", chosen["ui"], {".action" => "[action]"});
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ mod authenticator;
 mod browser_flows;
 mod cli;
 mod courier;
+mod flow_styles;
 mod flows;
 mod kratos_compat;
 mod listeners;

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha512};
 use ward::store::Dialect;
 
 use crate::authenticator::SoftAuthenticator;
-use crate::flows::{PASSWORD, api_flow, node, register, submit_json, ui_message_ids, whoami};
+use crate::flows::{
+    PASSWORD, api_flow, credentials_screen, node, register, submit_json, ui_message_ids, whoami,
+};
 use crate::harness::{TestApp, json_with_status};
 use crate::second_factor::{aal2_flow, get_with_token, password_login, post_with_token};
 
@@ -234,7 +236,7 @@ async fn security_keys_step_up_and_are_checked(app: &TestApp) {
 }
 
 async fn passkeys_sign_up_sign_in_and_are_managed(app: &TestApp) {
-    let flow = api_flow(app, "registration").await;
+    let flow = credentials_screen(app, json!({"email": "passkey@example.com"})).await;
     let data = options_in(&flow, "passkey_create_data");
     assert_eq!(data["displayNameFieldName"], "traits.email");
     let selection = &data["credentialOptions"]["publicKey"]["authenticatorSelection"];
@@ -428,7 +430,7 @@ async fn the_script_is_served_as_the_nodes_promise(app: &TestApp) {
 
 async fn passwordless_security_keys_sign_up_and_sign_in(app: &TestApp) {
     // Sign-up: the traits, a name for the key, and a key that must verify its user.
-    let flow = api_flow(app, "registration").await;
+    let flow = credentials_screen(app, json!({"email": "Keyholder@Example.com"})).await;
     assert_eq!(node(&flow, "traits.email")["group"], "default");
     let trigger = node(&flow, "webauthn_register_trigger");
     assert_eq!(trigger["group"], "webauthn");

@@ -39,6 +39,33 @@ fn missing(flow: &mut Flow, name: &str) {
         .add_message(Some(name), UiText::new(4000002, json!({"property": name})));
 }
 
+/// The identifier field's label: the title of the one trait that identifies, else "ID".
+pub(crate) fn identifier_label(state: &AppState) -> UiText {
+    let schema = state.schemas.get(state.schemas.default_id());
+    let identifier_titles: Vec<&str> = schema
+        .map(|schema| {
+            schema
+                .extensions
+                .iter()
+                .filter(|extension| extension.password_identifier)
+                .filter_map(|extension| {
+                    let name = format!("traits{}", extension.pointer.replace('/', "."));
+                    schema
+                        .fields
+                        .iter()
+                        .find(|field| field.name == name)?
+                        .title
+                        .as_deref()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match identifier_titles.as_slice() {
+        [title] => UiText::new(1070002, json!({"title": title, "name": "identifier"})),
+        _ => UiText::plain(1070004),
+    }
+}
+
 #[async_trait]
 impl LoginStrategy for PasswordStrategy {
     fn method(&self) -> &'static str {
@@ -49,30 +76,7 @@ impl LoginStrategy for PasswordStrategy {
         let mut identifier = InputAttributes::new("identifier", "text");
         identifier.required = true;
         identifier.autocomplete = Some("username".into());
-        // The label is the title of the one trait that identifies, else "ID".
-        let schema = state.schemas.get(state.schemas.default_id());
-        let identifier_titles: Vec<&str> = schema
-            .map(|schema| {
-                schema
-                    .extensions
-                    .iter()
-                    .filter(|extension| extension.password_identifier)
-                    .filter_map(|extension| {
-                        let name = format!("traits{}", extension.pointer.replace('/', "."));
-                        schema
-                            .fields
-                            .iter()
-                            .find(|field| field.name == name)?
-                            .title
-                            .as_deref()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let label = match identifier_titles.as_slice() {
-            [title] => UiText::new(1070002, json!({"title": title, "name": "identifier"})),
-            _ => UiText::plain(1070004),
-        };
+        let label = identifier_label(state);
         flow.ui
             .nodes
             .push(UiNode::input(NodeGroup::Default, identifier, Some(label)));
@@ -110,16 +114,7 @@ impl LoginStrategy for PasswordStrategy {
             Err(refused) => return Err(refused.reject(flow)),
         };
 
-        let mut found = state
-            .identities
-            .find_by_identifier(CredentialType::Password, identifier)
-            .await?;
-        if found.is_none() && identifier.to_lowercase() != identifier {
-            found = state
-                .identities
-                .find_by_identifier(CredentialType::Password, &identifier.to_lowercase())
-                .await?;
-        }
+        let found = super::find_by_identifier(state, CredentialType::Password, identifier).await?;
         let stored_hash = found.as_ref().and_then(|identity| {
             identity
                 .credentials

@@ -123,17 +123,7 @@ impl LoginStrategy for PasswordlessStrategy {
                 );
                 return Ok(LoginOutcome::Rejected);
             }
-            // Identifiers are stored normalised (e-mail addresses in lower case).
-            let mut found = state
-                .identities
-                .find_by_identifier(KIND, &identifier)
-                .await?;
-            if found.is_none() && identifier.to_lowercase() != identifier {
-                found = state
-                    .identities
-                    .find_by_identifier(KIND, &identifier.to_lowercase())
-                    .await?;
-            }
+            let found = crate::strategy::find_by_identifier(state, KIND, &identifier).await?;
             let Some(identity) = found.filter(|identity| !passwordless_keys(identity).is_empty())
             else {
                 flow.ui.keep_values(|name| submitted_value(form, name));
