@@ -170,6 +170,8 @@ pub async fn run(dsn: &str, queued: usize, codes: usize) -> anyhow::Result<()> {
     for n in 0..queued {
         let rendered = ward::courier::Rendered {
             template_type: "verifiable_address_changed",
+            channel: "email",
+            template_data: json!({}),
             recipient: format!("bulk{n}@bench.example"),
             subject: "A notice".into(),
             plaintext: "Something changed on your account.".into(),

@@ -252,9 +252,11 @@ async fn courier_watch(args: ServeArgs) -> anyhow::Result<()> {
     let loaded = Config::load(&args.config, args.dev)?;
     init_tracing(&loaded.config);
     let state = build_state(loaded.config).await?;
-    let delivery = ward::courier::Delivery::from_config(&state.config)?.context(
-        "courier.smtp.connection_uri is not set: there is nothing to deliver messages to",
-    )?;
+    let delivery = ward::courier::Delivery::from_config(&state.config)
+        .await?
+        .context(
+            "courier.smtp.connection_uri is not set: there is nothing to deliver messages to",
+        )?;
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;

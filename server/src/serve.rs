@@ -236,7 +236,7 @@ impl Server {
         )
         .with_graceful_shutdown(signal());
         let ui = axum::serve(self.ui, ui).with_graceful_shutdown(signal());
-        let courier = match crate::courier::Delivery::from_config(&self.state.config)? {
+        let courier = match crate::courier::Delivery::from_config(&self.state.config).await? {
             Some(delivery) => Some(tokio::spawn(
                 crate::courier::worker::Worker::new(self.state.clone(), delivery)
                     .run(shutdown.clone()),

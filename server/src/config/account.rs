@@ -201,6 +201,37 @@ pub struct Courier {
     pub template_override_path: Option<PathBuf>,
     /// Templates set in config, by name (`recovery_code`, `verification`, ...).
     pub templates: BTreeMap<String, TemplatePair>,
+    /// Further delivery channels, as Kratos has them: `{id: sms, type: http, request_config}`
+    /// sends text messages through an operator's HTTP gateway.
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// `courier.channels[]`: a channel (`sms`) delivered by an HTTP request.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Kratos's request config: `url`, `method`, `body` (a Jsonnet program's URL), `headers`,
+    /// `auth`. It may hold credentials: never printed.
+    #[serde(default)]
+    pub request_config: serde_json::Value,
+}
+
+impl std::fmt::Debug for ChannelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelConfig")
+            .field("id", &self.id)
+            .field("type", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Courier {
+    /// The configured channel called `id`.
+    pub fn channel(&self, id: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|channel| channel.id == id)
+    }
 }
 
 impl Default for Courier {
@@ -212,6 +243,7 @@ impl Default for Courier {
             worker: CourierWorker::default(),
             template_override_path: None,
             templates: BTreeMap::new(),
+            channels: Vec::new(),
         }
     }
 }

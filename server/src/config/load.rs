@@ -98,6 +98,32 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        for (index, channel) in self.courier.channels.iter().enumerate() {
+            let key = format!("courier.channels[{index}]");
+            if channel.id != "sms" {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.id"),
+                    "Ward delivers e-mail through courier.smtp; `sms` is the channel to configure here",
+                ));
+            }
+            if channel.kind != "http" {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.type"),
+                    "an sms channel is an HTTP gateway: type http",
+                ));
+            }
+            if channel
+                .request_config
+                .get("url")
+                .and_then(serde_json::Value::as_str)
+                .is_none()
+            {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.request_config.url"),
+                    "is required",
+                ));
+            }
+        }
         if self.dsn.as_deref().is_none_or(str::is_empty) {
             return Err(ConfigError::invalid(
                 "dsn",
@@ -667,6 +693,38 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("secrets.default.0"), "{error}");
+    }
+
+    #[test]
+    fn courier_channels_are_sms_gateways() {
+        let refused = |channels: &str| {
+            Config::load_from(
+                &[yaml(MINIMAL).path().into()],
+                &env(&[("COURIER_CHANNELS", channels)]),
+                false,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let error =
+            refused(r#"[{"id": "fax", "type": "http", "request_config": {"url": "http://x/"}}]"#);
+        assert!(error.contains("courier.channels[0].id"), "{error}");
+        let error = refused(r#"[{"id": "sms", "type": "smtp"}]"#);
+        assert!(error.contains("courier.channels[0].type"), "{error}");
+        let error = refused(r#"[{"id": "sms", "type": "http", "request_config": {}}]"#);
+        assert!(
+            error.contains("courier.channels[0].request_config.url"),
+            "{error}"
+        );
+        let channels =
+            r#"[{"id": "sms", "type": "http", "request_config": {"url": "http://gw/"}}]"#;
+        let loaded = Config::load_from(
+            &[yaml(MINIMAL).path().into()],
+            &env(&[("COURIER_CHANNELS", channels)]),
+            false,
+        )
+        .unwrap();
+        assert!(loaded.config.courier.channel("sms").is_some());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Where messages go: an SMTP server through `lettre`, or (in `--dev` without SMTP) nowhere
-//! but the database, where `/dev/mailbox` shows them.
+//! Where messages go: e-mail to an SMTP server through `lettre`, or (in `--dev` without SMTP)
+//! nowhere but the database, where `/dev/mailbox` shows it; text messages to the operator's
+//! HTTP gateway (`courier.channels[]` with id `sms`), or in `--dev` without one, the mailbox.
 
 use std::time::Duration;
 
@@ -16,10 +17,18 @@ use crate::config::Config;
 /// An SMTP exchange that takes longer than this fails and is retried.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub enum Delivery {
-    Smtp(Box<SmtpDelivery>),
-    /// `--dev` without SMTP: a queued message counts as delivered; the mailbox page reads it.
-    DevMailbox,
+pub struct Delivery {
+    /// `None`: `--dev` without SMTP, where a queued mail counts as delivered and the mailbox
+    /// page reads it.
+    email: Option<Box<SmtpDelivery>>,
+    /// `None`: no gateway; in `--dev` text messages then stay in the mailbox too.
+    sms: Option<HttpChannel>,
+}
+
+/// A channel delivered as an HTTP request, built like a web hook (Kratos shares the config).
+struct HttpChannel {
+    client: crate::hook::web_hook::WebHooks,
+    request: crate::hook::web_hook::WebHook,
 }
 
 pub struct SmtpDelivery {
@@ -29,11 +38,33 @@ pub struct SmtpDelivery {
 }
 
 impl Delivery {
-    /// The delivery the config asks for; `None` when nothing can deliver (no SMTP outside dev).
-    pub fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {
+    /// The delivery the config asks for; `None` when nothing can deliver e-mail (no SMTP
+    /// outside dev).
+    pub async fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {
+        let sms = match config.courier.channel("sms") {
+            Some(channel) => Some(HttpChannel {
+                client: crate::hook::web_hook::WebHooks::client(config)
+                    .map_err(anyhow::Error::msg)?,
+                request: crate::hook::web_hook::WebHook::from_request_config(
+                    &channel.request_config,
+                )
+                .await
+                .map_err(|error| anyhow::anyhow!("courier.channels (sms): {error}"))?,
+            }),
+            None => None,
+        };
+        let email = match Self::smtp(config)? {
+            Some(smtp) => Some(Box::new(smtp)),
+            None if config.dev => None,
+            None => return Ok(None),
+        };
+        Ok(Some(Self { email, sms }))
+    }
+
+    fn smtp(config: &Config) -> anyhow::Result<Option<SmtpDelivery>> {
         let smtp = &config.courier.smtp;
         let Some(uri) = smtp.connection_uri.as_deref().filter(|uri| !uri.is_empty()) else {
-            return Ok(config.dev.then_some(Self::DevMailbox));
+            return Ok(None);
         };
         let url = Url::parse(uri)
             .map_err(|error| anyhow::anyhow!("courier.smtp.connection_uri: {error}"))?;
@@ -78,7 +109,7 @@ impl Delivery {
             .from_address
             .parse()
             .map_err(|error| anyhow::anyhow!("courier.smtp.from_address: {error}"))?;
-        Ok(Some(Self::Smtp(Box::new(SmtpDelivery {
+        Ok(Some(SmtpDelivery {
             transport: builder.build(),
             from: Mailbox::new(smtp.from_name.clone(), address),
             headers: smtp
@@ -86,14 +117,50 @@ impl Delivery {
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
-        }))))
+        }))
     }
 
     /// Delivers one message; the error text is recorded with the failed attempt.
     pub async fn deliver(&self, message: &Message) -> Result<(), String> {
-        match self {
-            Self::DevMailbox => Ok(()),
-            Self::Smtp(smtp) => smtp.send(message).await,
+        match (message.channel.as_str(), &self.email, &self.sms) {
+            ("sms", _, Some(channel)) => channel.send(message).await,
+            ("sms", Some(_), None) => {
+                Err("no sms channel is configured (courier.channels)".to_string())
+            }
+            (_, Some(smtp), _) => smtp.send(message).await,
+            // `--dev` without SMTP (or without a gateway): the mailbox page shows it.
+            _ => Ok(()),
+        }
+    }
+}
+
+impl HttpChannel {
+    /// The request body is the channel's Jsonnet program of the message, with Kratos's
+    /// fields: `recipient`, `subject`, `body`, `template_type`, `template_data`,
+    /// `message_type`, `request_headers`.
+    async fn send(&self, message: &Message) -> Result<(), String> {
+        let ctx = serde_json::json!({
+            "recipient": message.recipient,
+            "subject": message.subject,
+            "body": message.body,
+            "template_type": message.template_type,
+            "template_data": message.template_data,
+            "message_type": message.channel,
+            "request_headers": {},
+        });
+        let reason = |error| match error {
+            crate::hook::web_hook::HookError::Failed(reason) => reason,
+            other => format!("{other:?}"),
+        };
+        match self.request.render(&ctx).await.map_err(reason)? {
+            Some(rendered) => self
+                .client
+                .send(&self.request, &rendered)
+                .await
+                .map(|_| ())
+                .map_err(reason),
+            // The program cancelled it (`error "cancel"`): nothing to send.
+            None => Ok(()),
         }
     }
 }

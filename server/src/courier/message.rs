@@ -38,11 +38,15 @@ pub struct Message {
     pub id: Uuid,
     pub status: MessageStatus,
     pub recipient: String,
+    /// `email` or `sms`.
+    pub channel: String,
     pub subject: String,
     /// The plaintext body (what the admin API shows as `body`).
     pub body: String,
     pub html_body: String,
     pub template_type: String,
+    /// The variables it was rendered with (an HTTP channel's body program may read them).
+    pub template_data: Value,
     /// Delivery attempts started so far.
     pub send_count: u32,
     /// Higher goes first: 1 for mail someone is waiting for (codes and links), else 0.
@@ -68,10 +72,12 @@ impl Message {
             id: Uuid::new_v4(),
             status: MessageStatus::Queued,
             recipient: rendered.recipient,
+            channel: rendered.channel.to_string(),
             subject: rendered.subject,
             body: rendered.plaintext,
             html_body: rendered.html,
             template_type: rendered.template_type.to_string(),
+            template_data: rendered.template_data,
             send_count: 0,
             priority: 0,
             next_attempt_at: now,
@@ -86,7 +92,7 @@ impl Message {
         json!({
             "id": self.id,
             "status": self.status.as_str(),
-            "type": "email",
+            "type": self.channel,
             "recipient": self.recipient,
             "body": self.body,
             "subject": self.subject,

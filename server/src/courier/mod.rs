@@ -37,8 +37,27 @@ impl Courier {
         vars: Value,
         now: OffsetDateTime,
     ) -> anyhow::Result<Message> {
-        let mut message = Message::new(self.templates.render(kind, lang, to, vars)?, now);
-        message.priority = i64::from(kind.waited_for());
-        Ok(message)
+        let rendered = self.templates.render(kind, lang, to, vars)?;
+        Ok(queued(kind, rendered, now))
     }
+
+    /// The text message of `kind` in `lang` to the phone number `to`.
+    pub fn sms(
+        &self,
+        kind: TemplateType,
+        lang: app::i18n::Lang,
+        to: &str,
+        vars: Value,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Message> {
+        let rendered = self.templates.render_sms(kind, lang, to, vars)?;
+        Ok(queued(kind, rendered, now))
+    }
+}
+
+/// A message to queue; one someone waits for goes out before older ones.
+fn queued(kind: TemplateType, rendered: Rendered, now: OffsetDateTime) -> Message {
+    let mut message = Message::new(rendered, now);
+    message.priority = i64::from(kind.waited_for());
+    message
 }

@@ -108,16 +108,22 @@ impl TemplateType {
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub template_type: &'static str,
+    /// `email` or `sms`.
+    pub channel: &'static str,
+    /// The variables it was rendered with.
+    pub template_data: Value,
     pub recipient: String,
     pub subject: String,
     pub plaintext: String,
     pub html: String,
 }
 
-const PARTS: [(&str, &str); 3] = [
+const PARTS: [(&str, &str); 4] = [
     ("subject", "email.subject.gotmpl"),
     ("html", "email.body.gotmpl"),
     ("plaintext", "email.body.plaintext.gotmpl"),
+    // Text messages, for the templates that have them (codes).
+    ("sms", "sms.body.gotmpl"),
 ];
 
 pub struct Templates {
@@ -158,7 +164,9 @@ impl Templates {
                         anyhow::anyhow!("no built-in {} in {}", kind.as_str(), lang.tag())
                     })?;
                 for (part, file) in PARTS {
-                    let mut source = builtin.part(part);
+                    let Some(mut source) = builtin.part(part) else {
+                        continue;
+                    };
                     let mut origin = format!("the built-in {} {part}", kind.as_str());
                     let read = |path: &std::path::Path| {
                         std::fs::read_to_string(path)
@@ -199,14 +207,9 @@ impl Templates {
         kind: TemplateType,
         lang: Lang,
         to: &str,
-        mut vars: Value,
+        vars: Value,
     ) -> anyhow::Result<Rendered> {
-        if let Some(object) = vars.as_object_mut() {
-            object.insert("To".into(), Value::String(to.to_string()));
-            object
-                .entry("TransientPayload")
-                .or_insert_with(|| Value::Object(Default::default()));
-        }
+        let vars = with_recipient(vars, to);
         let render = |part: &str| -> anyhow::Result<String> {
             Ok(self
                 .env
@@ -215,12 +218,50 @@ impl Templates {
         };
         Ok(Rendered {
             template_type: kind.as_str(),
+            channel: "email",
             recipient: to.to_string(),
             subject: render("subject")?.trim().to_string(),
             plaintext: render("plaintext")?,
             html: render("html")?,
+            template_data: vars,
         })
     }
+
+    /// Renders the text message of `kind` in `lang` for the phone number `to`; an error when
+    /// `kind` has none.
+    pub fn render_sms(
+        &self,
+        kind: TemplateType,
+        lang: Lang,
+        to: &str,
+        vars: Value,
+    ) -> anyhow::Result<Rendered> {
+        let vars = with_recipient(vars, to);
+        let text = self
+            .env
+            .get_template(&name(kind, lang, "sms"))?
+            .render(&vars)?;
+        Ok(Rendered {
+            template_type: kind.as_str(),
+            channel: "sms",
+            recipient: to.to_string(),
+            subject: String::new(),
+            plaintext: text.trim().to_string(),
+            html: String::new(),
+            template_data: vars,
+        })
+    }
+}
+
+/// A template's variables with Kratos's `To` and an empty `TransientPayload` added.
+fn with_recipient(mut vars: Value, to: &str) -> Value {
+    if let Some(object) = vars.as_object_mut() {
+        object.insert("To".into(), Value::String(to.to_string()));
+        object
+            .entry("TransientPayload")
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    vars
 }
 
 fn name(kind: TemplateType, lang: Lang, part: &str) -> String {
@@ -231,7 +272,8 @@ fn inline_part<'a>(email: &'a EmailTemplateConfig, part: &str) -> Option<&'a str
     match part {
         "subject" => email.subject.as_deref(),
         "html" => email.body.html.as_deref(),
-        _ => email.body.plaintext.as_deref(),
+        "plaintext" => email.body.plaintext.as_deref(),
+        _ => None,
     }
 }
 
@@ -257,14 +299,17 @@ struct Builtin {
     subject: String,
     /// Plain text; the HTML part is made from it (see [`Builtin::html`]).
     body: String,
+    /// The text message, for messages that can go by SMS.
+    sms: Option<String>,
 }
 
 impl Builtin {
-    fn part(&self, part: &str) -> String {
+    fn part(&self, part: &str) -> Option<String> {
         match part {
-            "subject" => self.subject.clone(),
-            "html" => self.html(),
-            _ => self.body.clone(),
+            "subject" => Some(self.subject.clone()),
+            "html" => Some(self.html()),
+            "sms" => self.sms.clone(),
+            _ => Some(self.body.clone()),
         }
     }
 

@@ -86,14 +86,7 @@ pub struct WebHooks {
 
 impl WebHooks {
     pub async fn from_config(config: &Config) -> Result<Self, String> {
-        let client = &config.clients.web_hook;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(client.timeout)
-            .user_agent("Ward web hooks")
-            .build()
-            .map_err(|error| error.to_string())?;
-        let mut hooks = HashMap::new();
+        let mut web_hooks = Self::client(config)?;
         for (list, configured, place) in config.hook_lists() {
             for (index, hook) in configured.iter().enumerate() {
                 if hook.hook != HookName::WebHook {
@@ -114,11 +107,24 @@ impl WebHooks {
                         "{key}: response.parse has no effect after recovery or verification"
                     ));
                 }
-                hooks.insert(built.key.clone(), Arc::new(built));
+                web_hooks.hooks.insert(built.key.clone(), Arc::new(built));
             }
         }
+        Ok(web_hooks)
+    }
+
+    /// No hooks, only the client: `clients.web_hook`'s timeout and allowed hosts, which the
+    /// courier's HTTP channel shares.
+    pub fn client(config: &Config) -> Result<Self, String> {
+        let client = &config.clients.web_hook;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(client.timeout)
+            .user_agent("Ward web hooks")
+            .build()
+            .map_err(|error| error.to_string())?;
         Ok(Self {
-            hooks,
+            hooks: HashMap::new(),
             http,
             allowed_hosts: client.allowed_hosts.clone(),
         })
@@ -243,6 +249,13 @@ impl WebHook {
             .config
             .as_ref()
             .ok_or("a web_hook needs its config (url, method, body)")?;
+        Self::from_request_config(config).await
+    }
+
+    /// A request as Kratos configures one (`url`, `method`, `headers`, `body`, `auth`, and a
+    /// hook's `response`, `can_interrupt`, `signing_secret`): web hooks and the courier's HTTP
+    /// channel.
+    pub async fn from_request_config(config: &Value) -> Result<Self, String> {
         let text = |key: &str| config.get(key).and_then(Value::as_str);
         let url = text("url").ok_or("url is required")?;
         let url = Url::parse(url).map_err(|error| format!("url {url:?}: {error}"))?;

@@ -36,6 +36,17 @@ pub struct TraitExtension {
 }
 
 impl TraitExtension {
+    /// A phone number: formatted as one, or delivered to by SMS.
+    pub fn is_phone(&self) -> bool {
+        self.format.as_deref() == Some("tel")
+            || [
+                self.code_identifier,
+                self.verification_via,
+                self.recovery_via,
+            ]
+            .contains(&Some(Via::Sms))
+    }
+
     /// An e-mail address: formatted as one, or delivered to by e-mail.
     pub fn is_email(&self) -> bool {
         self.format.as_deref() == Some("email")
@@ -138,7 +149,11 @@ impl IdentitySchema {
                 _ => Vec::new(),
             };
             for value in values {
-                let normalized = normalize(value, extension.is_email());
+                let normalized = if extension.is_phone() {
+                    normalize_phone(value)
+                } else {
+                    normalize(value, extension.is_email())
+                };
                 if !normalized.is_empty() && !out.iter().any(|(seen, _)| *seen == normalized) {
                     out.push((normalized, extension));
                 }
@@ -155,6 +170,17 @@ pub fn normalize(value: &str, is_email: bool) -> String {
         trimmed.to_lowercase()
     } else {
         trimmed.to_string()
+    }
+}
+
+/// A phone number in E.164 (`+4915112345678`) when it parses as one, else as typed (trimmed).
+pub fn normalize_phone(value: &str) -> String {
+    let trimmed = value.trim();
+    match phonenumber::parse(None, trimmed) {
+        Ok(number) if phonenumber::is_valid(&number) => {
+            number.format().mode(phonenumber::Mode::E164).to_string()
+        }
+        _ => trimmed.to_string(),
     }
 }
 

@@ -58,12 +58,15 @@ pub struct MessageQuery {
 #[derive(FromRow)]
 struct MessageRow {
     id: String,
+    #[sqlx(rename = "type")]
+    channel: String,
     status: String,
     recipient: String,
     subject: String,
     body: String,
     html_body: String,
     template_type: String,
+    template_data: String,
     send_count: i64,
     priority: i64,
     next_attempt_at: i64,
@@ -71,8 +74,8 @@ struct MessageRow {
     updated_at: i64,
 }
 
-const COLUMNS: &str = "id, status, recipient, subject, body, html_body, template_type, send_count, \
-     priority, next_attempt_at, created_at, updated_at";
+const COLUMNS: &str = "id, type, status, recipient, subject, body, html_body, template_type, \
+     template_data, send_count, priority, next_attempt_at, created_at, updated_at";
 
 pub(super) async fn insert_message(
     connection: &mut AnyConnection,
@@ -80,16 +83,18 @@ pub(super) async fn insert_message(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO courier_messages (id, type, status, recipient, subject, body, html_body, \
-         template_type, send_count, priority, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         template_type, template_data, send_count, priority, next_attempt_at, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(message.id.to_string())
+    .bind(&message.channel)
     .bind(message.status.as_str())
     .bind(&message.recipient)
     .bind(&message.subject)
     .bind(&message.body)
     .bind(&message.html_body)
     .bind(&message.template_type)
+    .bind(message.template_data.to_string())
     .bind(i64::from(message.send_count))
     .bind(message.priority)
     .bind(to_micros(message.next_attempt_at))
@@ -336,6 +341,8 @@ fn message_from_row(row: MessageRow) -> StoreResult<Message> {
         body: row.body,
         html_body: row.html_body,
         template_type: row.template_type,
+        template_data: serde_json::from_str(&row.template_data).unwrap_or_default(),
+        channel: row.channel,
         dispatches: Vec::new(),
     })
 }

@@ -71,20 +71,32 @@ fn resend(form: &Value) -> bool {
     field(form, "resend") == Some(METHOD)
 }
 
-/// An e-mail address is compared in lower case (phones capitalise a first letter).
+/// An identifier as codes' addresses are stored: an e-mail address in lower case (phones
+/// capitalise a first letter), a phone number in E.164.
 fn normalize(identifier: &str) -> String {
     let identifier = identifier.trim();
     if identifier.contains('@') {
         identifier.to_lowercase()
     } else {
-        identifier.to_string()
+        crate::identity::schema::normalize_phone(identifier)
+    }
+}
+
+/// How a code reaches `address`: `email`, or `sms` for a phone number.
+fn channel_of(address: &str) -> &'static str {
+    if address.contains('@') {
+        "email"
+    } else {
+        "sms"
     }
 }
 
 /// The addresses `identity` receives codes at: those of its code credential (the traits the
 /// schema marks `credentials.code.identifier`), else, with the fallback on, its verifiable
-/// e-mail addresses. Only e-mail is delivered; the courier has no SMS channel yet.
+/// e-mail addresses. Phone numbers count where text messages can go out (an sms channel, or
+/// the dev mailbox).
 pub fn code_addresses(state: &AppState, identity: &Identity) -> Vec<String> {
+    let sms = state.config.dev || state.config.courier.channel("sms").is_some();
     let own: Vec<String> = identity
         .credentials
         .get(&CredentialType::Code)
@@ -92,8 +104,8 @@ pub fn code_addresses(state: &AppState, identity: &Identity) -> Vec<String> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|address| address["channel"].as_str().unwrap_or("email") == "email")
         .filter_map(|address| address["address"].as_str().map(str::to_string))
+        .filter(|address| sms || channel_of(address) == "email")
         .collect();
     if !own.is_empty()
         || !state
@@ -161,7 +173,8 @@ fn missing(flow: &mut Flow, name: &str) {
         .add_message(Some(name), UiText::new(4000002, json!({"property": name})));
 }
 
-/// Queues the mail `kind` to `address` in the flow's language, with `changes`.
+/// Queues the message `kind` to `address` (a mail, or a text message to a phone number) in
+/// the flow's language, with `changes`.
 fn queue_mail(
     state: &AppState,
     flow: &Flow,
@@ -170,14 +183,16 @@ fn queue_mail(
     address: &str,
     vars: Value,
 ) -> FlowResult<()> {
-    let message = state
-        .courier
-        .email(kind, flow.language(), address, vars, state.clock.now())
-        .map_err(|error| {
-            FlowError::from(ApiError::internal(format_args!(
-                "could not render a message: {error}"
-            )))
-        })?;
+    let (lang, now) = (flow.language(), state.clock.now());
+    let message = match channel_of(address) {
+        "sms" => state.courier.sms(kind, lang, address, vars, now),
+        _ => state.courier.email(kind, lang, address, vars, now),
+    };
+    let message = message.map_err(|error| {
+        FlowError::from(ApiError::internal(format_args!(
+            "could not render a message: {error}"
+        )))
+    })?;
     changes.messages.push(message);
     Ok(())
 }
@@ -211,7 +226,8 @@ impl LoginStrategy for CodeStrategy {
             {
                 let mut button = InputAttributes::new("address", "submit");
                 button.value = Some(json!(address));
-                let label = UiText::new(1010023, json!({"address": address, "channel": "email"}));
+                let channel = channel_of(&address);
+                let label = UiText::new(1010023, json!({"address": address, "channel": channel}));
                 flow.ui
                     .nodes
                     .push(UiNode::input(NodeGroup::Code, button, Some(label)));

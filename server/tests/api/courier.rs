@@ -107,6 +107,7 @@ async fn stalled_worker_loses_nothing(dialect: Dialect) {
     let mut config = (*app.state.config).clone();
     config.courier.smtp.connection_uri = Some(smtp.uri());
     let delivery = ward::courier::Delivery::from_config(&config)
+        .await
         .unwrap()
         .unwrap();
     let rescuer = ward::courier::worker::Worker::new(app.state.clone(), delivery);

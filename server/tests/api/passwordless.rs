@@ -366,3 +366,172 @@ async fn the_code_as_a_second_factor(app: &TestApp, smtp: &SmtpCapture) {
         .collect();
     assert_eq!(methods, ["password", "code"]);
 }
+
+/// One text message as the gateway received it: its `Authorization` header and JSON body.
+type Text = (Option<String>, Value);
+
+/// Text messages the SMS gateway received: the JSON bodies Ward's channel program made.
+#[derive(Clone, Default)]
+struct Gateway(std::sync::Arc<std::sync::Mutex<Vec<Text>>>);
+
+impl Gateway {
+    async fn start() -> (Self, String) {
+        let gateway = Self::default();
+        let shared = gateway.clone();
+        let app = axum::Router::new().route(
+            "/sms",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                    let shared = shared.clone();
+                    async move {
+                        let auth = headers
+                            .get("authorization")
+                            .and_then(|value| value.to_str().ok())
+                            .map(str::to_string);
+                        shared.0.lock().unwrap().push((auth, body));
+                        axum::http::StatusCode::ACCEPTED
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (gateway, format!("http://{address}/sms"))
+    }
+
+    /// The code in the newest text to `to`, once `count` texts went there.
+    async fn code_for(&self, to: &str, count: usize) -> (Option<String>, String) {
+        for _ in 0..300 {
+            let texts: Vec<Text> = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, body)| body["To"] == to)
+                .cloned()
+                .collect();
+            if let Some((auth, body)) = texts.get(count - 1) {
+                let text = body["Body"].as_str().unwrap_or_default();
+                let code = text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|part| part.len() == 6)
+                    .unwrap_or_default()
+                    .to_string();
+                return (auth.clone(), code);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no text {count} to {to}");
+    }
+}
+
+const PHONE_SCHEMA: &str = r#"{
+  "$id": "https://ward.invalid/schemas/phone.schema.json",
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "properties": {
+    "traits": {
+      "type": "object",
+      "properties": {
+        "phone": {
+          "type": "string",
+          "format": "tel",
+          "title": "Phone number",
+          "ory.sh/kratos": {
+            "credentials": { "code": { "identifier": true, "via": "sms" } },
+            "verification": { "via": "sms" }
+          }
+        }
+      },
+      "required": ["phone"],
+      "additionalProperties": false
+    }
+  }
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_go_by_text_message_through_the_http_gateway() {
+    use base64::Engine;
+    let (gateway, url) = Gateway::start().await;
+    let encode = |text: &str| {
+        format!(
+            "base64://{}",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        )
+    };
+    let schemas = json!([{"id": "default", "url": encode(PHONE_SCHEMA)}]).to_string();
+    let body =
+        encode("function(ctx) { To: ctx.recipient, Body: ctx.body, Kind: ctx.template_type }");
+    let channels = json!([{"id": "sms", "type": "http", "request_config": {
+        "url": url, "method": "POST", "body": body,
+        "auth": {"type": "basic_auth", "config": {"user": "ward", "password": "gateway-secret"}},
+    }}])
+    .to_string();
+    let app = TestApp::spawn_with(
+        ward::store::Dialect::Sqlite,
+        &[
+            ("IDENTITY_SCHEMAS", schemas.as_str()),
+            ("COURIER_CHANNELS", channels.as_str()),
+            ("SELFSERVICE_METHODS_CODE_PASSWORDLESS_ENABLED", "true"),
+        ],
+    )
+    .await
+    .unwrap();
+
+    // Sign-up with a number as people type it: stored, and texted, in E.164.
+    let traits = json!({"phone": "+1 (650) 253-0000"});
+    let flow = credentials_screen(&app, traits.clone()).await;
+    let sent = json_with_status(
+        submit_json(&app, &flow, json!({"method": "code", "traits": traits})).await,
+        400,
+    )
+    .await;
+    assert_eq!(ui_message_ids(&sent), [1040005]);
+    let (auth, code) = gateway.code_for("+16502530000", 1).await;
+    let expected = base64::engine::general_purpose::STANDARD.encode("ward:gateway-secret");
+    assert_eq!(auth, Some(format!("Basic {expected}")));
+    assert_eq!(code.len(), 6);
+    let done = json_with_status(
+        submit_json(
+            &app,
+            &sent,
+            json!({"method": "code", "traits": traits, "code": code}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let address = &done["identity"]["verifiable_addresses"][0];
+    assert_eq!(address["value"], "+16502530000");
+    assert_eq!(address["via"], "sms");
+    assert_eq!(address["verified"], true);
+
+    // Sign-in with the number written another way.
+    let flow = api_flow(&app, "login").await;
+    let sent = json_with_status(
+        submit_json(
+            &app,
+            &flow,
+            json!({"method": "code", "identifier": "+1 650 253 0000"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(ui_message_ids(&sent), [1010014]);
+    let (_, code) = gateway.code_for("+16502530000", 2).await;
+    let signed_in = json_with_status(
+        submit_json(&app, &sent, json!({"method": "code", "code": code})).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        signed_in["session"]["identity"]["id"],
+        done["identity"]["id"]
+    );
+    let texts = gateway.0.lock().unwrap().clone();
+    assert_eq!(texts[0].1["Kind"], "registration_code_valid");
+    assert_eq!(texts[1].1["Kind"], "login_code_valid");
+    app.stop().await;
+}
