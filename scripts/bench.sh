@@ -136,6 +136,19 @@ kill "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true
 read -r p10_authorize p10_exchange < <("$bench" oauth2-statements)
 p10_statements=$((p10_authorize + p10_exchange))
 
+note "P11: sign-in codes' way to an SMTP server with mail already queued; courier mails/s against lettre alone"
+queued=$([ $mode = full ] && echo 1000 || echo 50) codes=$([ $mode = full ] && echo 50 || echo 5)
+case $dialect in
+  sqlite) courier_dsn="sqlite://$work/courier.sqlite?mode=rwc" ;;
+  postgres)
+    courier_schema="bench_courier_$$"
+    psql "$base" -qc "CREATE SCHEMA $courier_schema" >/dev/null
+    courier_dsn="$base?options=-c%20search_path%3D$courier_schema"
+    ;;
+esac
+read -r p11_p50 p11_p95 p11_rate p11_lettre < <("$bench" courier --dsn "$courier_dsn" --queued "$queued" --codes "$codes")
+[ -n "${courier_schema:-}" ] && psql "$base" -qc "DROP SCHEMA $courier_schema CASCADE" >/dev/null
+
 note "P2: completed API-flow logins/s; P3: registrations/s; against raw argon2id hashes/s"
 hashes=$("$bench" hash-rate --threads "$workers" --seconds "$seconds")
 read -r p2_rate p2_refused < <("$bench" flows --public "$public" --kind login --concurrency $((workers * 2)) --seconds "$seconds" --identities "$identities")
@@ -181,6 +194,8 @@ table=$(cat <<EOF
 | P10 | OAuth2 client_credentials grants/s, 64 connections | ${p10_cc}/s, p99 ${p10_cc_p99} ms | oidc-provider ${peer_cc}/s (p99 ${peer_cc_p99} ms) | $(ratio "$p10_cc" "$peer_cc") | ≥ 3 | $(check "$(ratio "$p10_cc" "$peer_cc") >= 3") |
 | P10b | OAuth2 refresh grants/s (rotating; ${chains} clients each chaining its tokens) | ${p10_rt}/s (${p10_rt_failed} chains broken) | oidc-provider ${peer_rt}/s (${peer_rt_failed} broken) | $(ratio "$p10_rt" "$peer_rt") | ≥ 3 | $(check "$(ratio "$p10_rt" "$peer_rt") >= 3 && $p10_rt_failed == 0") |
 | P10c | SQL statements of one code + PKCE flow, signed in (authorization request + code exchange, first token after start; sqlx's query log, which leaves out the BEGIN and COMMIT of its 2 transactions) | ${p10_statements} (${p10_authorize} + ${p10_exchange}) | — | — | ≤ 10 | $(check "$p10_statements <= 10") |
+| P11 | a sign-in code from request to the SMTP server accepting it, ${codes} codes asked for 20 ms apart with ${queued} older mails queued | p50 ${p11_p50} ms, p95 ${p11_p95} ms | — | — | p95 ≤ 1000 ms | $(check "$p11_p95 <= 1000") |
+| P11b | courier mails/s to a capturing SMTP server (those ${queued} and the codes) | ${p11_rate}/s | lettre alone, 10 at a time, pooled: ${p11_lettre}/s | $(ratio "$p11_rate" "$p11_lettre") | ≥ 200/s | $(check "$p11_rate >= 200") |
 | P7 | RSS after start + one login | ${p7_mb} MB (peak over the run ${peak_mb} MB) | — | — | ≤ 30 MB | $(check "$p7_mb <= 30") |
 | P8 | /login?flow= page | ${p8_rps} req/s, p99 ${p8_p99} ms; HTML ${html_bytes} B + CSS ${css_bytes} B; wasm ${wasm_gzip_kb} KB gzip | bare axum ${base_rps} req/s | ${p8_ratio} | ratio ≥ 0.3; ≤ 30 KB; ≤ 250 KB | $(check "$p8_ratio >= 0.3 && $html_bytes + $css_bytes <= 30720 && $wasm_gzip_kb <= 250") |
 EOF

@@ -2,7 +2,7 @@
 //!
 //! A capturing SMTP server in this process takes every mail and notes when it accepted it. The
 //! baseline is lettre itself sending to that server as Ward's courier does (pooled connections,
-//! eight at a time), so the throughput figure is a ratio to what the SMTP exchange alone allows
+//! ten at a time, as many as a default batch), so the throughput figure is a ratio to what the SMTP exchange alone allows
 //! on this machine. Then a Ward in this process, whose queue already holds QUEUED mails nobody
 //! waits for, is asked for CODES sign-in codes, one every 20 ms: the latency of each is from the
 //! request to the SMTP server accepting its mail.
@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// lettre's own senders: as many as Ward's courier delivers at once with its default batch.
+const SENDERS: usize = 10;
 
 /// When the sink accepted the mails to each recipient.
 #[derive(Clone, Default)]
@@ -111,7 +114,7 @@ fn mail(to: &str) -> anyhow::Result<lettre::Message> {
         .body("Something changed on your account.\n".to_string())?)
 }
 
-/// Mails/s lettre alone delivers to the sink: `count` mails, eight at a time, pooled.
+/// Mails/s lettre alone delivers to the sink: `count` mails, ten at a time, pooled.
 async fn lettre_rate(port: u16, accepted: &Accepted, count: usize) -> anyhow::Result<f64> {
     let transport = Arc::new(
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
@@ -121,10 +124,10 @@ async fn lettre_rate(port: u16, accepted: &Accepted, count: usize) -> anyhow::Re
     let before = accepted.count();
     let started = Instant::now();
     let mut senders = tokio::task::JoinSet::new();
-    for sender in 0..8 {
+    for sender in 0..SENDERS {
         let transport = transport.clone();
         senders.spawn(async move {
-            for n in (sender..count).step_by(8) {
+            for n in (sender..count).step_by(SENDERS) {
                 transport
                     .send(mail(&format!("raw{n}@bench.example"))?)
                     .await?;

@@ -26,8 +26,12 @@ impl AppState {
 
     /// The credential types that count as second factors under this configuration.
     pub fn second_factors(&self) -> &'static [crate::identity::CredentialType] {
-        let webauthn = &self.config.selfservice.methods.webauthn;
-        crate::identity::CredentialType::second_factors(webauthn.config.passwordless)
+        let methods = &self.config.selfservice.methods;
+        // With `code.mfa_enabled`, an address for codes is a second factor (as in Kratos).
+        crate::identity::CredentialType::second_factors(
+            methods.webauthn.config.passwordless,
+            methods.code.enabled && methods.code.mfa_enabled,
+        )
     }
 
     /// Replaces the base URLs (once the listeners know their ports).

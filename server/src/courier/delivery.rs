@@ -92,7 +92,14 @@ impl Delivery {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
             .port(url.port().unwrap_or(default_port))
             .tls(tls)
-            .timeout(Some(SMTP_TIMEOUT));
+            .timeout(Some(SMTP_TIMEOUT))
+            // A connection for each message of a batch in flight (see the worker).
+            .pool_config(
+                lettre::transport::smtp::PoolConfig::new().max_size(
+                    u32::try_from(super::worker::concurrency(config.courier.worker.pull_count))
+                        .unwrap_or(1),
+                ),
+            );
         if !url.username().is_empty() {
             let decode = |text: &str| percent_decode(text);
             builder = builder.credentials(Credentials::new(

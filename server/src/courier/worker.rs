@@ -20,8 +20,9 @@ pub const LEASE: Duration = Duration::from_secs(15);
 /// How often a worker renews the leases of the messages it is delivering.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// Messages of one batch delivered at the same time (each on its own pooled connection).
-const CONCURRENT_DELIVERIES: usize = 8;
+/// The most messages of one batch delivered at the same time, each on its own pooled SMTP
+/// connection (a batch is `courier.worker.pull_count` messages).
+pub const MAX_CONCURRENT_DELIVERIES: u32 = 16;
 
 /// The longest pause between two attempts of one message.
 const MAX_BACKOFF: Duration = Duration::from_secs(10 * 60);
@@ -89,7 +90,7 @@ impl Worker {
                     (message, outcome)
                 }
             })
-            .buffer_unordered(CONCURRENT_DELIVERIES)
+            .buffer_unordered(concurrency(config.worker.pull_count))
             .collect::<Vec<_>>();
         tokio::pin!(deliveries);
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -132,6 +133,11 @@ impl Worker {
             .await?;
         Ok(claimed)
     }
+}
+
+/// How many messages of a batch go out at once: the whole batch, up to the cap.
+pub fn concurrency(pull_count: u32) -> usize {
+    usize::try_from(pull_count.clamp(1, MAX_CONCURRENT_DELIVERIES)).unwrap_or(1)
 }
 
 /// 1 s after the first failure, doubling up to ten minutes.

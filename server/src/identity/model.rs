@@ -46,12 +46,13 @@ pub enum CredentialType {
 impl CredentialType {
     /// The credentials that are second factors: TOTP, backup codes and security keys, unless
     /// the keys sign in on their own (`webauthn.config.passwordless`, where they are a first
-    /// factor, as in Kratos).
-    pub fn second_factors(keys_are_passwordless: bool) -> &'static [CredentialType] {
-        if keys_are_passwordless {
-            &[Self::Totp, Self::LookupSecret]
-        } else {
-            &[Self::Totp, Self::LookupSecret, Self::Webauthn]
+    /// factor, as in Kratos); and with `codes`, the addresses that receive codes.
+    pub fn second_factors(keys_are_passwordless: bool, codes: bool) -> &'static [CredentialType] {
+        match (keys_are_passwordless, codes) {
+            (true, false) => &[Self::Totp, Self::LookupSecret],
+            (false, false) => &[Self::Totp, Self::LookupSecret, Self::Webauthn],
+            (true, true) => &[Self::Totp, Self::LookupSecret, Self::Code],
+            (false, true) => &[Self::Totp, Self::LookupSecret, Self::Webauthn, Self::Code],
         }
     }
 
@@ -227,6 +228,7 @@ impl Identity {
             CredentialType::Totp => configured(kind, "totp_url"),
             CredentialType::LookupSecret => configured(kind, "recovery_codes"),
             CredentialType::Webauthn => configured(kind, "credentials"),
+            CredentialType::Code => configured(kind, "addresses"),
             _ => false,
         })
     }

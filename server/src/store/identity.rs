@@ -257,18 +257,27 @@ impl IdentityStore for SqlStore {
     async fn has_second_factor(&self, id: Uuid, kinds: &[CredentialType]) -> StoreResult<bool> {
         // Strategies store these credentials only once they are set up, and remove them
         // when they are not.
-        let types: Vec<(String,)> = sqlx::query_as(
-            "SELECT type FROM identity_credentials WHERE identity_id = $1 AND type IN ($2, $3, $4)",
+        // A code credential is kept for any code identifier: it counts where it has an address.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT type, config FROM identity_credentials WHERE identity_id = $1 \
+             AND type IN ($2, $3, $4, $5)",
         )
         .bind(id.to_string())
         .bind(CredentialType::Totp.as_str())
         .bind(CredentialType::LookupSecret.as_str())
         .bind(CredentialType::Webauthn.as_str())
+        .bind(CredentialType::Code.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(types
-            .iter()
-            .any(|(found,)| kinds.iter().any(|kind| kind.as_str() == found)))
+        Ok(rows.iter().any(|(found, config)| {
+            kinds.iter().any(|kind| kind.as_str() == found)
+                && (found != CredentialType::Code.as_str()
+                    || serde_json::from_str::<serde_json::Value>(config).is_ok_and(|config| {
+                        config["addresses"]
+                            .as_array()
+                            .is_some_and(|addresses| !addresses.is_empty())
+                    }))
+        }))
     }
 }
 

@@ -167,6 +167,14 @@ impl TestApp {
         Self::start((*self.state.config).clone(), self._database.clone()).await
     }
 
+    /// Stops this Ward and starts it again on the same database, as an operator's restart.
+    pub async fn restart(self) -> Self {
+        let config = (*self.state.config).clone();
+        let database = self._database.clone();
+        self.stop().await;
+        Self::start(config, database).await
+    }
+
     async fn start(config: Config, database: Option<Arc<TestDatabase>>) -> Self {
         let state = build_state(config).await.unwrap();
         let server = Server::bind(

@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::account::create_user;
-use crate::flows::{PASSWORD, api_flow, credentials_screen, node, submit_json, ui_message_ids};
+use crate::flows::{
+    PASSWORD, api_flow, credentials_screen, node, submit_json, ui_message_ids, whoami,
+};
 use crate::harness::{TestApp, json_with_status};
 use crate::mail::{SmtpCapture, spawn};
 use crate::mail_tests;
@@ -320,6 +322,9 @@ async fn the_code_as_a_second_factor(app: &TestApp, smtp: &SmtpCapture) {
     let body = json!({"method": "password", "identifier": "mfa@example.com", "password": PASSWORD});
     let signed_in = json_with_status(submit_json(app, &flow, body).await, 200).await;
     let token = signed_in["session_token"].as_str().unwrap().to_string();
+    // With codes as a second factor, an address is one: whoami asks for it (highest_available).
+    let refused = json_with_status(whoami(app, &token).await, 403).await;
+    assert_eq!(refused["error"]["id"], "session_aal2_required");
 
     // The step-up offers one button per address of the identity.
     let flow = aal2_flow(app, &token).await;
@@ -365,6 +370,7 @@ async fn the_code_as_a_second_factor(app: &TestApp, smtp: &SmtpCapture) {
         .filter_map(|method| method["method"].as_str())
         .collect();
     assert_eq!(methods, ["password", "code"]);
+    json_with_status(whoami(app, &token).await, 200).await;
 }
 
 /// One text message as the gateway received it: its `Authorization` header and JSON body.

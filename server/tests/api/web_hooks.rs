@@ -176,6 +176,7 @@ web_hook_tests!(
     failures_and_timeouts_store_nothing,
     cancelled_and_disallowed_calls,
     ignored_answers_are_delivered_from_the_queue,
+    deliveries_that_keep_failing_are_abandoned,
     hooks_before_a_flow_and_at_sign_in_can_refuse,
     address_changes_wait_for_verification_and_tell_the_old_address,
 );
@@ -204,7 +205,15 @@ async fn requests_are_rendered_authenticated_and_signed(dialect: Dialect) {
     );
     // The body program comes from an http(s):// URL, read once at start.
     hook["config"]["body"] = json!(format!("{base}/program.jsonnet"));
-    let Some(app) = ward_with(dialect, json!([hook]), &[]).await else {
+    // A second hook: an API key in a cookie, and a body listing the request headers it sees.
+    let mut cookie = web_hook(
+        format!("{base}/cookie"),
+        json!({"auth": {"type": "api_key", "config": {"name": "hook_key", "value": "key-2", "in": "cookie"}}}),
+    );
+    cookie["config"]["body"] = json!(base64_url(
+        "function(ctx) { headers: std.objectFields(ctx.request_headers) }"
+    ));
+    let Some(app) = ward_with(dialect, json!([hook, cookie]), &[]).await else {
         return;
     };
     assert_eq!(receiver.requests("program.jsonnet").len(), 1);
@@ -213,6 +222,7 @@ async fn requests_are_rendered_authenticated_and_signed(dialect: Dialect) {
         .client
         .post(flow["ui"]["action"].as_str().unwrap())
         .header("User-Agent", "hook-test/1.0")
+        .header("X-Not-Listed", "private")
         .json(&json!({"method": "password", "traits": {"email": "ann@example.com"}, "password": PASSWORD}))
         .send()
         .await
@@ -245,6 +255,24 @@ async fn requests_are_rendered_authenticated_and_signed(dialect: Dialect) {
     );
     let age = time::OffsetDateTime::now_utc().unix_timestamp() - timestamp.parse::<i64>().unwrap();
     assert!((0..60).contains(&age));
+
+    // The cookie carries the key; only headers on clients.web_hook.header_allowlist reach ctx.
+    let request = receiver.wait_for("cookie", 1).await.remove(0);
+    assert_eq!(request.headers["cookie"], "hook_key=key-2");
+    let seen: Value = serde_json::from_str(&request.body).unwrap();
+    let seen: Vec<&str> = seen["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(seen.contains(&"User-Agent"), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case("X-Not-Listed")),
+        "{seen:?}"
+    );
     app.stop().await;
 }
 
@@ -378,8 +406,7 @@ async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
     // The sign-up does not wait for the receiver, which is refusing.
     register(&app, "hal@example.com").await;
     let first = receiver.wait_for("flaky", 1).await;
-    // Ward stops once the first refusal is recorded; another replica on the same database
-    // carries on.
+    // Ward restarts once the first refusal is recorded: the retry is not lost.
     for _ in 0..100 {
         let list = app
             .admin_request(Method::GET, "/admin/web-hooks/deliveries", None)
@@ -394,8 +421,7 @@ async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let replica = app.replica().await;
-    app.stop().await;
+    let restarted = app.restart().await;
     let attempts = receiver.wait_for("flaky", 3).await;
     for attempt in &attempts {
         assert_eq!(
@@ -407,7 +433,7 @@ async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
     assert!(attempts[2].body.contains("hal@example.com"));
     let mut delivered = Value::Null;
     for _ in 0..100 {
-        let list = replica
+        let list = restarted
             .admin_request(Method::GET, "/admin/web-hooks/deliveries", None)
             .await;
         delivered = json_with_status(list, 200).await[0].clone();
@@ -420,13 +446,66 @@ async fn ignored_answers_are_delivered_from_the_queue(dialect: Dialect) {
     assert_eq!(delivered["attempts"], 3);
     assert_eq!(delivered["url"], format!("{base}/flaky"));
     // Finished deliveries are forgotten after a week (their bodies hold identity data).
-    let now = replica.state.clock.now();
-    let store = &replica.state.deliveries;
+    let now = restarted.state.clock.now();
+    let store = &restarted.state.deliveries;
     let earlier = now - time::Duration::minutes(1);
     assert_eq!(store.purge_deliveries(earlier).await.unwrap(), 0);
     let later = now + time::Duration::days(8);
     assert_eq!(store.purge_deliveries(later).await.unwrap(), 1);
-    replica.stop().await;
+    restarted.stop().await;
+}
+
+/// A receiver that always fails: twelve attempts, the pauses between them doubling (the test
+/// clock skips them), then `abandoned` with the last error.
+async fn deliveries_that_keep_failing_are_abandoned(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let hooks = json!([web_hook(
+        format!("{base}/fail"),
+        json!({"response": {"ignore": true}})
+    )]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    register(&app, "ivy@example.com").await;
+    let mut delivery = Value::Null;
+    for attempt in 1..=12 {
+        receiver.wait_for("fail", attempt).await;
+        for _ in 0..200 {
+            let list = app
+                .admin_request(Method::GET, "/admin/web-hooks/deliveries", None)
+                .await;
+            delivery = json_with_status(list, 200).await[0].clone();
+            if delivery["attempts"] == attempt && delivery["status"] != "processing" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        app.state.clock.advance(Duration::from_secs(3600));
+    }
+    assert_eq!(delivery["status"], "abandoned", "{delivery}");
+    assert!(
+        delivery["last_error"].as_str().unwrap().contains("500"),
+        "{delivery}"
+    );
+    let abandoned = app
+        .admin_request(
+            Method::GET,
+            "/admin/web-hooks/deliveries?status=abandoned",
+            None,
+        )
+        .await;
+    assert_eq!(
+        json_with_status(abandoned, 200)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Nothing more is tried.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.requests("fail").len(), 12);
+    app.stop().await;
 }
 
 async fn hooks_before_a_flow_and_at_sign_in_can_refuse(dialect: Dialect) {
