@@ -421,8 +421,11 @@ fn Input(
                 .clone()
                 .filter(|identifier| input.name == "identifier" && !identifier.is_empty());
             let texts = expect_context::<Texts>();
+            // A fixed field can still be at fault (a trait a hook refused, on the credentials
+            // screen of two-step sign-up): its messages show, and "back" leads to it.
             view! {
                 <input type="hidden" name=input.name value=value data-testid=test_id />
+                {node_messages}
                 {fixed.map(|identifier| view! {
                     <p class="ward-identifier" data-testid="signing-in-as">
                         {texts.get("form-signing-in-as")} " " <strong>{identifier}</strong> " "

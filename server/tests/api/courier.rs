@@ -200,3 +200,36 @@ async fn waiting_mail_is_claimed_first(dialect: Dialect) {
     assert_eq!(rescued.len(), 4, "every lease lapsed");
     app.stop().await;
 }
+
+/// On PostgreSQL a mail queued anywhere wakes every courier at once: here it is queued through
+/// a connection of its own (as another replica would), and Ward's worker, which would otherwise
+/// not look for an hour, delivers it within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_mail_queued_by_another_replica_wakes_the_courier() {
+    use ward::store::CourierStore;
+    let Some((app, smtp)) = spawn(Dialect::Postgres, &[("COURIER_WORKER_PULL_WAIT", "1h")]).await
+    else {
+        return;
+    };
+    // Let the worker finish its first look at the queue and start waiting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let other = ward::store::SqlStore::connect(app.state.config.dsn())
+        .await
+        .unwrap();
+    let message = app
+        .state
+        .courier
+        .email(
+            ward::courier::TemplateType::LoginCodeValid,
+            Default::default(),
+            "woken@example.com",
+            json!({"LoginCode": "123456", "ExpiresInMinutes": 10}),
+            app.state.clock.now(),
+        )
+        .unwrap();
+    other.enqueue(&message).await.unwrap();
+    let mail = smtp.wait_for("woken@example.com", 1).await.remove(0);
+    assert!(mail.subject().contains("123456"));
+    other.close().await;
+    app.stop().await;
+}

@@ -102,6 +102,10 @@ async fn answer(
         )
             .into_response(),
         "fail" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        // A change that breaks the identity schema.
+        "unschematic" => {
+            axum::Json(json!({"identity": {"traits": {"email": "not an address"}}})).into_response()
+        }
         // A body program served over HTTP.
         "program.jsonnet" => BODY.into_response(),
         "slow" => {
@@ -177,6 +181,7 @@ web_hook_tests!(
     cancelled_and_disallowed_calls,
     ignored_answers_are_delivered_from_the_queue,
     deliveries_that_keep_failing_are_abandoned,
+    settings_answers_change_or_refuse_and_browsers_see_refusals,
     hooks_before_a_flow_and_at_sign_in_can_refuse,
     address_changes_wait_for_verification_and_tell_the_old_address,
 );
@@ -505,6 +510,165 @@ async fn deliveries_that_keep_failing_are_abandoned(dialect: Dialect) {
     // Nothing more is tried.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(receiver.requests("fail").len(), 12);
+    app.stop().await;
+}
+
+/// A settings flow's answers are read before the change is stored, as a sign-up's are: a
+/// patch is applied and checked against the schema (a broken one stores nothing); and a
+/// browser's refused sign-up comes back to its form with the receiver's messages.
+async fn settings_answers_change_or_refuse_and_browsers_see_refusals(dialect: Dialect) {
+    let (receiver, base) = Receiver::start().await;
+    let settings_hooks = |path: &str| {
+        json!([web_hook(
+            format!("{base}/{path}"),
+            json!({"response": {"parse": true}})
+        )])
+        .to_string()
+    };
+    let patch = settings_hooks("patch");
+    let Some(app) = ward_with(
+        dialect,
+        json!([]),
+        &[(
+            "SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS",
+            patch.as_str(),
+        )],
+    )
+    .await
+    else {
+        return;
+    };
+    let registered = register(&app, "dee@example.com").await;
+    let token = registered["session_token"].as_str().unwrap().to_string();
+    let settings = |token: String| {
+        let app = &app;
+        async move {
+            let flow = json_with_status(
+                app.client
+                    .get(format!("{}/self-service/settings/api", app.public))
+                    .header("X-Session-Token", &token)
+                    .send()
+                    .await
+                    .unwrap(),
+                200,
+            )
+            .await;
+            let body = json!({"method": "profile", "traits": {"email": "dee@example.com", "name": {"first": "Dee"}}});
+            app.client
+                .post(flow["ui"]["action"].as_str().unwrap())
+                .header("X-Session-Token", &token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let saved = json_with_status(settings(token.clone()).await, 200).await;
+    assert_eq!(saved["identity"]["traits"]["name"]["first"], "Patched");
+    assert_eq!(saved["identity"]["metadata_public"]["crm_id"], "crm-1");
+    assert_eq!(receiver.requests("patch").len(), 1);
+    app.stop().await;
+
+    let broken = settings_hooks("unschematic");
+    let Some(app) = ward_with(
+        dialect,
+        json!([]),
+        &[(
+            "SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS",
+            broken.as_str(),
+        )],
+    )
+    .await
+    else {
+        return;
+    };
+    let registered = register(&app, "eve@example.com").await;
+    let token = registered["session_token"].as_str().unwrap().to_string();
+    let id = registered["identity"]["id"].as_str().unwrap().to_string();
+    let flow = json_with_status(
+        app.client
+            .get(format!("{}/self-service/settings/api", app.public))
+            .header("X-Session-Token", &token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let body = json!({"method": "profile", "traits": {"email": "eve@example.com", "name": {"first": "Eve"}}});
+    let refused = app
+        .client
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .header("X-Session-Token", &token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let refused = json_with_status(refused, 400).await;
+    let email = refused["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["attributes"]["name"] == "traits.email")
+        .unwrap();
+    assert!(
+        !email["messages"].as_array().unwrap().is_empty(),
+        "{refused}"
+    );
+    let stored = json_with_status(
+        app.admin_request(Method::GET, &format!("/admin/identities/{id}"), None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["traits"]["email"], "eve@example.com");
+    assert!(
+        stored["traits"]["name"].is_null(),
+        "nothing stored: {stored}"
+    );
+    app.stop().await;
+
+    // A browser's refused sign-up: back to the form, the receiver's message on its field.
+    let hooks = json!([web_hook(
+        format!("{base}/refuse"),
+        json!({"response": {"parse": true}})
+    )]);
+    let Some(app) = ward_with(dialect, hooks, &[]).await else {
+        return;
+    };
+    let browser = app.browser();
+    let id = crate::browser_flows::browser_flow(&app, &browser, "registration", "").await;
+    let flow = crate::browser_flows::get_browser_flow(&app, &browser, "registration", &id).await;
+    let form = [
+        ("csrf_token", crate::browser_flows::csrf_of(&flow)),
+        ("traits.email", "fay@blocked.example".to_string()),
+        ("password", PASSWORD.into()),
+        ("method", "password".into()),
+    ];
+    let response = browser
+        .post(flow["ui"]["action"].as_str().unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.ends_with(&format!("/registration?flow={id}")),
+        "{location}"
+    );
+    let shown = crate::browser_flows::get_browser_flow(&app, &browser, "registration", &id).await;
+    let email = shown["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["attributes"]["name"] == "traits.email")
+        .unwrap();
+    assert_eq!(
+        email["messages"][0]["text"],
+        "Sign-ups from this domain are closed."
+    );
+    assert_eq!(identity_count(&app).await, 0);
     app.stop().await;
 }
 
