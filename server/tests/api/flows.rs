@@ -71,6 +71,22 @@ pub(crate) async fn credentials_screen(app: &TestApp, traits: Value) -> Value {
     chosen
 }
 
+/// A new API settings flow of the identity signed in with `token`, and the answer to
+/// submitting `body` on it.
+pub(crate) async fn submit_settings(app: &TestApp, token: &str, body: Value) -> Response {
+    let flow = json_with_status(
+        app.client
+            .get(format!("{}/self-service/settings/api", app.public))
+            .header("X-Session-Token", token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    crate::second_factor::post_with_token(app, &flow, body, token).await
+}
+
 /// Registers over the API flow and returns the response body.
 pub(crate) async fn register(app: &TestApp, email: &str) -> Value {
     let flow = api_flow(app, "registration").await;

@@ -39,24 +39,8 @@ async fn common_passwords_are_refused_offline() {
     // Settings refuse them too.
     let registered = register(&app, "owner@example.com").await;
     let token = registered["session_token"].as_str().unwrap();
-    let flow = json_with_status(
-        app.client
-            .get(format!("{}/self-service/settings/api", app.public))
-            .header("X-Session-Token", token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    let answer = app
-        .client
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .header("X-Session-Token", token)
-        .json(&json!({"method": "password", "password": "sunshine1"}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"method": "password", "password": "sunshine1"});
+    let answer = crate::flows::submit_settings(&app, token, body).await;
     let refused = json_with_status(answer, 400).await;
     assert_eq!(node_message_ids(&refused, "password"), [4000034]);
     app.stop().await;

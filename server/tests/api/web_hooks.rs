@@ -513,6 +513,12 @@ async fn deliveries_that_keep_failing_are_abandoned(dialect: Dialect) {
     app.stop().await;
 }
 
+/// Saves `first` as the first name of the identity signed in with `token`, over the API.
+async fn save_name(app: &TestApp, token: &str, email: &str, first: &str) -> reqwest::Response {
+    let body = json!({"method": "profile", "traits": {"email": email, "name": {"first": first}}});
+    crate::flows::submit_settings(app, token, body).await
+}
+
 /// A settings flow's answers are read before the change is stored, as a sign-up's are: a
 /// patch is applied and checked against the schema (a broken one stores nothing); and a
 /// browser's refused sign-up comes back to its form with the receiver's messages.
@@ -539,31 +545,8 @@ async fn settings_answers_change_or_refuse_and_browsers_see_refusals(dialect: Di
         return;
     };
     let registered = register(&app, "dee@example.com").await;
-    let token = registered["session_token"].as_str().unwrap().to_string();
-    let settings = |token: String| {
-        let app = &app;
-        async move {
-            let flow = json_with_status(
-                app.client
-                    .get(format!("{}/self-service/settings/api", app.public))
-                    .header("X-Session-Token", &token)
-                    .send()
-                    .await
-                    .unwrap(),
-                200,
-            )
-            .await;
-            let body = json!({"method": "profile", "traits": {"email": "dee@example.com", "name": {"first": "Dee"}}});
-            app.client
-                .post(flow["ui"]["action"].as_str().unwrap())
-                .header("X-Session-Token", &token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let saved = json_with_status(settings(token.clone()).await, 200).await;
+    let token = registered["session_token"].as_str().unwrap();
+    let saved = json_with_status(save_name(&app, token, "dee@example.com", "Dee").await, 200).await;
     assert_eq!(saved["identity"]["traits"]["name"]["first"], "Patched");
     assert_eq!(saved["identity"]["metadata_public"]["crm_id"], "crm-1");
     assert_eq!(receiver.requests("patch").len(), 1);
@@ -583,27 +566,9 @@ async fn settings_answers_change_or_refuse_and_browsers_see_refusals(dialect: Di
         return;
     };
     let registered = register(&app, "eve@example.com").await;
-    let token = registered["session_token"].as_str().unwrap().to_string();
+    let token = registered["session_token"].as_str().unwrap();
     let id = registered["identity"]["id"].as_str().unwrap().to_string();
-    let flow = json_with_status(
-        app.client
-            .get(format!("{}/self-service/settings/api", app.public))
-            .header("X-Session-Token", &token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    let body = json!({"method": "profile", "traits": {"email": "eve@example.com", "name": {"first": "Eve"}}});
-    let refused = app
-        .client
-        .post(flow["ui"]["action"].as_str().unwrap())
-        .header("X-Session-Token", &token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let refused = save_name(&app, token, "eve@example.com", "Eve").await;
     let refused = json_with_status(refused, 400).await;
     let email = refused["ui"]["nodes"]
         .as_array()
