@@ -2,9 +2,10 @@
 //! the first screen asks for the identifier alone, beside what needs none (the upstreams'
 //! buttons, passkey autofill); the second offers the methods that identity signs in with.
 //!
-//! With `security.account_enumeration.mitigate` (Ward's default) an identifier no account uses
-//! gets the same second screen as one that has a password or codes, and the sign-in then fails
-//! as a wrong password or code would. Without it, the answer is Kratos's 4000037.
+//! With `security.account_enumeration.mitigate` (Ward's default) the second screen is the same
+//! for every identifier, whether an account uses it or not and whatever it signs in with, and a
+//! sign-in then fails as a wrong password or code would. Without it, the second screen shows
+//! that account's methods, and an identifier no account uses gets Kratos's 4000037.
 
 use app::model::{InputAttributes, NodeAttributes, NodeGroup, UiNode, UiText};
 use async_trait::async_trait;
@@ -91,21 +92,26 @@ impl LoginStrategy for IdentifierFirstStrategy {
             );
             return Ok(LoginOutcome::Rejected);
         }
-        let found = find(state, &identifier).await?;
         let mitigate = state.config.security.account_enumeration.mitigate;
-        // The methods of the second screen: those the identity signs in with; for an unknown
-        // identifier, under mitigation, those any account could have (password, codes).
+        // The methods of the second screen. Under mitigation the account is not looked at, so
+        // every identifier gets the same screen: what any account may use (password, codes)
+        // and the upstreams of the first screen (as in Kratos). Otherwise: the methods the
+        // identity signs in with.
+        let found = if mitigate {
+            None
+        } else {
+            find(state, &identifier).await?
+        };
         let offered: Vec<_> = state
             .strategies
             .login
             .iter()
             .filter(|strategy| strategy.aal() == Aal::Aal1 && strategy.method() != METHOD)
-            .filter(|strategy| {
-                let kind = CredentialType::parse(strategy.method());
-                match &found {
-                    Some(identity) => kind.is_some_and(|kind| identity.signs_in_with(kind)),
-                    None => mitigate && matches!(strategy.method(), "password" | "code"),
-                }
+            .filter(|strategy| match &found {
+                _ if mitigate => matches!(strategy.method(), "password" | "code" | "oidc"),
+                Some(identity) => CredentialType::parse(strategy.method())
+                    .is_some_and(|kind| identity.signs_in_with(kind)),
+                None => false,
             })
             .cloned()
             .collect();

@@ -205,19 +205,14 @@ async fn identifier_first_login_offers_the_identitys_methods() {
     let signed_in = json_with_status(submit_json(&app, &known, body).await, 200).await;
     assert!(signed_in["session_token"].is_string());
 
-    // A code-only account: no password field.
+    // Under mitigation every identifier gets that screen: a code-only account's and nobody's
+    // look like a password account's, then the usual invalid-credentials answer.
     let codes = second_screen(&app, "codes@example.com").await;
-    assert!(!has(&codes, "password"));
-    assert!(
-        codes["ui"]["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|node| node["attributes"]["value"] == "code")
+    assert_eq!(
+        names(&codes),
+        names(&known),
+        "the screen tells nothing about the account"
     );
-
-    // Nobody's identifier: the same second screen as a password account's, then the usual
-    // invalid-credentials answer.
     let unknown = second_screen(&app, "nobody@example.com").await;
     assert_eq!(
         names(&unknown),
@@ -230,8 +225,25 @@ async fn identifier_first_login_offers_the_identitys_methods() {
     assert_eq!(ui_message_ids(&refused), [4000006]);
     app.stop().await;
 
-    // Without mitigation, Kratos's answer: no such account.
+    // Without mitigation the screen is the account's own: a code-only account has no password
+    // field, a password account has one; an unknown identifier gets Kratos's answer.
     let app = identifier_first_app("false").await;
+    create_user(&app, "first@example.com").await;
+    app.create_identity(json!({"schema_id": "default", "traits": {"email": "codes@example.com"}}))
+        .await;
+    let codes = second_screen(&app, "codes@example.com").await;
+    assert!(!has(&codes, "password"));
+    assert!(
+        codes["ui"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|node| node["attributes"]["value"] == "code")
+    );
+    assert!(has(
+        &second_screen(&app, "first@example.com").await,
+        "password"
+    ));
     let flow = api_flow(&app, "login").await;
     let body = json!({"method": "identifier_first", "identifier": "nobody@example.com"});
     let refused = json_with_status(submit_json(&app, &flow, body).await, 400).await;
