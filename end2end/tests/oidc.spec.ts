@@ -58,6 +58,7 @@ test('an openid-client relying party signs in through Ward: code + PKCE, consent
   await page.goto(authorization.href);
   // Ward's own sign-in page, then its consent page.
   await expect(page).toHaveURL(/\/login\?flow=/);
+  await expect(page.getByTestId('oauth2-client')).toHaveText('to continue to Acme Notes');
   await page.getByTestId('identifier').fill(email);
   await page.getByTestId('password').fill(password);
   await page.getByTestId('submit-method-password').click();
@@ -137,4 +138,33 @@ test('client credentials, revocation and introspection with openid-client', asyn
   });
   await oidc.tokenRevocation(config, tokens.access_token);
   expect(await introspect(tokens.access_token)).toEqual({ active: false });
+});
+
+test('a client signs its requests with its own key (private_key_jwt) through openid-client', async () => {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey(
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    true,
+    ['sign', 'verify'],
+  );
+  const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'e2e-key', alg: 'ES256', use: 'sig' };
+  const registered = await admin('/admin/clients', {
+    grant_types: ['client_credentials'],
+    scope: 'reports:read',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: { keys: [jwk] },
+  });
+  expect(registered.client_secret).toBeUndefined();
+  const config = await oidc.discovery(
+    new URL(publicURL),
+    registered.client_id,
+    undefined,
+    oidc.PrivateKeyJwt({ key: privateKey, kid: 'e2e-key' }),
+    insecure,
+  );
+  expect(config.serverMetadata().token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+  const tokens = await oidc.clientCredentialsGrant(config, { scope: 'reports:read' });
+  expect(tokens.access_token).toMatch(/^ory_at_/);
+  // Revocation authenticates the same way, with a new assertion.
+  await oidc.tokenRevocation(config, tokens.access_token);
 });

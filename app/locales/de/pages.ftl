@@ -15,6 +15,7 @@ your-sessions = Ihre Sitzungen
 login-title = Anmelden
 login-no-account = Noch kein Konto?
 login-sign-up = Registrieren
+flow-for-client = um mit { $client } fortzufahren
 login-forgot = Passwort vergessen?
 registration-title = Registrieren
 registration-heading = Konto erstellen

@@ -17,6 +17,7 @@ your-sessions = Your sessions
 login-title = Sign in
 login-no-account = No account yet?
 login-sign-up = Sign up
+flow-for-client = to continue to { $client }
 login-forgot = Forgot your password?
 registration-title = Sign up
 registration-heading = Create an account

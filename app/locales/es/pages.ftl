@@ -15,6 +15,7 @@ your-sessions = Tus sesiones
 login-title = Iniciar sesión
 login-no-account = ¿Aún no tienes cuenta?
 login-sign-up = Registrarse
+flow-for-client = para continuar a { $client }
 login-forgot = ¿Has olvidado tu contraseña?
 registration-title = Registrarse
 registration-heading = Crear una cuenta

@@ -15,6 +15,7 @@ your-sessions = Vos sessions
 login-title = Se connecter
 login-no-account = Pas encore de compte ?
 login-sign-up = S’inscrire
+flow-for-client = pour continuer vers { $client }
 login-forgot = Mot de passe oublié ?
 registration-title = S’inscrire
 registration-heading = Créer un compte

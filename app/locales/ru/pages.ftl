@@ -15,6 +15,7 @@ your-sessions = Ваши сеансы
 login-title = Вход
 login-no-account = Ещё нет учётной записи?
 login-sign-up = Зарегистрироваться
+flow-for-client = чтобы продолжить в { $client }
 login-forgot = Забыли пароль?
 registration-title = Регистрация
 registration-heading = Создать учётную запись

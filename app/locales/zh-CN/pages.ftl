@@ -15,6 +15,7 @@ your-sessions = 您的会话
 login-title = 登录
 login-no-account = 还没有账户？
 login-sign-up = 注册
+flow-for-client = 以继续使用 { $client }
 login-forgot = 忘记密码？
 registration-title = 注册
 registration-heading = 创建账户

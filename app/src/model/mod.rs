@@ -75,4 +75,9 @@ pub struct FlowView {
     /// Set on flows that continue a signed-in session (the second factor after the password):
     /// the way back is signing out, not the page's usual links.
     pub sign_out_url: Option<String>,
+    /// What the page's links to the other sign-in pages keep, as a query (`?...`, or empty):
+    /// the OAuth2 request the flow signs in for (`login_challenge`), else its `return_to`.
+    pub carry: String,
+    /// Signing in or up for an OAuth2 request: the application's name.
+    pub client_name: Option<String>,
 }

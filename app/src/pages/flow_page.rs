@@ -8,7 +8,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::FlowForm;
-use crate::i18n::{FORM_KEYS, t, texts, translate_ui};
+use crate::i18n::{FORM_KEYS, t, t_with, texts, translate_ui};
 use crate::model::{FlowPage, PageFlow};
 
 /// Loads the flow page for the current request, with its cookies.
@@ -34,7 +34,8 @@ pub fn FlowScreen(
     /// Catalogue keys of the page's title and heading.
     title: &'static str,
     heading: &'static str,
-    #[prop(into)] links: ViewFn,
+    /// The page's links, given the query they keep (see [`crate::model::FlowView::carry`]).
+    links: fn(&str) -> AnyView,
     /// One form per node group (settings).
     #[prop(optional)]
     sections: bool,
@@ -64,8 +65,14 @@ pub fn FlowScreen(
                             Ok(FlowPage::Show(mut flow)) => {
                                 translate_ui(&mut flow.ui);
                                 let texts = texts(FORM_KEYS);
+                                let client = flow.client_name.map(|client| view! {
+                                    <p class="ward-identifier ward-muted" data-testid="oauth2-client">
+                                        {t_with("flow-for-client", &[("client", &client)])}
+                                    </p>
+                                });
                                 match flow.sign_out_url {
                                 Some(url) => view! {
+                                    {client}
                                     <FlowForm ui=flow.ui sections texts />
                                     <nav class="ward-links">
                                         <a href=url rel="external" data-testid="sign-out">{t("sign-out")}</a>
@@ -73,8 +80,9 @@ pub fn FlowScreen(
                                 }
                                     .into_any(),
                                 None => view! {
+                                    {client}
                                     <FlowForm ui=flow.ui sections texts />
-                                    <nav class="ward-links">{links.run()}</nav>
+                                    <nav class="ward-links">{links(&flow.carry)}</nav>
                                 }
                                     .into_any(),
                             }},

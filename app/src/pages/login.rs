@@ -11,11 +11,11 @@ pub fn Login() -> impl IntoView {
             kind=PageFlow::Login
             title="login-title"
             heading="login-title"
-            links=|| view! {
+            links=|carry| view! {
                 <span>{t("login-no-account")}</span>
-                <a href="/registration" rel="external" data-testid="link-registration">{t("login-sign-up")}</a>
+                <a href=format!("/registration{carry}") rel="external" data-testid="link-registration">{t("login-sign-up")}</a>
                 <a href="/recovery" rel="external" data-testid="link-recovery">{t("login-forgot")}</a>
-            }
+            }.into_any()
         />
     }
 }

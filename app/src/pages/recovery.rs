@@ -11,10 +11,10 @@ pub fn Recovery() -> impl IntoView {
             kind=PageFlow::Recovery
             title="recovery-title"
             heading="recovery-title"
-            links=|| view! {
+            links=|_| view! {
                 <span>{t("recovery-remembered")}</span>
                 <a href="/login" rel="external" data-testid="link-login">{t("sign-in")}</a>
-            }
+            }.into_any()
         />
     }
 }

@@ -11,10 +11,10 @@ pub fn Registration() -> impl IntoView {
             kind=PageFlow::Registration
             title="registration-title"
             heading="registration-heading"
-            links=|| view! {
+            links=|carry| view! {
                 <span>{t("registration-have-account")}</span>
-                <a href="/login" rel="external" data-testid="link-login">{t("sign-in")}</a>
-            }
+                <a href=format!("/login{carry}") rel="external" data-testid="link-login">{t("sign-in")}</a>
+            }.into_any()
         />
     }
 }

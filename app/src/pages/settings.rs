@@ -12,10 +12,10 @@ pub fn Settings() -> impl IntoView {
             sections=true
             title="settings-title"
             heading="settings-title"
-            links=|| view! {
+            links=|_| view! {
                 <a href="/sessions" rel="external" data-testid="link-sessions">{t("your-sessions")}</a>
                 <a href="/welcome" rel="external" data-testid="link-welcome">{t("back-to-start")}</a>
-            }
+            }.into_any()
         />
     }
 }

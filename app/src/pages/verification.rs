@@ -11,10 +11,10 @@ pub fn Verification() -> impl IntoView {
             kind=PageFlow::Verification
             title="verification-title"
             heading="verification-title"
-            links=|| view! {
+            links=|_| view! {
                 <span>{t("verification-done")}</span>
                 <a href="/welcome" rel="external" data-testid="link-welcome">{t("back-to-start")}</a>
-            }
+            }.into_any()
         />
     }
 }

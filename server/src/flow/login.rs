@@ -76,7 +76,11 @@ async fn init(
     query: &InitQuery,
     flow_type: FlowType,
 ) -> Result<Response, ApiError> {
-    let return_to = validate_return_to(state, query.return_to.as_deref())?;
+    let oauth2 = query.oauth2_login(state, client, flow_type).await?;
+    let return_to = match &oauth2 {
+        Some((_, resume)) => Some(resume.to_string()),
+        None => validate_return_to(state, query.return_to.as_deref())?,
+    };
     let existing = current_session(state, client).await?;
     let requested = match query.aal.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("aal1") => Aal::Aal1,
@@ -107,6 +111,10 @@ async fn init(
     let (mut flow, set_cookie) = new_flow(state, client, FlowKind::Login, flow_type, return_to);
     flow.refresh = refresh;
     flow.requested_aal = requested;
+    if let Some((request, _)) = oauth2 {
+        flow.internal
+            .insert(super::model::OAUTH2_LOGIN_REQUEST.into(), request);
+    }
     // Refreshing and stepping up concern the signed-in identity (with its credentials).
     let identity = match &existing {
         Some((session, _)) if refresh || requested == Aal::Aal2 => {

@@ -164,6 +164,9 @@ struct LoginInitParams {
     /// Native apps (API flows): `true` returns a `session_token_exchange_code` with the flow,
     /// for signing in through an upstream in the system browser.
     return_session_token_exchange_code: Option<bool>,
+    /// Browser flows: the OAuth2 request (from `/oauth2/auth`) this sign-in is for. The flow
+    /// shows it as `oauth2_login_request` and returns to it when done.
+    login_challenge: Option<String>,
 }
 
 #[derive(utoipa::IntoParams)]
@@ -175,6 +178,9 @@ struct RegistrationInitParams {
     /// Native apps (API flows): `true` returns a `session_token_exchange_code` with the flow,
     /// for signing up through an upstream in the system browser.
     return_session_token_exchange_code: Option<bool>,
+    /// Browser flows: the OAuth2 request (from `/oauth2/auth`) this sign-up is for. The flow
+    /// shows it as `oauth2_login_request` and returns to it when done.
+    login_challenge: Option<String>,
 }
 
 #[derive(utoipa::IntoParams)]
@@ -222,11 +228,30 @@ pub struct InitQuery {
     /// API flows: a native app signs in through an upstream in the system browser and trades
     /// codes for its session token (see `session::exchange`).
     pub return_session_token_exchange_code: Option<String>,
+    /// Browser login and registration: the OAuth2 request (`/oauth2/auth`) the flow signs in
+    /// for, as Kratos takes Hydra's.
+    pub login_challenge: Option<String>,
 }
 
 impl InitQuery {
     pub fn refresh(&self) -> bool {
         matches!(self.refresh.as_deref(), Some("true" | "1"))
+    }
+
+    /// The OAuth2 request a browser login or registration flow signs in for
+    /// (`?login_challenge=`), and where the flow then returns, whatever `return_to` says.
+    pub async fn oauth2_login(
+        &self,
+        state: &AppState,
+        client: &crate::http::request::Client,
+        flow_type: FlowType,
+    ) -> Result<Option<(Value, Url)>, ApiError> {
+        match (&self.login_challenge, flow_type) {
+            (Some(challenge), FlowType::Browser) => Ok(Some(
+                crate::oauth2::authorize::login_request(state, client, challenge).await?,
+            )),
+            _ => Ok(None),
+        }
     }
 
     pub fn token_exchange(&self) -> bool {

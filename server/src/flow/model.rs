@@ -114,6 +114,10 @@ pub const STATE_PASSED_CHALLENGE: &str = "passed_challenge";
 pub const STATE_SHOW_FORM: &str = "show_form";
 pub const STATE_SUCCESS: &str = "success";
 
+/// Where a login or registration flow keeps the OAuth2 request it signs in for (Kratos's
+/// `oauth2_login_request`), in `internal`.
+pub const OAUTH2_LOGIN_REQUEST: &str = "oauth2_login_request";
+
 /// Where [`Flow::language`] is kept in `internal`.
 pub const LANGUAGE: &str = "language";
 
@@ -205,11 +209,16 @@ impl Flow {
             out["active"] = json!(active);
         }
         match self.kind {
-            FlowKind::Login => {
-                out["refresh"] = json!(self.refresh);
-                out["requested_aal"] = json!(self.requested_aal.as_str());
+            FlowKind::Login | FlowKind::Registration => {
+                if self.kind == FlowKind::Login {
+                    out["refresh"] = json!(self.refresh);
+                    out["requested_aal"] = json!(self.requested_aal.as_str());
+                }
+                if let Some(request) = self.internal.get(OAUTH2_LOGIN_REQUEST) {
+                    out["oauth2_login_challenge"] = request["challenge"].clone();
+                    out["oauth2_login_request"] = request.clone();
+                }
             }
-            FlowKind::Registration => {}
             FlowKind::Settings | FlowKind::Recovery | FlowKind::Verification => {
                 let object = out.as_object_mut();
                 if let Some(object) = object {

@@ -83,7 +83,11 @@ async fn init(
     if !config.enabled {
         return Err(disabled());
     }
-    let return_to = validate_return_to(state, query.return_to.as_deref())?;
+    let oauth2 = query.oauth2_login(state, client, flow_type).await?;
+    let return_to = match &oauth2 {
+        Some((_, resume)) => Some(resume.to_string()),
+        None => validate_return_to(state, query.return_to.as_deref())?,
+    };
     if current_session(state, client).await?.is_some() {
         if is_browser_navigation(client, flow_type) {
             let target = return_to.unwrap_or_else(|| after_url(state, None));
@@ -93,6 +97,10 @@ async fn init(
     }
     let (mut flow, set_cookie) =
         new_flow(state, client, FlowKind::Registration, flow_type, return_to);
+    if let Some((request, _)) = oauth2 {
+        flow.internal
+            .insert(super::model::OAUTH2_LOGIN_REQUEST.into(), request);
+    }
     let exchange = crate::session::exchange::open(&mut flow, query);
     let before = &state.config.selfservice.flows.registration.before.hooks;
     crate::hook::before(state, client, before, &flow).await?;

@@ -283,18 +283,29 @@ macro_rules! flow_schema {
     };
 }
 
-flow_schema!(LoginFlow {
-    refresh: bool,
-    requested_aal: Aal,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    organization_id: Option<Uuid>,
-});
-flow_schema!(RegistrationFlow {
-    created_at: Timestamp,
-    updated_at: Timestamp,
-    organization_id: Option<Uuid>,
-});
+flow_schema!(
+    /// `oauth2_login_challenge` and `oauth2_login_request` (Hydra's login request) are there
+    /// when the flow signs in for an OAuth2 request (`login_challenge`).
+    LoginFlow {
+        refresh: bool,
+        requested_aal: Aal,
+        created_at: Timestamp,
+        updated_at: Timestamp,
+        organization_id: Option<Uuid>,
+        oauth2_login_challenge: Option<String>,
+        oauth2_login_request: Option<JsonObject>,
+    }
+);
+flow_schema!(
+    /// `oauth2_login_challenge` and `oauth2_login_request` as on the login flow.
+    RegistrationFlow {
+        created_at: Timestamp,
+        updated_at: Timestamp,
+        organization_id: Option<Uuid>,
+        oauth2_login_challenge: Option<String>,
+        oauth2_login_request: Option<JsonObject>,
+    }
+);
 flow_schema!(
     /// `identity` is the signed-in identity, without credentials.
     SettingsFlow { identity: Identity, continue_with: Vec<JsonObject> }

@@ -223,11 +223,36 @@ impl Backend for EngineBackend {
         } else {
             None
         };
+        let oauth2 = flow.internal.get(crate::flow::model::OAUTH2_LOGIN_REQUEST);
+        let carry = match (oauth2, &flow.return_to) {
+            (Some(request), _) => ("login_challenge", request["challenge"].as_str()),
+            (None, Some(return_to)) => ("return_to", Some(return_to.as_str())),
+            (None, None) => ("", None),
+        };
+        let carry = match carry {
+            (key, Some(value)) => format!(
+                "?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair(key, value)
+                    .finish()
+            ),
+            _ => String::new(),
+        };
+        let client_name = oauth2.and_then(|request| {
+            let client = &request["client"];
+            [&client["client_name"], &client["client_id"]]
+                .into_iter()
+                .filter_map(serde_json::Value::as_str)
+                .find(|name| !name.is_empty())
+                .map(str::to_string)
+        });
         Ok(FlowPage::Show(FlowView {
             id: flow.id.to_string(),
             return_to: flow.return_to.clone(),
             refresh: flow.refresh,
             sign_out_url,
+            carry,
+            client_name,
             ui: flow.ui,
         }))
     }
@@ -360,7 +385,7 @@ impl Backend for EngineBackend {
         };
         let sessions = crate::store::BrowserSessions::new(state.database.clone());
         let Some((client, parked)) =
-            crate::oauth2::authorize::consent_request(state, &sessions, browser, challenge).await
+            crate::oauth2::authorize::find_parked(state, &sessions, browser, challenge).await
         else {
             return Ok(None);
         };
@@ -448,4 +473,4 @@ impl Backend for EngineBackend {
 }
 
 /// Query parameters a flow page passes on when it starts a new flow.
-const FORWARDED: [&str; 3] = ["return_to", "refresh", "aal"];
+const FORWARDED: [&str; 4] = ["return_to", "refresh", "aal", "login_challenge"];

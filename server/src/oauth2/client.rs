@@ -16,6 +16,7 @@ use crate::hash::Password;
 use crate::identity::timestamp;
 use crate::state::AppState;
 use crate::store::{StoreError, StoredClient};
+use openidconnect::core::CoreJsonWebKey;
 
 /// Scopes a client may ask for when its registration names none (Hydra's default).
 const DEFAULT_SCOPE: &str = "offline_access offline openid";
@@ -48,6 +49,12 @@ pub struct Client {
     pub userinfo_signed_response_alg: String,
     pub post_logout_redirect_uris: Vec<String>,
     pub metadata: Value,
+    /// `private_key_jwt`: the client's public keys (a JWK set), or where it publishes them.
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub jwks: Value,
+    pub jwks_uri: String,
+    /// `private_key_jwt`: the algorithm its assertions are signed with (RS256 by default).
+    pub token_endpoint_auth_signing_alg: String,
     pub skip_consent: bool,
     pub access_token_strategy: String,
     pub created_at: String,
@@ -70,6 +77,46 @@ impl Client {
                 .split_whitespace()
                 .any(|allowed| allowed == scope)
         })
+    }
+
+    /// Whether the client authenticates with a secret (not with `none` or `private_key_jwt`).
+    pub fn uses_secret(&self) -> bool {
+        !matches!(
+            self.token_endpoint_auth_method.as_str(),
+            "none" | "private_key_jwt"
+        )
+    }
+
+    /// `jwks`, `jwks_uri` and `token_endpoint_auth_signing_alg` as Hydra checks them.
+    fn check_keys(&mut self) -> Result<(), String> {
+        if !self.jwks.is_null() && !self.jwks_uri.is_empty() {
+            return Err("jwks and jwks_uri cannot both be set".into());
+        }
+        if !self.jwks.is_null()
+            && serde_json::from_value::<openidconnect::core::CoreJsonWebKeySet>(self.jwks.clone())
+                .is_err()
+        {
+            return Err("jwks must be a JWK set ({\"keys\": [...]}) of public keys".into());
+        }
+        if !self.jwks_uri.is_empty() && url::Url::parse(&self.jwks_uri).is_err() {
+            return Err(format!("jwks_uri {} is not an absolute URL", self.jwks_uri));
+        }
+        if self.token_endpoint_auth_method != "private_key_jwt" {
+            return Ok(());
+        }
+        if self.jwks.is_null() && self.jwks_uri.is_empty() {
+            return Err("private_key_jwt needs the client's public keys: jwks or jwks_uri".into());
+        }
+        if self.token_endpoint_auth_signing_alg.is_empty() {
+            self.token_endpoint_auth_signing_alg = "RS256".into();
+        }
+        if !super::assertion::ALGORITHMS.contains(&self.token_endpoint_auth_signing_alg.as_str()) {
+            return Err(format!(
+                "token_endpoint_auth_signing_alg must be one of {}",
+                super::assertion::ALGORITHMS.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     fn from_stored(stored: &StoredClient) -> OAuthResult<Self> {
@@ -127,14 +174,15 @@ impl Client {
             )));
         }
         match self.token_endpoint_auth_method.as_str() {
-            "client_secret_basic" | "client_secret_post" | "none" => {}
+            "client_secret_basic" | "client_secret_post" | "none" | "private_key_jwt" => {}
             other => {
                 return Err(invalid(format!(
                     "token_endpoint_auth_method {other} is not supported: use \
-                     client_secret_basic, client_secret_post or none"
+                     client_secret_basic, client_secret_post, private_key_jwt or none"
                 )));
             }
         }
+        self.check_keys().map_err(invalid)?;
         if self.subject_type != "public" {
             return Err(invalid("subject_type must be public".into()));
         }
@@ -227,24 +275,50 @@ type Found = std::sync::Arc<(Client, Option<String>)>;
 
 /// Clients as last read: every token request authenticates its client, and registrations
 /// rarely change.
-pub struct ClientCache(quick_cache::sync::Cache<String, (std::time::Instant, Option<Found>)>);
+pub struct ClientCache {
+    clients: quick_cache::sync::Cache<String, (std::time::Instant, Option<Found>)>,
+    /// The keys of `jwks_uri`s, as last fetched.
+    keys: quick_cache::sync::Cache<String, (std::time::Instant, Vec<CoreJsonWebKey>)>,
+    /// For `jwks_uri`s: short timeouts, no redirects.
+    http: Option<reqwest::Client>,
+}
 
 impl Default for ClientCache {
     fn default() -> Self {
-        Self(quick_cache::sync::Cache::new(10_000))
+        Self {
+            clients: quick_cache::sync::Cache::new(10_000),
+            keys: quick_cache::sync::Cache::new(1_000),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .ok(),
+        }
     }
 }
 
 impl ClientCache {
+    pub fn fetched_keys(&self, uri: &str) -> Option<(std::time::Instant, Vec<CoreJsonWebKey>)> {
+        self.keys.get(uri)
+    }
+
+    pub fn keep_keys(&self, uri: &str, at: std::time::Instant, keys: Vec<CoreJsonWebKey>) {
+        self.keys.insert(uri.to_string(), (at, keys));
+    }
+
+    pub fn http(&self) -> OAuthResult<&reqwest::Client> {
+        self.http.as_ref().ok_or_else(OAuthError::server_error)
+    }
+
     fn forget(&self, id: &str) {
-        self.0.remove(id);
+        self.clients.remove(id);
     }
 }
 
 /// The client `id` with its stored secret hash.
 pub async fn find(state: &AppState, id: &str) -> OAuthResult<Option<(Client, Option<String>)>> {
     let owned = |found: Option<Found>| found.map(|found| (found.0.clone(), found.1.clone()));
-    if let Some((read_at, found)) = state.oauth2_clients.0.get(id)
+    if let Some((read_at, found)) = state.oauth2_clients.clients.get(id)
         && read_at.elapsed() < CACHE_FOR
     {
         return Ok(owned(found));
@@ -258,7 +332,7 @@ pub async fn find(state: &AppState, id: &str) -> OAuthResult<Option<(Client, Opt
     };
     state
         .oauth2_clients
-        .0
+        .clients
         .insert(id.to_string(), (std::time::Instant::now(), found.clone()));
     Ok(owned(found))
 }
@@ -321,9 +395,9 @@ async fn store(
     let created = existing.map_or(now, |stored| stored.created_at);
     client.created_at = timestamp(created);
     client.updated_at = timestamp(now);
-    // A public client has no secret; a confidential one keeps its old secret on replace, or
-    // gets a new one, shown once.
-    let (secret_hash, shown) = if client.is_public() {
+    // A public client, or one signing assertions, has no secret; one that uses a secret keeps
+    // its old one on replace, or gets a new one, shown once.
+    let (secret_hash, shown) = if !client.uses_secret() {
         (None, None)
     } else {
         match (

@@ -3,6 +3,7 @@
 //! PKCE, refresh tokens that rotate (a replay revokes the grant), client credentials; no
 //! implicit and no password grant.
 
+pub mod assertion;
 pub mod authorize;
 pub mod claims;
 pub mod client;
@@ -193,8 +194,15 @@ async fn discovery(State(state): State<AppState>) -> Response {
         .set_token_endpoint_auth_methods_supported(Some(vec![
             CoreClientAuthMethod::ClientSecretBasic,
             CoreClientAuthMethod::ClientSecretPost,
+            CoreClientAuthMethod::PrivateKeyJwt,
             CoreClientAuthMethod::None,
         ]))
+        .set_token_endpoint_auth_signing_alg_values_supported(Some(
+            assertion::ALGORITHMS
+                .iter()
+                .filter_map(|alg| serde_json::from_value(serde_json::json!(alg)).ok())
+                .collect(),
+        ))
         .set_claims_supported(Some(
             [
                 "sub",

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::assertion;
 use super::claims;
 use super::client::{self, Client};
 use super::error::{OAuthError, OAuthResult, no_store};
@@ -28,6 +29,10 @@ impl Form {
         })
     }
 
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -43,12 +48,17 @@ fn form_decoded(part: &str) -> Option<String> {
     pairs.into_iter().next().map(|(_, value)| value)
 }
 
-/// The client that sent this request, authenticated the one way it is registered for.
+/// The client that sent this request to `endpoint` (a path), authenticated the one way it is
+/// registered for.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
+    endpoint: &str,
 ) -> OAuthResult<Client> {
+    if let Some(kind) = form.get("client_assertion_type") {
+        return authenticate_assertion(state, form, kind, endpoint).await;
+    }
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -83,6 +93,11 @@ pub async fn authenticate(
     let Some((client, secret_hash)) = client::find(state, &id).await? else {
         return Err(unknown());
     };
+    if client.token_endpoint_auth_method == "private_key_jwt" {
+        return Err(OAuthError::invalid_client(
+            "the client must authenticate with private_key_jwt: a client_assertion",
+        ));
+    }
     if client.token_endpoint_auth_method != method {
         return Err(OAuthError::invalid_client(format!(
             "the client must authenticate with {}, not {method}",
@@ -105,6 +120,43 @@ pub async fn authenticate(
     Ok(client)
 }
 
+/// `private_key_jwt`: a `client_assertion` signed by the client's key.
+async fn authenticate_assertion(
+    state: &AppState,
+    form: &Form,
+    kind: &str,
+    endpoint: &str,
+) -> OAuthResult<Client> {
+    if kind != assertion::ASSERTION_TYPE {
+        return Err(OAuthError::invalid_client(format!(
+            "client_assertion_type must be {}",
+            assertion::ASSERTION_TYPE
+        )));
+    }
+    let jwt = form
+        .get("client_assertion")
+        .ok_or_else(|| OAuthError::invalid_client("client_assertion is missing"))?;
+    let assertion = assertion::Assertion::parse(jwt)?;
+    let id = assertion.client_id()?;
+    if form.get("client_id").is_some_and(|sent| sent != id) {
+        return Err(OAuthError::invalid_client(
+            "client_id is not the client the assertion names",
+        ));
+    }
+    let unknown =
+        || OAuthError::invalid_client("the client is unknown, or its credentials are wrong");
+    let (client, _) = client::find(state, id).await?.ok_or_else(unknown)?;
+    if client.token_endpoint_auth_method != "private_key_jwt" {
+        return Err(OAuthError::invalid_client(format!(
+            "the client must authenticate with {}, not private_key_jwt",
+            client.token_endpoint_auth_method
+        )));
+    }
+    let endpoint = super::endpoint(state, endpoint);
+    assertion.verify(state, &client, endpoint.as_str()).await?;
+    Ok(client)
+}
+
 fn token_answer(body: Value) -> Response {
     let mut response = Json(body).into_response();
     no_store(&mut response);
@@ -119,7 +171,7 @@ pub async fn token(
 ) -> Response {
     let result = async {
         let form = Form::parse(&body)?;
-        let client = authenticate(&state, &headers, &form).await?;
+        let client = authenticate(&state, &headers, &form, "oauth2/token").await?;
         match form.get("grant_type") {
             Some("authorization_code") => exchange_code(&state, &client, &form).await,
             Some("refresh_token") => refresh(&state, &client, &form).await,
@@ -394,7 +446,7 @@ pub async fn revoke(
     body: axum::body::Bytes,
 ) -> OAuthResult<Response> {
     let form = Form::parse(&body)?;
-    let client = authenticate(&state, &headers, &form).await?;
+    let client = authenticate(&state, &headers, &form, "oauth2/revoke").await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

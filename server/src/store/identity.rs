@@ -10,7 +10,7 @@ use sqlx::query::Query;
 use sqlx::{Any, FromRow, Transaction};
 use uuid::Uuid;
 
-use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
+use super::{SqlStore, StoreError, StoreResult, from_micros, placeholders, to_micros};
 use crate::identity::{
     Credential, CredentialType, Identity, IdentityState, RecoveryAddress, VerifiableAddress,
     VerificationStatus, Via,
@@ -381,14 +381,6 @@ impl SqlStore {
         }
         Ok(statement.fetch_all(&self.pool).await?)
     }
-}
-
-/// `$first, $first+1, ...`: `count` numbered placeholders.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|index| format!("${index}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Binds `$1..$10` of an identity row: id, schema_id, state, state_changed_at, traits,

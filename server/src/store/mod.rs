@@ -16,6 +16,7 @@ mod oauth2;
 mod session;
 mod session_cache;
 mod throttle;
+mod token_writes;
 mod web_hook;
 
 use std::borrow::Cow;
@@ -65,6 +66,14 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// `$first, $first+1, ...`: `count` numbered placeholders.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
@@ -84,6 +93,8 @@ pub struct SqlStore {
     /// Woken when mail is queued: by this process's writes, and on PostgreSQL by every
     /// replica's (see [`Self::listen_for_mail`]).
     courier_wake: Arc<tokio::sync::Notify>,
+    /// Token writes, committed in groups (started with the first one).
+    token_writer: Arc<std::sync::OnceLock<token_writes::TokenWriter>>,
 }
 
 /// The PostgreSQL channel on which a transaction that queued mail wakes every courier worker.
@@ -141,6 +152,7 @@ impl SqlStore {
             url: database.connect_url.clone(),
             session_cache: Arc::new(SessionCache::disabled()),
             courier_wake: Arc::default(),
+            token_writer: Arc::default(),
         })
     }
 
@@ -368,6 +380,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 "courier priority",
                 include_str!("../../../migrations/sqlite/0007_courier_priority.sql"),
             ),
+            (
+                8,
+                "oauth2 assertions",
+                include_str!("../../../migrations/sqlite/0008_oauth2_assertions.sql"),
+            ),
         ],
         Dialect::Postgres => &[
             (
@@ -404,6 +421,11 @@ fn migrator(dialect: Dialect) -> Migrator {
                 7,
                 "courier priority",
                 include_str!("../../../migrations/postgres/0007_courier_priority.sql"),
+            ),
+            (
+                8,
+                "oauth2 assertions",
+                include_str!("../../../migrations/postgres/0008_oauth2_assertions.sql"),
             ),
         ],
     };

@@ -7,7 +7,16 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::token_writes::{TokenWriter, Write};
 use super::{SqlStore, StoreError, StoreResult, from_micros, to_micros};
+
+impl SqlStore {
+    /// This process's token writer, started by the first write.
+    fn token_writer(&self) -> &TokenWriter {
+        self.token_writer
+            .get_or_init(|| TokenWriter::start(self.pool.clone()))
+    }
+}
 
 /// A client: Hydra's client document without its secret, and the secret's hash.
 #[derive(Debug, Clone)]
@@ -148,7 +157,13 @@ pub trait OAuth2Store: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<u64>;
 
-    /// Deletes expired tokens, and grants revoked (or left without tokens) a day before `now`.
+    /// Records the client assertion `signature` as used until `expires_at`; false when it was
+    /// used before.
+    async fn use_assertion(&self, signature: &str, expires_at: OffsetDateTime)
+    -> StoreResult<bool>;
+
+    /// Deletes expired tokens and assertions, and grants revoked (or left without tokens) a
+    /// day before `now`.
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<()>;
 
     async fn consent(&self, subject: &str, client_id: &str) -> StoreResult<Option<Consent>>;
@@ -238,10 +253,41 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
-/// Stores `tokens` in one statement.
-async fn insert_tokens(
+/// Stores `grants` in one statement.
+pub(super) async fn insert_grants(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tokens: &[StoredToken],
+    grants: &[&Grant],
+) -> StoreResult<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..grants.len())
+        .map(|row| format!("({}, NULL)", super::placeholders(row * 7 + 1, 7)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO oauth2_grants \
+         (id, client_id, subject, session_id, scope, details, created_at, revoked_at) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for grant in grants {
+        query = query
+            .bind(grant.id.to_string())
+            .bind(&grant.client_id)
+            .bind(&grant.subject)
+            .bind(grant.session_id.map(|id| id.to_string()))
+            .bind(&grant.scope)
+            .bind(json_text(&grant.details))
+            .bind(to_micros(grant.created_at));
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Stores `tokens` in one statement.
+pub(super) async fn insert_tokens(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tokens: &[&StoredToken],
 ) -> StoreResult<()> {
     if tokens.is_empty() {
         return Ok(());
@@ -438,24 +484,13 @@ impl OAuth2Store for SqlStore {
     }
 
     async fn create_grant(&self, grant: &Grant, tokens: &[StoredToken]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO oauth2_grants \
-             (id, client_id, subject, session_id, scope, details, created_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
-        )
-        .bind(grant.id.to_string())
-        .bind(&grant.client_id)
-        .bind(&grant.subject)
-        .bind(grant.session_id.map(|id| id.to_string()))
-        .bind(&grant.scope)
-        .bind(json_text(&grant.details))
-        .bind(to_micros(grant.created_at))
-        .execute(&mut *tx)
-        .await?;
-        insert_tokens(&mut tx, tokens).await?;
-        tx.commit().await?;
-        Ok(())
+        self.token_writer()
+            .write(Write::Create {
+                grant: grant.clone(),
+                tokens: tokens.to_vec(),
+            })
+            .await
+            .map(|_| ())
     }
 
     async fn find_token(&self, signature: &str) -> StoreResult<Option<(StoredToken, Grant)>> {
@@ -500,35 +535,19 @@ impl OAuth2Store for SqlStore {
         tokens: &[StoredToken],
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE oauth2_tokens SET used_at = $2 WHERE signature = $1 AND used_at IS NULL",
-        )
-        .bind(spend)
-        .bind(to_micros(now))
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() == 0 {
-            return Ok(false);
-        }
-        if rotate {
-            // The grant's older access tokens end with the refresh token that made them.
-            sqlx::query(
-                "DELETE FROM oauth2_tokens WHERE kind = 'access' AND grant_id = \
-                 (SELECT grant_id FROM oauth2_tokens WHERE signature = $1)",
-            )
-            .bind(spend)
-            .execute(&mut *tx)
-            .await?;
-        }
-        insert_tokens(&mut tx, tokens).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.token_writer()
+            .write(Write::Spend {
+                spend: spend.to_string(),
+                rotate,
+                tokens: tokens.to_vec(),
+                now,
+            })
+            .await
     }
 
     async fn add_tokens(&self, tokens: &[StoredToken]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        insert_tokens(&mut tx, tokens).await?;
+        insert_tokens(&mut tx, &tokens.iter().collect::<Vec<_>>()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -577,11 +596,29 @@ impl OAuth2Store for SqlStore {
         Ok(revoked.rows_affected())
     }
 
+    async fn use_assertion(
+        &self,
+        signature: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO oauth2_assertions (signature, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (signature) DO NOTHING",
+        )
+        .bind(signature)
+        .bind(to_micros(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("DELETE FROM oauth2_tokens WHERE expires_at <= $1")
-            .bind(to_micros(now))
-            .execute(&self.pool)
-            .await?;
+        for table in ["oauth2_tokens", "oauth2_assertions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
+                .bind(to_micros(now))
+                .execute(&self.pool)
+                .await?;
+        }
         // Revoked a day ago, or a day old with no token left; tokens go with their grant (ON
         // DELETE CASCADE).
         sqlx::query(

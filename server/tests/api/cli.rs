@@ -67,7 +67,7 @@ fn migrate_then_serve_refuses_bad_config() {
 
     let (ok, text) = run(ward().args(["migrate", "sql", "--yes", &dsn]));
     assert!(ok, "{text}");
-    assert!(text.contains("Applied 7 migration(s)"), "{text}");
+    assert!(text.contains("Applied 8 migration(s)"), "{text}");
     let (ok, text) = run(ward()
         .args(["migrate", "sql", "-e", "--yes"])
         .env("DSN", &dsn));

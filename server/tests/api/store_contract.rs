@@ -43,6 +43,7 @@ contract!(
     sessions_are_found_by_token_hash_only,
     whoami_lookup_brings_the_whole_identity,
     throttle_counters_window_refund_and_purge,
+    token_writes_commit_together_and_spend_once,
 );
 
 async fn store(database: &crate::harness::TestDatabase) -> SqlStore {
@@ -549,4 +550,77 @@ async fn throttle_counters_window_refund_and_purge(store: &SqlStore) {
             .unwrap(),
         0
     );
+}
+
+/// The token writer groups concurrent writes into one transaction: every write lands, a token
+/// spent by many requests at once is spent by one, and a write that cannot be stored fails
+/// alone.
+async fn token_writes_commit_together_and_spend_once(store: &SqlStore) {
+    use futures_util::future::join_all;
+    use ward::store::{Grant, OAuth2Store, StoredToken, TokenKind};
+    let now = now();
+    let grant = |n: usize| Grant {
+        id: uuid::Uuid::new_v4(),
+        client_id: "client".into(),
+        subject: format!("subject-{n}"),
+        session_id: None,
+        scope: "offline_access".into(),
+        details: json!({}),
+        created_at: now,
+        revoked_at: None,
+    };
+    let token = |grant: &Grant, kind: TokenKind, signature: String| StoredToken {
+        signature,
+        grant_id: grant.id,
+        kind,
+        expires_at: now + time::Duration::HOUR,
+        used_at: None,
+        created_at: now,
+    };
+    let grants: Vec<Grant> = (0..40).map(grant).collect();
+    let created = join_all(grants.iter().enumerate().map(|(n, grant)| {
+        let tokens = [
+            token(grant, TokenKind::Access, format!("at-{n}")),
+            token(grant, TokenKind::Refresh, format!("rt-{n}")),
+        ];
+        async move { store.create_grant(grant, &tokens).await }
+    }))
+    .await;
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    for (n, grant) in grants.iter().enumerate() {
+        let (found, owner) = store.find_token(&format!("rt-{n}")).await.unwrap().unwrap();
+        assert_eq!((found.kind, owner.id), (TokenKind::Refresh, grant.id));
+    }
+
+    // Ten requests spend one refresh token at once: one wins, and only its tokens are kept;
+    // the grant's older access token is gone with the rotation.
+    let first = &grants[0];
+    let spent = join_all((0..10).map(|n| {
+        let tokens = [token(first, TokenKind::Access, format!("rotated-{n}"))];
+        async move { store.spend_token("rt-0", true, &tokens, now).await }
+    }))
+    .await;
+    let winners: Vec<usize> = (0..10).filter(|n| *spent[*n].as_ref().unwrap()).collect();
+    assert_eq!(winners.len(), 1, "{spent:?}");
+    for n in 0..10 {
+        let kept = store.find_token(&format!("rotated-{n}")).await.unwrap();
+        assert_eq!(kept.is_some(), winners == [n]);
+    }
+    assert!(store.find_token("at-0").await.unwrap().is_none());
+    assert!(store.find_token("at-1").await.unwrap().is_some());
+    let (used, _) = store.find_token("rt-0").await.unwrap().unwrap();
+    assert!(used.used_at.is_some());
+
+    // A write whose token exists already fails; the writes beside it do not.
+    let (clash, fine) = (grant(98), grant(99));
+    let results = join_all([
+        store.create_grant(&clash, &[token(&clash, TokenKind::Access, "at-2".into())]),
+        store.create_grant(&fine, &[token(&fine, TokenKind::Access, "fine".into())]),
+    ])
+    .await;
+    assert!(results[0].is_err());
+    assert!(results[1].is_ok());
+    assert!(store.find_token("fine").await.unwrap().is_some());
+    let (kept, owner) = store.find_token("at-2").await.unwrap().unwrap();
+    assert_eq!((kept.kind, owner.id), (TokenKind::Access, grants[2].id));
 }
