@@ -271,7 +271,7 @@ fn generate_secret() -> String {
 const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A client with its stored secret hash.
-type Found = std::sync::Arc<(Client, Option<String>)>;
+pub type Found = std::sync::Arc<(Client, Option<String>)>;
 
 /// Clients as last read: every token request authenticates its client, and registrations
 /// rarely change.
@@ -317,11 +317,17 @@ impl ClientCache {
 
 /// The client `id` with its stored secret hash.
 pub async fn find(state: &AppState, id: &str) -> OAuthResult<Option<(Client, Option<String>)>> {
-    let owned = |found: Option<Found>| found.map(|found| (found.0.clone(), found.1.clone()));
+    Ok(find_shared(state, id)
+        .await?
+        .map(|found| (found.0.clone(), found.1.clone())))
+}
+
+/// [`find`] without a copy: the token endpoint's every request looks its client up.
+pub async fn find_shared(state: &AppState, id: &str) -> OAuthResult<Option<Found>> {
     if let Some((read_at, found)) = state.oauth2_clients.clients.get(id)
         && read_at.elapsed() < CACHE_FOR
     {
-        return Ok(owned(found));
+        return Ok(found);
     }
     let found = match state.oauth2.get_client(id).await? {
         Some(stored) => Some(std::sync::Arc::new((
@@ -334,7 +340,7 @@ pub async fn find(state: &AppState, id: &str) -> OAuthResult<Option<(Client, Opt
         .oauth2_clients
         .clients
         .insert(id.to_string(), (std::time::Instant::now(), found.clone()));
-    Ok(owned(found))
+    Ok(found)
 }
 
 pub fn admin_routes() -> Router<AppState> {

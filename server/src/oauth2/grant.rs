@@ -54,10 +54,12 @@ impl Details {
 /// The SHA-256 of a token's (or a long client secret's) text, in hex: how it is stored and
 /// found.
 pub fn signature(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(token.as_bytes()) {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// A new random token with `prefix` (`ory_ac_`, `ory_at_`, `ory_rt_`).

@@ -55,7 +55,7 @@ pub async fn authenticate(
     headers: &HeaderMap,
     form: &Form,
     endpoint: &str,
-) -> OAuthResult<Client> {
+) -> OAuthResult<client::Found> {
     if let Some(kind) = form.get("client_assertion_type") {
         return authenticate_assertion(state, form, kind, endpoint).await;
     }
@@ -90,9 +90,10 @@ pub async fn authenticate(
     };
     let unknown =
         || OAuthError::invalid_client("the client is unknown, or its credentials are wrong");
-    let Some((client, secret_hash)) = client::find(state, &id).await? else {
+    let Some(found) = client::find_shared(state, &id).await? else {
         return Err(unknown());
     };
+    let (client, secret_hash) = &*found;
     if client.token_endpoint_auth_method == "private_key_jwt" {
         return Err(OAuthError::invalid_client(
             "the client must authenticate with private_key_jwt: a client_assertion",
@@ -117,7 +118,7 @@ pub async fn authenticate(
     } else if method != "none" {
         return Err(unknown());
     }
-    Ok(client)
+    Ok(found)
 }
 
 /// `private_key_jwt`: a `client_assertion` signed by the client's key.
@@ -126,7 +127,7 @@ async fn authenticate_assertion(
     form: &Form,
     kind: &str,
     endpoint: &str,
-) -> OAuthResult<Client> {
+) -> OAuthResult<client::Found> {
     if kind != assertion::ASSERTION_TYPE {
         return Err(OAuthError::invalid_client(format!(
             "client_assertion_type must be {}",
@@ -145,7 +146,8 @@ async fn authenticate_assertion(
     }
     let unknown =
         || OAuthError::invalid_client("the client is unknown, or its credentials are wrong");
-    let (client, _) = client::find(state, id).await?.ok_or_else(unknown)?;
+    let found = client::find_shared(state, id).await?.ok_or_else(unknown)?;
+    let client = &found.0;
     if client.token_endpoint_auth_method != "private_key_jwt" {
         return Err(OAuthError::invalid_client(format!(
             "the client must authenticate with {}, not private_key_jwt",
@@ -153,8 +155,8 @@ async fn authenticate_assertion(
         )));
     }
     let endpoint = super::endpoint(state, endpoint);
-    assertion.verify(state, &client, endpoint.as_str()).await?;
-    Ok(client)
+    assertion.verify(state, client, endpoint.as_str()).await?;
+    Ok(found)
 }
 
 fn token_answer(body: Value) -> Response {
@@ -171,11 +173,12 @@ pub async fn token(
 ) -> Response {
     let result = async {
         let form = Form::parse(&body)?;
-        let client = authenticate(&state, &headers, &form, "oauth2/token").await?;
+        let found = authenticate(&state, &headers, &form, "oauth2/token").await?;
+        let client = &found.0;
         match form.get("grant_type") {
-            Some("authorization_code") => exchange_code(&state, &client, &form).await,
-            Some("refresh_token") => refresh(&state, &client, &form).await,
-            Some("client_credentials") => client_credentials(&state, &client, &form).await,
+            Some("authorization_code") => exchange_code(&state, client, &form).await,
+            Some("refresh_token") => refresh(&state, client, &form).await,
+            Some("client_credentials") => client_credentials(&state, client, &form).await,
             // Hydra answers an unknown grant type with invalid_request.
             Some(other) => Err(OAuthError::invalid_request(format!(
                 "grant_type {other} is not supported: use authorization_code, refresh_token or \
@@ -446,7 +449,8 @@ pub async fn revoke(
     body: axum::body::Bytes,
 ) -> OAuthResult<Response> {
     let form = Form::parse(&body)?;
-    let client = authenticate(&state, &headers, &form, "oauth2/revoke").await?;
+    let found = authenticate(&state, &headers, &form, "oauth2/revoke").await?;
+    let client = &found.0;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

@@ -66,6 +66,21 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// `items` in runs of a few fixed lengths (32, 8, 2, 1), so statements over many rows come in a
+/// handful of shapes: each shape is prepared once per connection and stays in sqlx's statement
+/// cache, where one statement per length would crowd it out.
+fn fixed_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    for size in [32, 8, 2, 1] {
+        while items.len() >= size {
+            let (chunk, rest) = items.split_at(size);
+            chunks.push(chunk);
+            items = rest;
+        }
+    }
+    chunks
+}
+
 /// `$first, $first+1, ...`: `count` numbered placeholders.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -382,7 +397,7 @@ fn migrator(dialect: Dialect) -> Migrator {
             ),
             (
                 8,
-                "oauth2 assertions",
+                "oauth2 assertions and token index",
                 include_str!("../../../migrations/sqlite/0008_oauth2_assertions.sql"),
             ),
         ],
@@ -424,7 +439,7 @@ fn migrator(dialect: Dialect) -> Migrator {
             ),
             (
                 8,
-                "oauth2 assertions",
+                "oauth2 assertions and token index",
                 include_str!("../../../migrations/postgres/0008_oauth2_assertions.sql"),
             ),
         ],

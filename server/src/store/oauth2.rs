@@ -253,73 +253,74 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
-/// Stores `grants` in one statement.
+/// Stores `grants` (in a few statements, see [`super::fixed_chunks`]).
 pub(super) async fn insert_grants(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     grants: &[&Grant],
 ) -> StoreResult<()> {
-    if grants.is_empty() {
-        return Ok(());
+    for chunk in super::fixed_chunks(grants) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| format!("({}, NULL)", super::placeholders(row * 7 + 1, 7)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO oauth2_grants \
+             (id, client_id, subject, session_id, scope, details, created_at, revoked_at) \
+             VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for grant in chunk {
+            query = query
+                .bind(grant.id.to_string())
+                .bind(&grant.client_id)
+                .bind(&grant.subject)
+                .bind(grant.session_id.map(|id| id.to_string()))
+                .bind(&grant.scope)
+                .bind(json_text(&grant.details))
+                .bind(to_micros(grant.created_at));
+        }
+        query.execute(&mut **tx).await?;
     }
-    let rows: Vec<String> = (0..grants.len())
-        .map(|row| format!("({}, NULL)", super::placeholders(row * 7 + 1, 7)))
-        .collect();
-    let sql = format!(
-        "INSERT INTO oauth2_grants \
-         (id, client_id, subject, session_id, scope, details, created_at, revoked_at) VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for grant in grants {
-        query = query
-            .bind(grant.id.to_string())
-            .bind(&grant.client_id)
-            .bind(&grant.subject)
-            .bind(grant.session_id.map(|id| id.to_string()))
-            .bind(&grant.scope)
-            .bind(json_text(&grant.details))
-            .bind(to_micros(grant.created_at));
-    }
-    query.execute(&mut **tx).await?;
     Ok(())
 }
 
-/// Stores `tokens` in one statement.
+/// Stores `tokens` (in a few statements, see [`super::fixed_chunks`]).
 pub(super) async fn insert_tokens(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tokens: &[&StoredToken],
 ) -> StoreResult<()> {
-    if tokens.is_empty() {
-        return Ok(());
+    for chunk in super::fixed_chunks(tokens) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let at = row * 5;
+                let column = |n: usize| format!("${}", at + n);
+                // A new token is unused: used_at is NULL.
+                format!(
+                    "({}, {}, {}, {}, NULL, {})",
+                    column(1),
+                    column(2),
+                    column(3),
+                    column(4),
+                    column(5)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO oauth2_tokens \
+             (signature, grant_id, kind, expires_at, used_at, created_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for token in chunk {
+            query = query
+                .bind(&token.signature)
+                .bind(token.grant_id.to_string())
+                .bind(token.kind.as_str())
+                .bind(to_micros(token.expires_at))
+                .bind(to_micros(token.created_at));
+        }
+        query.execute(&mut **tx).await?;
     }
-    let rows: Vec<String> = (0..tokens.len())
-        .map(|row| {
-            let at = row * 5;
-            format!(
-                "(${}, ${}, ${}, ${}, NULL, ${})",
-                at + 1,
-                at + 2,
-                at + 3,
-                at + 4,
-                at + 5
-            )
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO oauth2_tokens (signature, grant_id, kind, expires_at, used_at, created_at) \
-         VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for token in tokens {
-        query = query
-            .bind(&token.signature)
-            .bind(token.grant_id.to_string())
-            .bind(token.kind.as_str())
-            .bind(to_micros(token.expires_at))
-            .bind(to_micros(token.created_at));
-    }
-    query.execute(&mut **tx).await?;
     Ok(())
 }
 

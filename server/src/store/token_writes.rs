@@ -113,16 +113,18 @@ async fn write_all(pool: &sqlx::AnyPool, writes: &[&Write]) -> StoreResult<Vec<b
             })
             .max()
             .unwrap_or_else(OffsetDateTime::now_utc);
-        let sql = format!(
-            "UPDATE oauth2_tokens SET used_at = $1 \
-             WHERE used_at IS NULL AND signature IN ({}) RETURNING signature",
-            super::placeholders(2, spends.len())
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(to_micros(now));
-        for spend in &spends {
-            query = query.bind(*spend);
+        for chunk in super::fixed_chunks(&spends) {
+            let sql = format!(
+                "UPDATE oauth2_tokens SET used_at = $1 \
+                 WHERE used_at IS NULL AND signature IN ({}) RETURNING signature",
+                super::placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(to_micros(now));
+            for spend in chunk {
+                query = query.bind(*spend);
+            }
+            unspent.extend(query.fetch_all(&mut *tx).await?);
         }
-        unspent = query.fetch_all(&mut *tx).await?.into_iter().collect();
     }
     // Each token is spent by the first write that names it.
     let outcomes: Vec<bool> = writes
@@ -144,15 +146,15 @@ async fn write_all(pool: &sqlx::AnyPool, writes: &[&Write]) -> StoreResult<Vec<b
             _ => None,
         })
         .collect();
-    if !rotated.is_empty() {
-        // A grant's older access tokens end with the refresh token that made them.
+    // A grant's older access tokens end with the refresh token that made them.
+    for chunk in super::fixed_chunks(&rotated) {
         let sql = format!(
             "DELETE FROM oauth2_tokens WHERE kind = 'access' AND grant_id IN \
              (SELECT grant_id FROM oauth2_tokens WHERE signature IN ({}))",
-            super::placeholders(1, rotated.len())
+            super::placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
-        for spend in &rotated {
+        for spend in chunk {
             query = query.bind(*spend);
         }
         query.execute(&mut *tx).await?;
