@@ -59,6 +59,7 @@ test('an openid-client relying party signs in through Ward: code + PKCE, consent
   // Ward's own sign-in page, then its consent page.
   await expect(page).toHaveURL(/\/login\?flow=/);
   await expect(page.getByTestId('oauth2-client')).toHaveText('to continue to Acme Notes');
+  await page.screenshot({ path: 'test-results/oidc-login.png', fullPage: true });
   await page.getByTestId('identifier').fill(email);
   await page.getByTestId('password').fill(password);
   await page.getByTestId('submit-method-password').click();
