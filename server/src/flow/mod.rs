@@ -248,7 +248,7 @@ impl InitQuery {
     ) -> Result<Option<(Value, Url)>, ApiError> {
         match (&self.login_challenge, flow_type) {
             (Some(challenge), FlowType::Browser) => Ok(Some(
-                crate::oauth2::authorize::login_request(state, client, challenge).await?,
+                crate::oauth2::login_request::find(state, client, challenge).await?,
             )),
             _ => Ok(None),
         }

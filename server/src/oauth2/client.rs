@@ -92,6 +92,17 @@ impl Client {
         if !self.jwks.is_null() && !self.jwks_uri.is_empty() {
             return Err("jwks and jwks_uri cannot both be set".into());
         }
+        let private = |key: &Value| {
+            ["d", "p", "q", "k"]
+                .iter()
+                .any(|part| key.get(part).is_some())
+        };
+        if self.jwks["keys"]
+            .as_array()
+            .is_some_and(|keys| keys.iter().any(private))
+        {
+            return Err("jwks must hold public keys only: a private key was sent".into());
+        }
         if !self.jwks.is_null()
             && serde_json::from_value::<openidconnect::core::CoreJsonWebKeySet>(self.jwks.clone())
                 .is_err()
@@ -273,8 +284,8 @@ const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// A client with its stored secret hash.
 pub type Found = std::sync::Arc<(Client, Option<String>)>;
 
-/// Clients as last read: every token request authenticates its client, and registrations
-/// rarely change.
+/// Clients as last read (every token request authenticates its client, and registrations
+/// rarely change), and the keys of the `jwks_uri`s of clients that sign assertions.
 pub struct ClientCache {
     clients: quick_cache::sync::Cache<String, (std::time::Instant, Option<Found>)>,
     /// The keys of `jwks_uri`s, as last fetched.

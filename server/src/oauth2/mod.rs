@@ -10,6 +10,7 @@ pub mod client;
 pub mod error;
 pub mod grant;
 pub mod keys;
+pub mod login_request;
 pub mod logout;
 pub mod token;
 

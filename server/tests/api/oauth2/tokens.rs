@@ -407,6 +407,11 @@ pub(super) async fn private_key_jwt_authenticates_clients_with_their_keys(app: &
             "cannot both",
         ),
         (
+            json!({"jwks": {"keys": [{"d": "c2VjcmV0", "kty": "EC", "crv": "P-256",
+                "x": jwk["x"], "y": jwk["y"]}]}}),
+            "public keys only",
+        ),
+        (
             json!({"jwks": {"keys": [jwk]}, "token_endpoint_auth_signing_alg": "HS256"}),
             "token_endpoint_auth_signing_alg",
         ),
