@@ -290,8 +290,8 @@ pub struct ClientCache {
     clients: quick_cache::sync::Cache<String, (std::time::Instant, Option<Found>)>,
     /// The keys of `jwks_uri`s, as last fetched.
     keys: quick_cache::sync::Cache<String, (std::time::Instant, Vec<CoreJsonWebKey>)>,
-    /// For `jwks_uri`s: short timeouts, no redirects.
-    http: Option<reqwest::Client>,
+    /// For `jwks_uri`s: short timeouts, no redirects; built by the first fetch.
+    http: std::sync::OnceLock<Option<reqwest::Client>>,
 }
 
 impl Default for ClientCache {
@@ -299,11 +299,7 @@ impl Default for ClientCache {
         Self {
             clients: quick_cache::sync::Cache::new(10_000),
             keys: quick_cache::sync::Cache::new(1_000),
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .ok(),
+            http: std::sync::OnceLock::new(),
         }
     }
 }
@@ -318,7 +314,16 @@ impl ClientCache {
     }
 
     pub fn http(&self) -> OAuthResult<&reqwest::Client> {
-        self.http.as_ref().ok_or_else(OAuthError::server_error)
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .ok_or_else(OAuthError::server_error)
     }
 
     fn forget(&self, id: &str) {
